@@ -1,0 +1,187 @@
+/**
+ * The kernel contract: everything a backend must compute.
+ *
+ * Kernels work on flat, contiguous buffers with explicit sizes (NCHW). A backend
+ * owns its storage type (typed arrays for the TypeScript backend, device pointers
+ * for CUDA); autograd, layers and optimizers call only this interface and never
+ * know which backend runs. Outputs come first, then inputs, then sizes.
+ *
+ * @module
+ */
+
+/** Element types a tensor can hold. `float64` exists for gradient checks on the TypeScript backend. */
+export type DType = "float32" | "float64" | "int32";
+
+/** Geometry of a 2-d convolution. `x` is [n, c, h, w], weight [k, c / groups, kh, kw], `y` [n, k, oh, ow]. */
+export interface Conv2dGeometry {
+  n: number;
+  c: number;
+  h: number;
+  w: number;
+  k: number;
+  kh: number;
+  kw: number;
+  oh: number;
+  ow: number;
+  strideH: number;
+  strideW: number;
+  padH: number;
+  padW: number;
+  dilationH: number;
+  dilationW: number;
+  groups: number;
+}
+
+/** Geometry of a 2-d pooling over [n, c, h, w] producing [n, c, oh, ow]. */
+export interface Pool2dGeometry {
+  n: number;
+  c: number;
+  h: number;
+  w: number;
+  kh: number;
+  kw: number;
+  oh: number;
+  ow: number;
+  strideH: number;
+  strideW: number;
+  padH: number;
+  padW: number;
+}
+
+/** The three poolings of the seed article. */
+export type PoolKind = "max" | "avg" | "sum";
+
+/** Unary elementwise ops. */
+export type UnaryOp = "neg" | "exp" | "log" | "relu" | "sqrt" | "abs";
+
+/** Binary elementwise ops (with broadcasting). `reluGrad` is `a * (b > 0)`; `eq` gives 1 or 0. */
+export type BinaryOp = "add" | "sub" | "mul" | "div" | "eq" | "reluGrad";
+
+/** Ops between a tensor and a scalar `s`: `x + s`, `x - s`, `s - x`, `x * s`, `x / s`, `s / x`, `x ** s`. */
+export type ScalarOp = "add" | "sub" | "rsub" | "mul" | "div" | "rdiv" | "pow";
+
+/** Reductions over the middle axis of a tensor viewed as [outer, n, inner]. */
+export type ReduceOp = "sum" | "max" | "argmax";
+
+/**
+ * Strided layout of a broadcast operand: for each output dimension, the step in
+ * the operand's flat buffer (0 where the operand is broadcast).
+ */
+export interface Broadcast {
+  shape: readonly number[];
+  aStrides: readonly number[];
+  bStrides: readonly number[];
+}
+
+/** Hyper-parameters of one Adadelta step (PyTorch's formula). */
+export interface AdadeltaParams {
+  lr: number;
+  rho: number;
+  eps: number;
+  weightDecay: number;
+}
+
+/** Hyper-parameters of one SGD step (PyTorch's formula). `first` is true on the step that creates the momentum buffer. */
+export interface SgdParams {
+  lr: number;
+  momentum: number;
+  dampening: number;
+  nesterov: boolean;
+  weightDecay: number;
+  first: boolean;
+}
+
+/** Hyper-parameters of one Adam step (PyTorch's formula); `step` counts from 1. */
+export interface AdamParams {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  amsgrad: boolean;
+  step: number;
+}
+
+/**
+ * A backend: storage management plus the kernels. `S` is its storage type.
+ * Every kernel writes only its outputs; inputs are never modified.
+ */
+export interface Backend<S = unknown> {
+  /** Short name: "ts" or "cuda". */
+  readonly name: string;
+  /** Allocates `size` zeroed elements of `dtype`. */
+  alloc(dtype: DType, size: number): S;
+  /** Copies host values into new storage. */
+  fromHost(dtype: DType, values: Float32Array | Float64Array | Int32Array): S;
+  /** Copies storage back to the host (synchronizes). */
+  toHost(dtype: DType, s: S, size: number): Float32Array | Float64Array | Int32Array;
+  /** Returns storage to the backend; the handle must not be used again. */
+  free(s: S): void;
+
+  /** `out = value` everywhere. */
+  fill(out: S, value: number, size: number): void;
+  /** `out = x` (same dtype and size). */
+  copy(out: S, x: S, size: number): void;
+  /** `out = cast(x)` between dtypes. */
+  cast(out: S, outType: DType, x: S, xType: DType, size: number): void;
+  /** `out = op(x)`. */
+  unary(op: UnaryOp, out: S, x: S, size: number): void;
+  /** `out = op(a, b)` with broadcasting described by `bc`. */
+  binary(op: BinaryOp, out: S, a: S, b: S, bc: Broadcast): void;
+  /** `out = op(x, s)`. */
+  scalar(op: ScalarOp, out: S, x: S, s: number, size: number): void;
+  /** `out += x` in place (gradient accumulation). */
+  addInPlace(out: S, x: S, size: number): void;
+  /** Reduces [outer, n, inner] over n into [outer, inner]; argmax writes int32 indices. */
+  reduce(op: ReduceOp, out: S, x: S, outer: number, n: number, inner: number): void;
+  /** Materialises `x` broadcast to `bc.shape` (strides in `bc.aStrides`). */
+  expand(out: S, x: S, bc: Broadcast): void;
+
+  /**
+   * `c = alpha · op(a) · op(b) + beta · c` with `c` [m, n]; `op(a)` is [m, k] (`a` stored [k, m]
+   * when `transA`), `op(b)` is [k, n] (`b` stored [n, k] when `transB`).
+   */
+  gemm(
+    c: S,
+    a: S,
+    b: S,
+    opts: { m: number; n: number; k: number; transA: boolean; transB: boolean; alpha: number; beta: number },
+  ): void;
+
+  /** `y = conv2d(x, w) + bias` (bias may be null). */
+  conv2dForward(y: S, x: S, w: S, bias: S | null, g: Conv2dGeometry): void;
+  /** `dx = ∂(Σ y·dy)/∂x`. */
+  conv2dBackwardInput(dx: S, dy: S, w: S, g: Conv2dGeometry): void;
+  /** `dw = ∂(Σ y·dy)/∂w`. */
+  conv2dBackwardWeight(dw: S, dy: S, x: S, g: Conv2dGeometry): void;
+  /** `db[k] = Σ dy[:, k, :, :]`. */
+  conv2dBackwardBias(db: S, dy: S, g: Conv2dGeometry): void;
+
+  /** Pools `x` into `y`; for max pooling `indices` (int32, same size as `y`) receives each window's argmax within its plane. */
+  pool2dForward(kind: PoolKind, y: S, indices: S | null, x: S, g: Pool2dGeometry): void;
+  /** Scatters `dy` back to `dx` (overwritten); max pooling uses `indices` from the forward pass. */
+  pool2dBackward(kind: PoolKind, dx: S, dy: S, indices: S | null, g: Pool2dGeometry): void;
+
+  /**
+   * Fused log-softmax + negative log-likelihood, mean over the batch: writes the scalar loss
+   * and the log-probabilities (saved for backward). Targets are int32 class indices in [0, c).
+   */
+  logSoftmaxNllForward(loss: S, logp: S, logits: S, targets: S, n: number, c: number): void;
+  /** `dlogits = (softmax − onehot(targets)) · dloss / n`, with `dloss` a one-element buffer. */
+  logSoftmaxNllBackward(dlogits: S, logp: S, targets: S, dloss: S, n: number, c: number): void;
+
+  /** One Adadelta step on `param` in place, updating its state buffers. */
+  adadeltaStep(param: S, grad: S, squareAvg: S, accDelta: S, size: number, p: AdadeltaParams): void;
+  /** One SGD step on `param` in place; `momentumBuf` is null when momentum is 0. */
+  sgdStep(param: S, grad: S, momentumBuf: S | null, size: number, p: SgdParams): void;
+  /** One Adam step on `param` in place; `maxExpAvgSq` is null unless amsgrad. */
+  adamStep(
+    param: S,
+    grad: S,
+    expAvg: S,
+    expAvgSq: S,
+    maxExpAvgSq: S | null,
+    size: number,
+    p: AdamParams,
+  ): void;
+}

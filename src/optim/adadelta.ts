@@ -1,0 +1,52 @@
+import { checkRange, Optimizer, type ParamGroupInput } from "./optimizer.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+
+/** Options of {@linkcode Adadelta}. */
+export interface AdadeltaOptions {
+  /** Scale of the update (default 1.0). */
+  lr: number;
+  /** Decay of the running averages (default 0.9). */
+  rho: number;
+  /** Added inside the square roots (default 1e-6). */
+  eps: number;
+  /** L2 penalty added to the gradient (default 0). */
+  weightDecay: number;
+}
+
+/**
+ * Adadelta, exactly as PyTorch computes it (not TensorFlow.js's variant):
+ * `v = ρv + (1−ρ)g²; Δ = √(u+ε) / √(v+ε) · g; u = ρu + (1−ρ)Δ²; θ −= lr·Δ`.
+ *
+ * @example
+ * ```ts
+ * import { nn, optim } from "../../mod.ts";
+ * const model = new nn.Linear(4, 2);
+ * const opt = new optim.Adadelta(model.parameters(), { lr: 1.0 });
+ * ```
+ */
+export class Adadelta extends Optimizer<AdadeltaOptions> {
+  /** Creates the optimizer over `params` (or parameter groups). */
+  constructor(params: Tensor[] | ParamGroupInput<AdadeltaOptions>[], opts: Partial<AdadeltaOptions> = {}) {
+    super("Adadelta", params, { lr: 1.0, rho: 0.9, eps: 1e-6, weightDecay: 0, ...opts }, (o) => {
+      checkRange("Adadelta", "lr", o.lr, 0);
+      checkRange("Adadelta", "rho", o.rho, 0, 1.0000001);
+      checkRange("Adadelta", "eps", o.eps, 0);
+      checkRange("Adadelta", "weightDecay", o.weightDecay, 0);
+    });
+  }
+
+  /** One update of every parameter with a gradient. */
+  step(): void {
+    for (const [p, grad, g] of this.withGrads()) {
+      const s = this.stateOf(p, ["squareAvg", "accDelta"]);
+      p._backend.adadeltaStep(
+        p._data("Adadelta"),
+        grad._data("Adadelta"),
+        s.squareAvg._data(),
+        s.accDelta._data(),
+        p.size,
+        { lr: g.lr, rho: g.rho, eps: g.eps, weightDecay: g.weightDecay },
+      );
+    }
+  }
+}

@@ -1,0 +1,75 @@
+import { checkRange, Optimizer, type ParamGroupInput } from "./optimizer.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+
+/** Options of {@linkcode Adam}. */
+export interface AdamOptions {
+  /** Learning rate (default 1e-3). */
+  lr: number;
+  /** Decay rates of the first and second moment averages (default [0.9, 0.999]). */
+  betas: [number, number];
+  /** Added to the denominator (default 1e-8). */
+  eps: number;
+  /** L2 penalty added to the gradient (default 0). */
+  weightDecay: number;
+  /** Use the running maximum of the second moment (AMSGrad; default false). */
+  amsgrad: boolean;
+}
+
+/**
+ * Adam (and AMSGrad), as PyTorch computes it.
+ *
+ * @example
+ * ```ts
+ * import { nn, optim } from "../../mod.ts";
+ * const model = new nn.Linear(4, 2);
+ * const opt = new optim.Adam(model.parameters(), { lr: 1e-3 });
+ * ```
+ */
+export class Adam extends Optimizer<AdamOptions> {
+  #steps = new Map<Tensor, number>();
+
+  /** Creates the optimizer over `params` (or parameter groups). */
+  constructor(params: Tensor[] | ParamGroupInput<AdamOptions>[], opts: Partial<AdamOptions> = {}) {
+    super(
+      "Adam",
+      params,
+      { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, ...opts },
+      (o) => {
+        checkRange("Adam", "lr", o.lr, 0);
+        if (!Array.isArray(o.betas) || o.betas.length !== 2) {
+          throw new Error(`Adam: betas must be a pair [beta1, beta2], got ${JSON.stringify(o.betas)}`);
+        }
+        checkRange("Adam", "betas[0]", o.betas[0], 0, 1);
+        checkRange("Adam", "betas[1]", o.betas[1], 0, 1);
+        checkRange("Adam", "eps", o.eps, 0);
+        checkRange("Adam", "weightDecay", o.weightDecay, 0);
+      },
+    );
+  }
+
+  /** One update of every parameter with a gradient. */
+  step(): void {
+    for (const [p, grad, g] of this.withGrads()) {
+      const s = this.stateOf(p, g.amsgrad ? ["expAvg", "expAvgSq", "maxExpAvgSq"] : ["expAvg", "expAvgSq"]);
+      const step = (this.#steps.get(p) ?? 0) + 1;
+      this.#steps.set(p, step);
+      p._backend.adamStep(
+        p._data("Adam"),
+        grad._data("Adam"),
+        s.expAvg._data(),
+        s.expAvgSq._data(),
+        s.maxExpAvgSq ? s.maxExpAvgSq._data() : null,
+        p.size,
+        {
+          lr: g.lr,
+          beta1: g.betas[0],
+          beta2: g.betas[1],
+          eps: g.eps,
+          weightDecay: g.weightDecay,
+          amsgrad: g.amsgrad,
+          step,
+        },
+      );
+    }
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * Devices: where a tensor's storage lives and which backend computes on it.
+ *
+ * @module
+ */
+import type { Backend } from "../backend/backend.ts";
+import { tsBackend } from "../backend/ts/mod.ts";
+
+/** The kinds of device a tensor can live on. */
+export type DeviceType = "cpu" | "cuda";
+
+/** What `device()` accepts: a kind, or "auto" to take CUDA when it works and the CPU otherwise. */
+export type DeviceRequest = DeviceType | "auto";
+
+/**
+ * A device: its kind and the backend that computes on it.
+ *
+ * @example
+ * ```ts
+ * import { device } from "./device.ts";
+ * const dev = device("cpu");
+ * console.log(dev.type, dev.backend.name); // "cpu" "ts"
+ * ```
+ */
+export interface Device {
+  /** "cpu" (TypeScript loops) or "cuda" (the native library). */
+  readonly type: DeviceType;
+  /** The backend that runs this device's kernels. */
+  readonly backend: Backend;
+  /** A short human description, e.g. "cpu (TypeScript backend)". */
+  readonly description: string;
+}
+
+/** The CPU device: the TypeScript backend. */
+export const cpu: Device = {
+  type: "cpu",
+  backend: tsBackend as Backend,
+  description: "cpu (TypeScript backend)",
+};
+
+/**
+ * A source of the CUDA device: returns it, or throws an Error saying what is missing.
+ * The CUDA backend registers one; until it does, CUDA is unavailable.
+ */
+export type CudaProvider = () => Device;
+
+let cudaProvider: CudaProvider | null = null;
+
+/**
+ * Registers the function that opens the CUDA device (used by the CUDA backend module).
+ *
+ * @example
+ * ```ts
+ * import { cpu, registerCudaProvider } from "./device.ts";
+ * registerCudaProvider(() => { throw new Error("no driver"); });
+ * ```
+ */
+export function registerCudaProvider(provider: CudaProvider): void {
+  cudaProvider = provider;
+}
+
+function openCuda(): Device {
+  if (!cudaProvider) {
+    throw new Error(
+      "device: CUDA was requested, but this version of convnet has no CUDA backend; " +
+        'use device("cpu") or device("auto")',
+    );
+  }
+  return cudaProvider();
+}
+
+/** Options of {@linkcode device}. */
+export interface DeviceOptions {
+  /** Called with the one-line notice when "auto" falls back to the CPU (default: console.error). */
+  onNotice?: (line: string) => void;
+}
+
+/**
+ * Picks a device. "cpu" is always there; "cuda" throws an Error naming what is missing;
+ * "auto" takes CUDA when it works and otherwise the CPU, printing one line that says why.
+ * With no argument, the environment variable `CONVNET_DEVICE` (cpu, cuda or auto) decides,
+ * defaulting to "auto".
+ *
+ * @example
+ * ```ts
+ * import { device } from "./device.ts";
+ * const dev = device("auto"); // CUDA when available, else the TypeScript backend
+ * ```
+ */
+export function device(request?: DeviceRequest, opts: DeviceOptions = {}): Device {
+  const req = request ?? envDevice();
+  switch (req) {
+    case "cpu":
+      return cpu;
+    case "cuda":
+      return openCuda();
+    case "auto":
+      try {
+        return openCuda();
+      } catch (e) {
+        const why = e instanceof Error ? e.message.replace(/^device: /, "") : String(e);
+        (opts.onNotice ?? console.error)(`convnet: using the TypeScript backend on the CPU (${why})`);
+        return cpu;
+      }
+    default:
+      throw new Error(`device: unknown device ${JSON.stringify(req)}; expected "cpu", "cuda" or "auto"`);
+  }
+}
+
+function envDevice(): DeviceRequest {
+  let v: string | undefined;
+  try {
+    v = Deno.env.get("CONVNET_DEVICE");
+  } catch {
+    v = undefined; // no --allow-env: fall back to the default
+  }
+  if (v === undefined || v === "") return "auto";
+  if (v === "cpu" || v === "cuda" || v === "auto") return v;
+  throw new Error(`device: CONVNET_DEVICE=${JSON.stringify(v)} is not valid; expected cpu, cuda or auto`);
+}

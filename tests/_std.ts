@@ -1,0 +1,90 @@
+/**
+ * The one place tests take their assertions and path helpers from.
+ *
+ * JSR is not reachable from our machines, so `@std/assert` and `@std/path`
+ * cannot be fetched; Deno's built-in Node modules stand in. Switching to
+ * `@std` later is a change to this file only.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+export { dirname, fromFileUrl, join } from "../src/_path.ts";
+
+/** Fails unless `cond` is truthy. */
+export function assertOk(cond: unknown, msg?: string): asserts cond {
+  assert.ok(cond, msg);
+}
+
+/** Deep, strict equality. */
+export function assertEquals<T>(actual: T, expected: T, msg?: string): void {
+  assert.deepStrictEqual(actual, expected, msg);
+}
+
+/**
+ * Fails unless `fn` throws an `Error` whose message contains every one of `includes`
+ * (or matches it, when given a RegExp). Returns the error for further checks.
+ */
+export function assertThrows(
+  fn: () => unknown,
+  ...includes: (string | RegExp)[]
+): Error {
+  try {
+    fn();
+  } catch (e) {
+    if (!(e instanceof Error)) throw new Error(`expected an Error, got ${String(e)}`);
+    for (const want of includes) {
+      const ok = typeof want === "string" ? e.message.includes(want) : want.test(e.message);
+      assert.ok(ok, `error message ${JSON.stringify(e.message)} does not contain ${String(want)}`);
+    }
+    return e;
+  }
+  throw new Error(`expected the call to throw (${includes.join(", ")}), but it returned`);
+}
+
+/** Like {@linkcode assertThrows} for a function returning a promise. */
+export async function assertRejects(
+  fn: () => Promise<unknown>,
+  ...includes: (string | RegExp)[]
+): Promise<Error> {
+  try {
+    await fn();
+  } catch (e) {
+    if (!(e instanceof Error)) throw new Error(`expected an Error, got ${String(e)}`);
+    for (const want of includes) {
+      const ok = typeof want === "string" ? e.message.includes(want) : want.test(e.message);
+      assert.ok(ok, `error message ${JSON.stringify(e.message)} does not contain ${String(want)}`);
+    }
+    return e;
+  }
+  throw new Error(`expected the promise to reject (${includes.join(", ")}), but it resolved`);
+}
+
+/**
+ * Elementwise closeness: |a - b| <= atol + rtol * |b| for every element, where `b` is the reference.
+ * On failure the message lists the count and the first mismatches with their indices.
+ */
+export function assertClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  opts: { atol?: number; rtol?: number; label?: string } = {},
+): void {
+  const { atol = 1e-6, rtol = 1e-4, label = "values" } = opts;
+  if (actual.length !== expected.length) {
+    throw new Error(`${label}: length ${actual.length} but expected ${expected.length}`);
+  }
+  const bad: string[] = [];
+  let count = 0;
+  for (let i = 0; i < actual.length; i++) {
+    const a = actual[i], b = expected[i];
+    const ok = Math.abs(a - b) <= atol + rtol * Math.abs(b) || (Number.isNaN(a) && Number.isNaN(b));
+    if (!ok) {
+      count++;
+      if (bad.length < 5) bad.push(`[${i}] got ${a}, expected ${b}`);
+    }
+  }
+  if (count > 0) {
+    throw new Error(
+      `${label}: ${count} of ${actual.length} elements differ (atol ${atol}, rtol ${rtol}); first: ${bad.join("; ")}`,
+    );
+  }
+}
