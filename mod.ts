@@ -59,4 +59,17 @@ export * as nn from "./src/nn/mod.ts";
 export * as optim from "./src/optim/mod.ts";
 export * as data from "./src/data/mod.ts";
 export * as io from "./src/io/mod.ts";
-export type * as backend from "./src/backend/backend.ts";
+export type {
+  AdadeltaParams,
+  AdamParams,
+  Backend,
+  BinaryOp,
+  Broadcast,
+  Conv2dGeometry,
+  Pool2dGeometry,
+  PoolKind,
+  ReduceOp,
+  ScalarOp,
+  SgdParams,
+  UnaryOp,
+} from "./src/backend/backend.ts";

@@ -14,37 +14,65 @@ export type DType = "float32" | "float64" | "int32";
 
 /** Geometry of a 2-d convolution. `x` is [n, c, h, w], weight [k, c / groups, kh, kw], `y` [n, k, oh, ow]. */
 export interface Conv2dGeometry {
+  /** Batch size. */
   n: number;
+  /** Input channels. */
   c: number;
+  /** Input height. */
   h: number;
+  /** Input width. */
   w: number;
+  /** Output channels. */
   k: number;
+  /** Kernel height. */
   kh: number;
+  /** Kernel width. */
   kw: number;
+  /** Output height. */
   oh: number;
+  /** Output width. */
   ow: number;
+  /** Vertical stride. */
   strideH: number;
+  /** Horizontal stride. */
   strideW: number;
+  /** Rows of padding above and below. */
   padH: number;
+  /** Columns of padding left and right. */
   padW: number;
+  /** Vertical spacing of kernel taps. */
   dilationH: number;
+  /** Horizontal spacing of kernel taps. */
   dilationW: number;
+  /** Channel groups. */
   groups: number;
 }
 
 /** Geometry of a 2-d pooling over [n, c, h, w] producing [n, c, oh, ow]. */
 export interface Pool2dGeometry {
+  /** Batch size. */
   n: number;
+  /** Input channels. */
   c: number;
+  /** Input height. */
   h: number;
+  /** Input width. */
   w: number;
+  /** Kernel height. */
   kh: number;
+  /** Kernel width. */
   kw: number;
+  /** Output height. */
   oh: number;
+  /** Output width. */
   ow: number;
+  /** Vertical stride. */
   strideH: number;
+  /** Horizontal stride. */
   strideW: number;
+  /** Rows of padding above and below. */
   padH: number;
+  /** Columns of padding left and right. */
   padW: number;
 }
 
@@ -68,37 +96,57 @@ export type ReduceOp = "sum" | "max" | "argmax";
  * the operand's flat buffer (0 where the operand is broadcast).
  */
 export interface Broadcast {
+  /** The output shape. */
   shape: readonly number[];
+  /** Strides of operand a per output dimension (0 = broadcast). */
   aStrides: readonly number[];
+  /** Strides of operand b per output dimension (0 = broadcast). */
   bStrides: readonly number[];
 }
 
 /** Hyper-parameters of one Adadelta step (PyTorch's formula). */
 export interface AdadeltaParams {
+  /** Learning rate. */
   lr: number;
+  /** Decay of the running averages. */
   rho: number;
+  /** Added for numerical stability. */
   eps: number;
+  /** L2 penalty added to the gradient. */
   weightDecay: number;
 }
 
 /** Hyper-parameters of one SGD step (PyTorch's formula). `first` is true on the step that creates the momentum buffer. */
 export interface SgdParams {
+  /** Learning rate. */
   lr: number;
+  /** Momentum factor. */
   momentum: number;
+  /** Dampening of the momentum. */
   dampening: number;
+  /** Nesterov momentum. */
   nesterov: boolean;
+  /** L2 penalty added to the gradient. */
   weightDecay: number;
+  /** True on the first step (the buffer is initialised to the gradient). */
   first: boolean;
 }
 
 /** Hyper-parameters of one Adam step (PyTorch's formula); `step` counts from 1. */
 export interface AdamParams {
+  /** Learning rate. */
   lr: number;
+  /** Decay of the first-moment average. */
   beta1: number;
+  /** Decay of the second-moment average. */
   beta2: number;
+  /** Added for numerical stability. */
   eps: number;
+  /** L2 penalty added to the gradient. */
   weightDecay: number;
+  /** Use the running maximum of the second moment. */
   amsgrad: boolean;
+  /** Step count, from 1. */
   step: number;
 }
 

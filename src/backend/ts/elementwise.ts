@@ -36,6 +36,11 @@ const scalarFns: Record<ScalarOp, (x: number, s: number) => number> = {
 
 /** `out = op(x)`. */
 export function unary(op: UnaryOp, out: TsStorage, x: TsStorage, size: number): void {
+  if (op === "relu") {
+    // The hot one in training: an inlined loop (NaN stays NaN, as in PyTorch).
+    for (let i = 0; i < size; i++) out[i] = x[i] > 0 || x[i] !== x[i] ? x[i] : 0;
+    return;
+  }
   const f = unaryFns[op];
   for (let i = 0; i < size; i++) out[i] = f(x[i]);
 }
@@ -49,6 +54,13 @@ export function scalar(op: ScalarOp, out: TsStorage, x: TsStorage, s: number, si
 /** `out = op(a, b)`, walking the output in order with each operand's broadcast strides. */
 export function binary(op: BinaryOp, out: TsStorage, a: TsStorage, b: TsStorage, bc: Broadcast): void {
   const f = binaryFns[op];
+  if (isContiguous(bc.aStrides, bc.shape) && isContiguous(bc.bStrides, bc.shape)) {
+    // Same shapes, no broadcasting: one flat loop.
+    const size = bc.shape.reduce((p, d) => p * d, 1);
+    if (op === "reluGrad") { for (let i = 0; i < size; i++) out[i] = b[i] > 0 ? a[i] : 0; }
+    else for (let i = 0; i < size; i++) out[i] = f(a[i], b[i]);
+    return;
+  }
   forEachBroadcast(bc, (o, ia, ib) => {
     out[o] = f(a[ia], b[ib]);
   });
@@ -83,6 +95,15 @@ export function reduce(op: ReduceOp, out: TsStorage, x: TsStorage, outer: number
       }
     }
   }
+}
+
+function isContiguous(strides: readonly number[], shape: readonly number[]): boolean {
+  let expect = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    if (shape[d] !== 1 && strides[d] !== expect) return false;
+    expect *= shape[d];
+  }
+  return true;
 }
 
 /** Visits every output index with the matching flat indices into the two operands. */
