@@ -274,6 +274,8 @@ export class Tensor {
   grad: Tensor | null = null;
   /** How this tensor was computed (null for leaves and after `backward()`). @internal */
   _node: GradNode | null = null;
+  /** The op that made this tensor, once `backward()` has released its node. @internal */
+  _releasedOp: string | null = null;
   #storage: Storage | null;
   #device: Device;
 
@@ -1098,6 +1100,12 @@ function runBackward(root: Tensor, grad?: Tensor): void {
     );
   }
 
+  const released = (t: Tensor) =>
+    new Error(
+      `backward: the graph through ${fmtShape(t.shape)} (made by ${t._releasedOp}) was already released by an ` +
+        "earlier backward(); run the forward pass again",
+    );
+  if (root._releasedOp) throw released(root);
   // Topological order of the nodes reachable from the root (iterative DFS).
   const order: Tensor[] = [];
   const seen = new Set<Tensor>();
@@ -1108,6 +1116,7 @@ function runBackward(root: Tensor, grad?: Tensor): void {
     const inputs = top[0]._node?.inputs ?? [];
     if (top[1] < inputs.length) {
       const next = inputs[top[1]++];
+      if (next._releasedOp) throw released(next);
       if (!seen.has(next) && next._node) {
         seen.add(next);
         stack.push([next, 0]);
@@ -1123,6 +1132,11 @@ function runBackward(root: Tensor, grad?: Tensor): void {
   const grads = new Map<Tensor, Tensor>();
   try {
     grads.set(root, grad ? grad.view(root.shape) : Tensor.ones(root.shape, { dtype: root.dtype, device: root.device }));
+    if (!root._node) { // backward() on a leaf itself
+      const g = grads.get(root)!;
+      grads.delete(root);
+      return accumulateLeaf(root, g._sharesStorage() ? g.clone() : g);
+    }
     for (let i = order.length - 1; i >= 0; i--) {
       const t = order[i];
       const node = t._node!;
@@ -1158,6 +1172,7 @@ function runBackward(root: Tensor, grad?: Tensor): void {
       }
       node.release?.();
       t._node = null; // frees the closure and the activations it saved
+      t._releasedOp = node.op;
     }
   } finally {
     gradEnabled = prev;
