@@ -62,6 +62,7 @@ export class Conv2d extends Module {
     super();
     if (opts === undefined) throw new Error("Conv2d: options { kernelSize, ... } are required");
     F.checkOptionKeys("Conv2d", opts, ["kernelSize", "stride", "padding", "dilation", "groups", "bias", "generator"]);
+    if (opts.kernelSize === undefined) throw new Error("Conv2d: kernelSize is required, e.g. { kernelSize: 3 }");
     checkInt("Conv2d", "inChannels", inChannels, 1);
     checkInt("Conv2d", "outChannels", outChannels, 1);
     const groups = checkInt("Conv2d", "groups", opts.groups ?? 1, 1);
@@ -142,6 +143,7 @@ abstract class Pool2d extends Module {
     super();
     if (opts === undefined) throw new Error(`${name}: options { kernelSize, stride?, padding? } are required`);
     F.checkOptionKeys(name, opts, ["kernelSize", "stride", "padding"]);
+    if (opts.kernelSize === undefined) throw new Error(`${name}: kernelSize is required, e.g. { kernelSize: 2 }`);
     const k = F.pair(name, "kernelSize", opts.kernelSize, 1, 1);
     F.pair(name, "stride", opts.stride, k, 1);
     F.pair(name, "padding", opts.padding, 0, 0);

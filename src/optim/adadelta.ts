@@ -1,4 +1,5 @@
 import { checkRange, Optimizer, type ParamGroupInput } from "./optimizer.ts";
+import { checkOptionKeys } from "../tensor/functional.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 
 /** Options of {@linkcode Adadelta}. */
@@ -27,9 +28,11 @@ export interface AdadeltaOptions {
 export class Adadelta extends Optimizer<AdadeltaOptions> {
   /** Creates the optimizer over `params` (or parameter groups). */
   constructor(params: Tensor[] | ParamGroupInput<AdadeltaOptions>[], opts: Partial<AdadeltaOptions> = {}) {
+    checkOptionKeys("Adadelta", opts, ["lr", "rho", "eps", "weightDecay"]);
     super("Adadelta", params, { lr: 1.0, rho: 0.9, eps: 1e-6, weightDecay: 0, ...opts }, (o) => {
       checkRange("Adadelta", "lr", o.lr, 0);
-      checkRange("Adadelta", "rho", o.rho, 0, 1.0000001);
+      checkRange("Adadelta", "rho", o.rho, 0);
+      if (o.rho > 1) throw new Error(`Adadelta: rho must be a number in [0, 1], got ${o.rho}`);
       checkRange("Adadelta", "eps", o.eps, 0);
       checkRange("Adadelta", "weightDecay", o.weightDecay, 0);
     });

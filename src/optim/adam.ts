@@ -1,4 +1,5 @@
 import { checkRange, Optimizer, type ParamGroupInput } from "./optimizer.ts";
+import { checkOptionKeys } from "../tensor/functional.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 
 /** Options of {@linkcode Adam}. */
@@ -30,6 +31,7 @@ export class Adam extends Optimizer<AdamOptions> {
 
   /** Creates the optimizer over `params` (or parameter groups). */
   constructor(params: Tensor[] | ParamGroupInput<AdamOptions>[], opts: Partial<AdamOptions> = {}) {
+    checkOptionKeys("Adam", opts, ["lr", "betas", "eps", "weightDecay", "amsgrad"]);
     super(
       "Adam",
       params,

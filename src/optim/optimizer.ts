@@ -38,7 +38,9 @@ export abstract class Optimizer<O extends { lr: number } = { lr: number }> {
   ) {
     if (!Array.isArray(params) || params.length === 0) {
       throw new Error(
-        `${name}: expected a non-empty array of parameters (or of parameter groups), got ${String(params)}`,
+        `${name}: expected a non-empty array of parameters (or of parameter groups), got ${
+          Array.isArray(params) ? "an empty array" : String(params)
+        }`,
       );
     }
     const groups: ParamGroupInput<O>[] = params.every((p) => p instanceof Tensor)
@@ -105,6 +107,8 @@ export abstract class Optimizer<O extends { lr: number } = { lr: number }> {
 export function checkRange(op: string, name: string, v: unknown, min: number, below?: number): void {
   if (typeof v !== "number" || !Number.isFinite(v) || v < min || (below !== undefined && v >= below)) {
     const range = below === undefined ? `≥ ${min}` : `in [${min}, ${below})`;
-    throw new Error(`${op}: ${name} must be a number ${range}, got ${JSON.stringify(v)}`);
+    throw new Error(
+      `${op}: ${name} must be a number ${range}, got ${typeof v === "number" ? String(v) : JSON.stringify(v)}`,
+    );
   }
 }

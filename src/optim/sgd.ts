@@ -1,4 +1,5 @@
 import { checkRange, Optimizer, type ParamGroupInput } from "./optimizer.ts";
+import { checkOptionKeys } from "../tensor/functional.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 
 /** Options of {@linkcode SGD}. */
@@ -33,6 +34,7 @@ export class SGD extends Optimizer<SgdOptions> {
     params: Tensor[] | ParamGroupInput<SgdOptions>[],
     opts: Partial<SgdOptions> & { lr: number },
   ) {
+    checkOptionKeys("SGD", opts ?? {}, ["lr", "momentum", "dampening", "nesterov", "weightDecay"]);
     if (opts === undefined || opts.lr === undefined) throw new Error("SGD: lr is required, e.g. { lr: 0.01 }");
     super("SGD", params, { momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, ...opts }, (o) => {
       checkRange("SGD", "lr", o.lr, 0);

@@ -312,7 +312,7 @@ export class Tensor {
     return this.#storage === null;
   }
 
-  /** The backend storage handle; throws if the tensor was disposed. @internal */
+  /** The backend storage handle; throws if the tensor was disposed (ops read it before allocating). @internal */
   _data(op = "tensor"): unknown {
     if (this.#storage === null) {
       throw new Error(`${op}: the tensor ${fmtShape(this.shape)} ${this.dtype} was disposed and cannot be used`);
@@ -525,8 +525,9 @@ export class Tensor {
    * ```
    */
   clone(): Tensor {
+    const thisData = this._data("clone");
     const out = this._backend.alloc(this.dtype, this.size);
-    this._backend.copy(out, this._data("clone"), this.size);
+    this._backend.copy(out, thisData, this.size);
     return makeResult(out, this.shape, this.dtype, this.#device, [this], (g) => [g], "clone");
   }
 
@@ -705,8 +706,10 @@ export class Tensor {
     sameDevice("eq", this, o);
     const bc = broadcast("eq", this.shape, o.shape);
     const size = numel(bc.shape);
+    const thisData = this._data("eq");
+    const oData = o._data("eq");
     const out = this._backend.alloc("int32", size);
-    this._backend.binary("eq", out, this._data("eq"), o._data("eq"), bc);
+    this._backend.binary("eq", out, thisData, oData, bc);
     if (o !== other) o.dispose();
     return new Tensor(out, bc.shape, "int32", this.#device);
   }
@@ -752,8 +755,9 @@ export class Tensor {
   argmax(dim: number, opts: { keepDim?: boolean } = {}): Tensor {
     const d = dimArg("argmax", dim, this.rank);
     const { outer, n, inner, shape } = reduceDims(this.shape, d, opts.keepDim ?? false);
+    const thisData = this._data("argmax");
     const out = this._backend.alloc("int32", outer * inner);
-    this._backend.reduce("argmax", out, this._data("argmax"), outer, n, inner);
+    this._backend.reduce("argmax", out, thisData, outer, n, inner);
     return new Tensor(out, shape, "int32", this.#device);
   }
 
@@ -769,8 +773,9 @@ export class Tensor {
   max(dim: number, opts: { keepDim?: boolean } = {}): Tensor {
     const d = dimArg("max", dim, this.rank);
     const { outer, n, inner, shape } = reduceDims(this.shape, d, opts.keepDim ?? false);
+    const thisData = this._data("max");
     const out = this._backend.alloc(this.dtype, outer * inner);
-    this._backend.reduce("max", out, this._data("max"), outer, n, inner);
+    this._backend.reduce("max", out, thisData, outer, n, inner);
     return new Tensor(out, shape, this.dtype, this.#device);
   }
 
@@ -832,12 +837,17 @@ export class Tensor {
 
 function flatten(values: NestedNumbers, out: number[], shape: number[], depth: number): void {
   if (typeof values === "number") {
-    if (depth !== shape.length && shape.length > 0) throw new Error("tensor: ragged nested array");
+    if (depth !== shape.length && shape.length > 0) {
+      throw new Error(`tensor: ragged nested array: a number at depth ${depth}, expected an array of ${shape[depth]}`);
+    }
     out.push(values);
     return;
   }
-  if (shape.length === depth) shape.push(values.length);
-  else if (shape[depth] !== values.length) {
+  if (shape.length === depth) {
+    // Numbers already sit at this depth: an array here makes the nesting ragged.
+    if (out.length > 0) throw new Error(`tensor: ragged nested array: an array at depth ${depth}, expected a number`);
+    shape.push(values.length);
+  } else if (shape[depth] !== values.length) {
     throw new Error(`tensor: ragged nested array: a row has ${values.length} elements, expected ${shape[depth]}`);
   }
   for (const v of values) flatten(v, out, shape, depth + 1);
@@ -966,8 +976,9 @@ function floatOnly(op: string, t: Tensor): void {
 
 function unaryOp(op: UnaryOp, x: Tensor, backward: (g: Tensor, y: Tensor) => (Tensor | null)[]): Tensor {
   if (op !== "neg" && op !== "abs") floatOnly(op, x);
+  const xData = x._data(op);
   const out = x._backend.alloc(x.dtype, x.size);
-  x._backend.unary(op, out, x._data(op), x.size);
+  x._backend.unary(op, out, xData, x.size);
   const y: Tensor = makeResult(out, x.shape, x.dtype, x.device, [x], (g) => backward(g, y), op);
   return y;
 }
@@ -976,8 +987,9 @@ function scalarOp(op: ScalarOp, x: Tensor, s: number, backward: (g: Tensor) => (
   if (typeof s !== "number" || Number.isNaN(s) && op !== "add") {
     throw new Error(`${op}: expected a number or a tensor, got ${String(s)}`);
   }
+  const xData = x._data(op);
   const out = x._backend.alloc(x.dtype, x.size);
-  x._backend.scalar(op, out, x._data(op), s, x.size);
+  x._backend.scalar(op, out, xData, s, x.size);
   return makeResult(out, x.shape, x.dtype, x.device, [x], backward, op);
 }
 
@@ -989,8 +1001,10 @@ function binaryRaw(op: "add" | "sub" | "mul" | "div" | "reluGrad", a: Tensor, b:
     throw new Error(`${op}: dtypes differ (${a.dtype} and ${b.dtype}); expected the same dtype`);
   }
   const bc = broadcast(op, a.shape, b.shape);
+  const aData = a._data(op);
+  const bData = b._data(op);
   const out = a._backend.alloc(a.dtype, numel(bc.shape));
-  a._backend.binary(op, out, a._data(op), b._data(op), bc);
+  a._backend.binary(op, out, aData, bData, bc);
   return new Tensor(out, bc.shape, a.dtype, a.device);
 }
 
@@ -1040,8 +1054,9 @@ function reduceOp(op: "sum", x: Tensor, dim: number | undefined, keepDim: boolea
   if (dim !== undefined) {
     ({ outer, n, inner, shape } = reduceDims(x.shape, dimArg(op, dim, x.rank), keepDim));
   }
+  const xData = x._data(op);
   const out = x._backend.alloc(x.dtype, outer * inner);
-  x._backend.reduce(op, out, x._data(op), outer, n, inner);
+  x._backend.reduce(op, out, xData, outer, n, inner);
   return makeResult(out, shape, x.dtype, x.device, [x], (g) => {
     // Put the reduced dimension back as size 1, then broadcast to the input's shape.
     const kept = dim === undefined ? x.shape.map(() => 1) : reduceDims(x.shape, dimArg(op, dim, x.rank), true).shape;
@@ -1069,8 +1084,10 @@ export function gemmOp(
   if (a.dtype !== b.dtype) throw new Error(`${op}: dtypes differ (${a.dtype} and ${b.dtype})`);
   const [m, n] = shape;
   const k = transA ? a.shape[0] : a.shape[1];
+  const aData = a._data(op);
+  const bData = b._data(op);
   const out = a._backend.alloc(a.dtype, m * n);
-  a._backend.gemm(out, a._data(op), b._data(op), { m, n, k, transA, transB, alpha: 1, beta: 0 });
+  a._backend.gemm(out, aData, bData, { m, n, k, transA, transB, alpha: 1, beta: 0 });
   const t = new Tensor(out, shape, a.dtype, a.device);
   return backward ? attach(t, [a, b], backward, op) : t;
 }

@@ -1,0 +1,43 @@
+/**
+ * The seed's MNIST network, layer for layer and name for name.
+ *
+ * @module
+ */
+import { Conv2d, Linear, MaxPool2d, Module, ReLU } from "../nn/mod.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+
+/**
+ * The network of the seed's PyTorch script: Conv2d(1→16, 3×3, padding 1) → ReLU →
+ * MaxPool2d(2) → flatten → Linear(16·14·14 → 10). Field names are PyTorch's, so the state
+ * dict keys are `conv1.weight`, `conv1.bias`, `fc.weight`, `fc.bias` and a checkpoint moves
+ * between the two unchanged. Input `[N, 1, 28, 28]`, output logits `[N, 10]`.
+ *
+ * @example
+ * ```ts
+ * import { manualSeed, Tensor } from "../../mod.ts";
+ * import { Net } from "./mnist_net.ts";
+ * manualSeed(1);
+ * const net = new Net();
+ * const logits = net.forward(Tensor.randn([2, 1, 28, 28])); // shape [2, 10]
+ * Object.keys(net.stateDict()); // ["conv1.weight", "conv1.bias", "fc.weight", "fc.bias"]
+ * ```
+ */
+export class Net extends Module {
+  /** 16 filters of 3×3, stride 1, padding 1: `[N, 1, 28, 28]` → `[N, 16, 28, 28]`. */
+  conv1: Conv2d = new Conv2d(1, 16, { kernelSize: 3, stride: 1, padding: 1 });
+  /** ReLU activation. */
+  relu: ReLU = new ReLU();
+  /** 2×2 max pooling, stride 2: `[N, 16, 28, 28]` → `[N, 16, 14, 14]`. */
+  maxpool: MaxPool2d = new MaxPool2d({ kernelSize: 2, stride: 2 });
+  /** The classifier: 3136 features → 10 logits. */
+  fc: Linear = new Linear(16 * 14 * 14, 10);
+
+  /** Logits `[N, 10]` for images `[N, 1, 28, 28]`. */
+  forward(x: Tensor): Tensor {
+    x = this.conv1.forward(x);
+    x = this.relu.forward(x);
+    x = this.maxpool.forward(x);
+    x = x.view([x.shape[0], -1]); // flatten
+    return this.fc.forward(x);
+  }
+}
