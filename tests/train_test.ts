@@ -118,6 +118,10 @@ Deno.test("train_mnist --help exits 0 and lists every flag with its default", as
     ]
   ) assertOk(stdout.includes(flag), `--help does not list ${flag}:\n${stdout}`);
   assertOk(stdout.includes("(default: 10)") && stdout.includes("(default: 1000)"), stdout);
+  // `deno task train -- --help` passes the "--" through to the script.
+  const viaTask = await cli("--", "--help");
+  assertEquals(viaTask.code, 0, viaTask.stderr);
+  assertEquals(viaTask.stdout, stdout);
 });
 
 Deno.test("train_mnist rejects a bad value or an unknown flag with exit code 2, naming it", async () => {

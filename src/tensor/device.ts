@@ -59,13 +59,9 @@ export function registerCudaProvider(provider: CudaProvider): void {
   cudaProvider = provider;
 }
 
+/** Opens CUDA or throws an Error saying what is missing (without the "device:" prefix). */
 function openCuda(): Device {
-  if (!cudaProvider) {
-    throw new Error(
-      "device: CUDA was requested, but this version of convnet has no CUDA backend; " +
-        'use device("cpu") or device("auto")',
-    );
-  }
+  if (!cudaProvider) throw new Error("this version of convnet has no CUDA backend");
   return cudaProvider();
 }
 
@@ -93,13 +89,21 @@ export function device(request?: DeviceRequest, opts: DeviceOptions = {}): Devic
     case "cpu":
       return cpu;
     case "cuda":
-      return openCuda();
+      try {
+        return openCuda();
+      } catch (e) {
+        throw new Error(
+          `device: CUDA was requested but is not available: ${e instanceof Error ? e.message : e}; ` +
+            'use device("cpu") or device("auto")',
+          { cause: e },
+        );
+      }
     case "auto":
       try {
         return openCuda();
       } catch (e) {
-        const why = e instanceof Error ? e.message.replace(/^device: /, "") : String(e);
-        (opts.onNotice ?? console.error)(`convnet: using the TypeScript backend on the CPU (${why})`);
+        const why = e instanceof Error ? e.message : String(e);
+        (opts.onNotice ?? console.error)(`convnet: CUDA unavailable (${why}); using the TypeScript backend on the CPU`);
         return cpu;
       }
     default:

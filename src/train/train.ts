@@ -16,7 +16,19 @@ import { DataLoader, type ImageDataset, loadMnist, type MnistName } from "../dat
 import { load, save } from "../io/mod.ts";
 import { Net } from "./mnist_net.ts";
 
-/** MNIST's mean and standard deviation, as in the seed's `Normalize((0.1307,), (0.3081,))`. */
+/**
+ * MNIST's mean and standard deviation, as in the seed's `Normalize((0.1307,), (0.3081,))`.
+ *
+ * @example
+ * ```ts
+ * import { data } from "../../mod.ts";
+ * import { MNIST_NORMALIZE } from "./mod.ts";
+ * const test = new data.DataLoader(await data.loadMnist({ train: false }), {
+ *   batchSize: 1000,
+ *   transform: MNIST_NORMALIZE,
+ * });
+ * ```
+ */
 export const MNIST_NORMALIZE: Readonly<{ mean: number; std: number }> = Object.freeze({ mean: 0.1307, std: 0.3081 });
 
 /** Where a loop is, reported to {@linkcode TrainEpochOptions.onProgress} after every batch. */
@@ -299,7 +311,16 @@ function checkInt(name: string, v: unknown, min: number): void {
   }
 }
 
-/** Formats a learning rate briefly: `1.0`, `0.7`, `0.343`. */
+/**
+ * Formats a learning rate briefly, as the epoch lines print it.
+ *
+ * @example
+ * ```ts
+ * import { formatLr } from "./mod.ts";
+ * formatLr(1); // "1.0"
+ * formatLr(0.7 * 0.7 * 0.7); // "0.343" (not 0.34299999999999997)
+ * ```
+ */
 export function formatLr(lr: number): string {
   return Number.isInteger(lr) ? lr.toFixed(1) : String(Number(lr.toPrecision(6)));
 }

