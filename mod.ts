@@ -61,7 +61,9 @@ export * as data from "./src/data/mod.ts";
 export * as io from "./src/io/mod.ts";
 export type {
   AdadeltaParams,
+  AdadeltaTensors,
   AdamParams,
+  AdamTensors,
   Backend,
   BinaryOp,
   Broadcast,
@@ -71,5 +73,6 @@ export type {
   ReduceOp,
   ScalarOp,
   SgdParams,
+  SgdTensors,
   UnaryOp,
 } from "./src/backend/backend.ts";

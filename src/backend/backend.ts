@@ -116,6 +116,48 @@ export interface AdadeltaParams {
   weightDecay: number;
 }
 
+/** The tensors of one multi-tensor Adadelta step: entry i of every list belongs to one parameter. */
+export interface AdadeltaTensors<S> {
+  /** Parameters, updated in place. */
+  params: S[];
+  /** Their gradients. */
+  grads: S[];
+  /** Running averages of squared gradients. */
+  squareAvgs: S[];
+  /** Running averages of squared updates. */
+  accDeltas: S[];
+  /** Element counts. */
+  sizes: number[];
+}
+
+/** The tensors of one multi-tensor SGD step. */
+export interface SgdTensors<S> {
+  /** Parameters, updated in place. */
+  params: S[];
+  /** Their gradients. */
+  grads: S[];
+  /** Momentum buffers, or null when momentum is 0. */
+  momentumBufs: S[] | null;
+  /** Element counts. */
+  sizes: number[];
+}
+
+/** The tensors of one multi-tensor Adam step. */
+export interface AdamTensors<S> {
+  /** Parameters, updated in place. */
+  params: S[];
+  /** Their gradients. */
+  grads: S[];
+  /** First-moment averages. */
+  expAvgs: S[];
+  /** Second-moment averages. */
+  expAvgSqs: S[];
+  /** Running maxima of the second moment (AMSGrad), or null. */
+  maxExpAvgSqs: S[] | null;
+  /** Element counts. */
+  sizes: number[];
+}
+
 /** Hyper-parameters of one SGD step (PyTorch's formula). `first` is true on the step that creates the momentum buffer. */
 export interface SgdParams {
   /** Learning rate. */
@@ -218,18 +260,25 @@ export interface Backend<S = unknown> {
   /** `dlogits = (softmax − onehot(targets)) · dloss / n`, with `dloss` a one-element buffer. */
   logSoftmaxNllBackward(dlogits: S, logp: S, targets: S, dloss: S, n: number, c: number): void;
 
-  /** One Adadelta step on `param` in place, updating its state buffers. */
-  adadeltaStep(param: S, grad: S, squareAvg: S, accDelta: S, size: number, p: AdadeltaParams): void;
-  /** One SGD step on `param` in place; `momentumBuf` is null when momentum is 0. */
-  sgdStep(param: S, grad: S, momentumBuf: S | null, size: number, p: SgdParams): void;
-  /** One Adam step on `param` in place; `maxExpAvgSq` is null unless amsgrad. */
-  adamStep(
-    param: S,
-    grad: S,
-    expAvg: S,
-    expAvgSq: S,
-    maxExpAvgSq: S | null,
-    size: number,
-    p: AdamParams,
+  /** One Adadelta step, in place, on several tensors sharing hyper-parameters (one launch on a GPU). */
+  adadeltaStep(t: AdadeltaTensors<S>, p: AdadeltaParams): void;
+  /** One SGD step, in place, on several tensors sharing hyper-parameters. */
+  sgdStep(t: SgdTensors<S>, p: SgdParams): void;
+  /** One Adam step, in place, on several tensors sharing hyper-parameters and step count. */
+  adamStep(t: AdamTensors<S>, p: AdamParams): void;
+
+  /** Copies raw bytes (a dataset kept on the device) into new storage. */
+  uploadBytes(bytes: Uint8Array): S;
+  /**
+   * Builds a batch: `images[b, :] = (bytes[idx[b], :] / 255 − mean) / std` in float32 and
+   * `labels[b] = labelBytes[idx[b]]` (int32), for `idx` a host array of sample indices.
+   */
+  gatherNormalize(
+    images: S,
+    labels: S,
+    bytes: S,
+    labelBytes: S,
+    idx: Int32Array,
+    opts: { pixels: number; mean: number; std: number },
   ): void;
 }

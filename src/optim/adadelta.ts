@@ -38,18 +38,17 @@ export class Adadelta extends Optimizer<AdadeltaOptions> {
     });
   }
 
-  /** One update of every parameter with a gradient. */
+  /** One update of every parameter with a gradient (one backend call per parameter group). */
   step(): void {
-    for (const [p, grad, g] of this.withGrads()) {
-      const s = this.stateOf(p, ["squareAvg", "accDelta"]);
-      p._backend.adadeltaStep(
-        p._data("Adadelta"),
-        grad._data("Adadelta"),
-        s.squareAvg._data(),
-        s.accDelta._data(),
-        p.size,
-        { lr: g.lr, rho: g.rho, eps: g.eps, weightDecay: g.weightDecay },
-      );
+    for (const { group: g, params, grads } of this.batches()) {
+      const states = params.map((p) => this.stateOf(p, ["squareAvg", "accDelta"]));
+      params[0]._backend.adadeltaStep({
+        params: params.map((p) => p._data("Adadelta")),
+        grads: grads.map((t) => t._data("Adadelta")),
+        squareAvgs: states.map((s) => s.squareAvg._data()),
+        accDeltas: states.map((s) => s.accDelta._data()),
+        sizes: params.map((p) => p.size),
+      }, { lr: g.lr, rho: g.rho, eps: g.eps, weightDecay: g.weightDecay });
     }
   }
 }

@@ -49,29 +49,28 @@ export class Adam extends Optimizer<AdamOptions> {
     );
   }
 
-  /** One update of every parameter with a gradient. */
+  /** One update of every parameter with a gradient (one backend call per parameter group and step count). */
   step(): void {
-    for (const [p, grad, g] of this.withGrads()) {
-      const s = this.stateOf(p, g.amsgrad ? ["expAvg", "expAvgSq", "maxExpAvgSq"] : ["expAvg", "expAvgSq"]);
-      const step = (this.#steps.get(p) ?? 0) + 1;
-      this.#steps.set(p, step);
-      p._backend.adamStep(
-        p._data("Adam"),
-        grad._data("Adam"),
-        s.expAvg._data(),
-        s.expAvgSq._data(),
-        s.maxExpAvgSq ? s.maxExpAvgSq._data() : null,
-        p.size,
-        {
-          lr: g.lr,
-          beta1: g.betas[0],
-          beta2: g.betas[1],
-          eps: g.eps,
-          weightDecay: g.weightDecay,
-          amsgrad: g.amsgrad,
-          step,
-        },
-      );
+    for (const { group: g, params, grads, key: step } of this.batches((p) => (this.#steps.get(p) ?? 0) + 1)) {
+      const names = g.amsgrad ? ["expAvg", "expAvgSq", "maxExpAvgSq"] : ["expAvg", "expAvgSq"];
+      const states = params.map((p) => this.stateOf(p, names));
+      for (const p of params) this.#steps.set(p, step);
+      params[0]._backend.adamStep({
+        params: params.map((p) => p._data("Adam")),
+        grads: grads.map((t) => t._data("Adam")),
+        expAvgs: states.map((s) => s.expAvg._data()),
+        expAvgSqs: states.map((s) => s.expAvgSq._data()),
+        maxExpAvgSqs: g.amsgrad ? states.map((s) => s.maxExpAvgSq._data()) : null,
+        sizes: params.map((p) => p.size),
+      }, {
+        lr: g.lr,
+        beta1: g.betas[0],
+        beta2: g.betas[1],
+        eps: g.eps,
+        weightDecay: g.weightDecay,
+        amsgrad: g.amsgrad,
+        step,
+      });
     }
   }
 }

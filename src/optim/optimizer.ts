@@ -88,19 +88,48 @@ export abstract class Optimizer<O extends { lr: number } = { lr: number }> {
     return s;
   }
 
-  /** Yields each parameter that has a gradient, with its group. */
-  protected *withGrads(): Generator<[Tensor, Tensor, ParamGroup<O>]> {
-    for (const g of this.paramGroups) {
-      for (const p of g.params) {
-        if (p.grad) {
-          if (p.grad.size !== p.size) {
-            throw new Error(`optimizer: gradient size ${p.grad.size} ≠ parameter size ${p.size}`);
-          }
-          yield [p, p.grad, g];
-        }
+  /**
+   * The parameters that have gradients, batched by parameter group, device and `key(p)`:
+   * each batch shares hyper-parameters and becomes one multi-tensor backend call.
+   */
+  protected batches(key: (p: Tensor) => number = () => 0): Batch<O>[] {
+    const out = new Map<string, Batch<O>>();
+    this.paramGroups.forEach((g, gi) => {
+      for (const [p, grad, group] of this.withGradsOf(g)) {
+        const k = key(p);
+        const id = `${gi}/${p.device.type}/${k}`;
+        let b = out.get(id);
+        if (!b) out.set(id, b = { group, key: k, params: [], grads: [] });
+        b.params.push(p);
+        b.grads.push(grad);
       }
+    });
+    return [...out.values()];
+  }
+
+  /** Yields each parameter of `group` that has a gradient. */
+  private *withGradsOf(group: ParamGroup<O>): Generator<[Tensor, Tensor, ParamGroup<O>]> {
+    for (const p of group.params) {
+      if (!p.grad) continue;
+      if (p.grad.size !== p.size) throw new Error(`optimizer: gradient size ${p.grad.size} ≠ parameter size ${p.size}`);
+      if (p.grad.device !== p.device) {
+        throw new Error(`optimizer: a gradient is on ${p.grad.device.type} but its parameter on ${p.device.type}`);
+      }
+      yield [p, p.grad, group];
     }
   }
+}
+
+/** Parameters updated together by one multi-tensor call. */
+export interface Batch<O> {
+  /** Their parameter group (hyper-parameters). */
+  group: ParamGroup<O>;
+  /** The value of the optimizer's batching key (e.g. Adam's step count). */
+  key: number;
+  /** The parameters. */
+  params: Tensor[];
+  /** Their gradients, in the same order. */
+  grads: Tensor[];
 }
 
 /** Throws unless `v` is a finite number ≥ `min` (and < `below`, when given). */

@@ -49,19 +49,26 @@ export class SGD extends Optimizer<SgdOptions> {
     });
   }
 
-  /** One update of every parameter with a gradient. */
+  /** One update of every parameter with a gradient (one backend call per parameter group). */
   step(): void {
-    for (const [p, grad, g] of this.withGrads()) {
-      const buf = g.momentum !== 0 ? this.stateOf(p, ["momentumBuffer"]).momentumBuffer._data() : null;
-      const first = !this.#started.has(p);
-      this.#started.add(p);
-      p._backend.sgdStep(p._data("SGD"), grad._data("SGD"), buf, p.size, {
+    // Parameters whose momentum buffer starts now are batched apart from the others.
+    for (const { group: g, params, grads, key } of this.batches((p) => this.#started.has(p) ? 0 : 1)) {
+      const bufs = g.momentum !== 0
+        ? params.map((p) => this.stateOf(p, ["momentumBuffer"]).momentumBuffer._data())
+        : null;
+      for (const p of params) this.#started.add(p);
+      params[0]._backend.sgdStep({
+        params: params.map((p) => p._data("SGD")),
+        grads: grads.map((t) => t._data("SGD")),
+        momentumBufs: bufs,
+        sizes: params.map((p) => p.size),
+      }, {
         lr: g.lr,
         momentum: g.momentum,
         dampening: g.dampening,
         nesterov: g.nesterov,
         weightDecay: g.weightDecay,
-        first,
+        first: key === 1,
       });
     }
   }

@@ -15,7 +15,7 @@ import { binary, expand, reduce, scalar, unary } from "./elementwise.ts";
 
 export type { FloatArray, TsStorage } from "./_types.ts";
 
-function makeArray(dtype: DType, size: number): TsStorage {
+function makeArray(dtype: DType, size: number): Float32Array | Float64Array | Int32Array {
   switch (dtype) {
     case "float32":
       return new Float32Array(size);
@@ -77,7 +77,36 @@ export const tsBackend: Backend<TsStorage> = {
   logSoftmaxNllForward: (loss, logp, logits, t, n, c) =>
     logSoftmaxNllForward(f(loss), f(logp), f(logits), i32(t), n, c),
   logSoftmaxNllBackward: (dl, logp, t, dloss, n, c) => logSoftmaxNllBackward(f(dl), f(logp), i32(t), f(dloss), n, c),
-  adadeltaStep: (p, g, sa, ad, size, h) => adadeltaStep(f(p), f(g), f(sa), f(ad), size, h),
-  sgdStep: (p, g, buf, size, h) => sgdStep(f(p), f(g), buf && f(buf), size, h),
-  adamStep: (p, g, m, v, vmax, size, h) => adamStep(f(p), f(g), f(m), f(v), vmax && f(vmax), size, h),
+  adadeltaStep(t, h) {
+    t.params.forEach((p, i) => adadeltaStep(f(p), f(t.grads[i]), f(t.squareAvgs[i]), f(t.accDeltas[i]), t.sizes[i], h));
+  },
+  sgdStep(t, h) {
+    t.params.forEach((p, i) => sgdStep(f(p), f(t.grads[i]), t.momentumBufs && f(t.momentumBufs[i]), t.sizes[i], h));
+  },
+  adamStep(t, h) {
+    t.params.forEach((p, i) =>
+      adamStep(
+        f(p),
+        f(t.grads[i]),
+        f(t.expAvgs[i]),
+        f(t.expAvgSqs[i]),
+        t.maxExpAvgSqs && f(t.maxExpAvgSqs[i]),
+        t.sizes[i],
+        h,
+      )
+    );
+  },
+  uploadBytes: (bytes) => bytes.slice(),
+  gatherNormalize(images, labels, bytes, labelBytes, idx, { pixels, mean, std }) {
+    const img = f(images), lab = labels as Int32Array, src = bytes as Uint8Array, lsrc = labelBytes as Uint8Array;
+    // The float32 roundings of PyTorch's ToTensor + Normalize, tabulated per byte value.
+    const table = new Float32Array(256);
+    const m = Math.fround(mean), s = Math.fround(std);
+    for (let v = 0; v < 256; v++) table[v] = Math.fround(Math.fround(Math.fround(v / 255) - m) / s);
+    for (let b = 0; b < idx.length; b++) {
+      const from = idx[b] * pixels, to = b * pixels;
+      for (let p = 0; p < pixels; p++) img[to + p] = table[src[from + p]];
+      lab[b] = lsrc[idx[b]];
+    }
+  },
 };
