@@ -1,0 +1,82 @@
+/*
+ * common.h: included first by every .cu file of the library.
+ *
+ * The same sources build two ways:
+ * - nvcc (the real library, libconvnet_cuda.so): CUDA's own headers;
+ * - g++ with -DCN_EMULATION (libconvnet_emu.so): native/emu/cuda_emu.h stands in for CUDA,
+ *   running blocks one after another and the threads of a block as fibers.
+ *
+ * Rules for kernel code, so that both compilers accept it and the emulator runs it:
+ * - Launch only with CN_LAUNCH(kernel, grid, block, args...) and check with CN_CHECK_LAUNCH("name").
+ *   A template kernel whose arguments contain commas is bound first: `auto k = tile_kernel<64, 8>;`.
+ * - __shared__ arrays have static sizes and are declared at kernel scope (no extern __shared__).
+ * - Warp shuffles are full-warp (mask 0xffffffff) and reached by all 32 lanes of the warp;
+ *   __syncthreads() is reached by every thread of the block.
+ * - Device code uses only: threadIdx/blockIdx/blockDim/gridDim, __syncthreads, __shfl_*_sync,
+ *   atomicAdd/atomicMax/atomicMin/atomicCAS/atomicExch, __ldg, float4/make_float4, and the math
+ *   functions listed in cuda_emu.h.
+ */
+#ifndef CN_COMMON_H
+#define CN_COMMON_H
+
+#ifdef CN_EMULATION
+#include "../emu/cuda_emu.h"
+#else
+#include <cuda_runtime.h>
+#endif
+
+#include <stdint.h>
+
+#include "../include/convnet.h"
+
+/* The library's one stream. */
+cudaStream_t cn_stream(void);
+
+/* Records a formatted error message for cn_last_error() and returns `status`. */
+int cn_fail(int status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Turns a CUDA runtime error into CN_ERR_CUDA (or CN_ERR_OOM) naming `what`; 0 when err is cudaSuccess. */
+int cn_cuda_status(cudaError_t err, const char *what);
+
+/* Checks that a kernel launch was accepted (not that it finished). */
+#define CN_CHECK_LAUNCH(what) cn_cuda_status(cudaGetLastError(), what)
+
+/* Returns from the calling function when `expr` yields a non-zero status. */
+#define CN_TRY(expr)           \
+  do {                         \
+    int cn_try_s_ = (expr);    \
+    if (cn_try_s_) return cn_try_s_; \
+  } while (0)
+
+/* Argument checks at the top of each entry point: a NULL device pointer or a bad size is CN_ERR_INVALID. */
+#define CN_REQUIRE(cond, ...)                              \
+  do {                                                     \
+    if (!(cond)) return cn_fail(CN_ERR_INVALID, __VA_ARGS__); \
+  } while (0)
+
+#ifdef CN_EMULATION
+#define CN_LAUNCH(kernel, grid, block, ...) \
+  cn_emu::launch(dim3(grid), dim3(block), [=]() { kernel(__VA_ARGS__); })
+#else
+#define CN_LAUNCH(kernel, grid, block, ...) kernel<<<(grid), (block), 0, cn_stream()>>>(__VA_ARGS__)
+#endif
+
+/* Blocks of `threads` needed to cover `n` items, capped for grid-stride loops. */
+static inline unsigned int cn_blocks(int64_t n, int threads) {
+  int64_t b = (n + threads - 1) / threads;
+  if (b < 1) b = 1;
+  if (b > 65535 * 8) b = 65535 * 8;
+  return (unsigned int)b;
+}
+
+/* Records a data error found by a kernel (e.g. a class target out of range): the first one wins and is
+   reported by the next call that waits (cn_synchronize, cn_memcpy_d2h). `code` selects the message. */
+enum cn_kernel_error_code { CN_KE_NONE = 0, CN_KE_TARGET_RANGE = 1 };
+/* Device-side record: {code, index, value, limit}. */
+int32_t *cn_kernel_error_slot(void);
+
+#endif /* CN_COMMON_H */
