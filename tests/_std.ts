@@ -31,12 +31,7 @@ export function assertThrows(
   try {
     fn();
   } catch (e) {
-    if (!(e instanceof Error)) throw new Error(`expected an Error, got ${String(e)}`);
-    for (const want of includes) {
-      const ok = typeof want === "string" ? e.message.includes(want) : want.test(e.message);
-      assert.ok(ok, `error message ${JSON.stringify(e.message)} does not contain ${String(want)}`);
-    }
-    return e;
+    return checkError(e, includes);
   }
   throw new Error(`expected the call to throw (${includes.join(", ")}), but it returned`);
 }
@@ -49,14 +44,18 @@ export async function assertRejects(
   try {
     await fn();
   } catch (e) {
-    if (!(e instanceof Error)) throw new Error(`expected an Error, got ${String(e)}`);
-    for (const want of includes) {
-      const ok = typeof want === "string" ? e.message.includes(want) : want.test(e.message);
-      assert.ok(ok, `error message ${JSON.stringify(e.message)} does not contain ${String(want)}`);
-    }
-    return e;
+    return checkError(e, includes);
   }
   throw new Error(`expected the promise to reject (${includes.join(", ")}), but it resolved`);
+}
+
+function checkError(e: unknown, includes: (string | RegExp)[]): Error {
+  if (!(e instanceof Error)) throw new Error(`expected an Error, got ${String(e)}`);
+  for (const want of includes) {
+    const ok = typeof want === "string" ? e.message.includes(want) : want.test(e.message);
+    assert.ok(ok, `error message ${JSON.stringify(e.message)} does not contain ${String(want)}`);
+  }
+  return e;
 }
 
 /**
