@@ -59,8 +59,9 @@ int cn_cuda_status(cudaError_t err, const char *what);
   } while (0)
 
 #ifdef CN_EMULATION
+/* The kernel's name and the launch site label the emulator's error reports (a deadlock, a bad barrier). */
 #define CN_LAUNCH(kernel, grid, block, ...) \
-  cn_emu::launch(dim3(grid), dim3(block), [=]() { kernel(__VA_ARGS__); })
+  cn_emu::launch(#kernel, __FILE__, __LINE__, dim3(grid), dim3(block), [=]() { kernel(__VA_ARGS__); })
 #else
 #define CN_LAUNCH(kernel, grid, block, ...) kernel<<<(grid), (block), 0, cn_stream()>>>(__VA_ARGS__)
 #endif
