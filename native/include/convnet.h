@@ -52,6 +52,8 @@ int cn_synchronize(void);
 
 /* ---- device memory (a caching allocator: freed blocks are kept for reuse) ---- */
 
+/* Every successful cn_alloc returns a unique, non-NULL, 256-byte-aligned pointer, also for 0 bytes.
+   Freeing NULL does nothing; freeing anything else not live from cn_alloc is CN_ERR_INVALID. */
 int cn_alloc(void **ptr, int64_t bytes);
 int cn_free(void *ptr);
 /* Returns cached blocks to the driver. */

@@ -1,0 +1,204 @@
+/*
+ * allocator.cu: the caching device allocator behind cn_alloc / cn_free.
+ *
+ * cudaMalloc and cudaFree cost tens to hundreds of microseconds and cudaFree synchronises the
+ * device; a training step allocates and frees the same few dozen sizes every iteration. So freed
+ * blocks are kept in a cache and handed out again; after the first step a loop runs without
+ * touching the driver.
+ *
+ * Size classes (every block is one cudaMalloc, never split):
+ * - small, up to 1 MiB: rounded up to a multiple of 512 bytes;
+ * - large, above 1 MiB: rounded up to a multiple of 2 MiB (the driver maps large allocations in
+ *   2 MiB pages anyway, so the rounding costs no physical memory).
+ * A request takes the smallest cached block of its pool that is at least its rounded size and at
+ * most 25% larger (best fit; a 512-byte tensor never pins a 1 MiB block). Otherwise cudaMalloc;
+ * when that fails, the cache is returned to the driver and cudaMalloc is tried once more.
+ *
+ * Zero bytes: served as the smallest block (512 bytes), so every successful cn_alloc returns a
+ * unique non-NULL pointer that cn_free accepts. cn_free(NULL) does nothing.
+ *
+ * Streams: the library has one stream, and a freed block is reused only by work queued on it
+ * later, which runs after every kernel that used the block before. So a block goes back to the
+ * cache at once, without waiting; only returning blocks to the driver waits for the stream.
+ *
+ * Statistics count rounded block sizes (what the device really holds for us). A memory limit
+ * caps in-use + cached bytes; reaching it empties the cache before failing with CN_ERR_OOM.
+ */
+#include <map>
+#include <mutex>
+#include <stdlib.h>
+#include <unordered_map>
+
+#include "common.h"
+
+static const int64_t SMALL_ROUND = 512;
+static const int64_t SMALL_MAX = 1 << 20;
+static const int64_t LARGE_ROUND = 2 << 20;
+
+namespace {
+
+struct Cache {
+  std::mutex mu;
+  std::unordered_map<void *, int64_t> live;     /* in-use block -> its size */
+  std::unordered_map<void *, int64_t> idle;     /* cached block -> its size */
+  std::multimap<int64_t, void *> small, large;  /* cached blocks by size */
+  int64_t in_use = 0, cached = 0, peak = 0, limit = 0;
+};
+
+Cache &cache() {
+  static Cache *c = new Cache(); /* never destroyed: blocks may be freed during process exit */
+  return *c;
+}
+
+int64_t round_size(int64_t bytes) {
+  if (bytes <= SMALL_ROUND) return SMALL_ROUND;
+  if (bytes <= SMALL_MAX) return (bytes + SMALL_ROUND - 1) / SMALL_ROUND * SMALL_ROUND;
+  return (bytes + LARGE_ROUND - 1) / LARGE_ROUND * LARGE_ROUND;
+}
+
+/* Best fit in the block's pool, or NULL (c.mu held). */
+void *take_cached(Cache &c, int64_t size) {
+  std::multimap<int64_t, void *> &pool = size <= SMALL_MAX ? c.small : c.large;
+  auto it = pool.lower_bound(size);
+  if (it == pool.end() || it->first > size + size / 4) return NULL;
+  void *p = it->second;
+  c.in_use += it->first;
+  c.cached -= it->first;
+  c.live[p] = it->first;
+  c.idle.erase(p);
+  pool.erase(it);
+  return p;
+}
+
+/* Returns every cached block to the driver (c.mu held). Waits for the stream first: a cached block
+   may still be read or written by queued kernels. */
+int release_cached(Cache &c) {
+  if (c.idle.empty()) return CN_OK;
+  int st = cn_cuda_status(cudaStreamSynchronize(cn_stream()), "empty_cache: waiting for the stream");
+  if (st) return st;
+  for (auto &kv : c.idle) {
+    int fs = cn_cuda_status(cudaFree(kv.first), "empty_cache: cudaFree");
+    if (fs && !st) st = fs;
+  }
+  c.idle.clear();
+  c.small.clear();
+  c.large.clear();
+  c.cached = 0;
+  return st;
+}
+
+int oom(Cache &c, int64_t asked, int64_t size) {
+  size_t free_b = 0, total_b = 0;
+  if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) {
+    (void)cudaGetLastError();
+    free_b = total_b = 0;
+  }
+  char limit[64];
+  if (c.limit) snprintf(limit, sizeof limit, "%lld bytes", (long long)c.limit);
+  else snprintf(limit, sizeof limit, "none");
+  return cn_fail(CN_ERR_OOM,
+                 "out of device memory: asked for %lld bytes with %lld in use and %lld cached (limit %s; "
+                 "block of %lld bytes; the device has %llu of %llu bytes free)",
+                 (long long)asked, (long long)c.in_use, (long long)c.cached, limit, (long long)size,
+                 (unsigned long long)free_b, (unsigned long long)total_b);
+}
+
+#ifdef CN_EMULATION
+/* A reused block is filled with 0xff again (NaN floats, -1 ints), as the emulator's cudaMalloc does:
+   a kernel reading memory nobody wrote this time shows it (CN_EMU_POISON=0 turns it off). */
+void poison(void *p, int64_t size) {
+  static int on = -1;
+  if (on < 0) {
+    const char *v = getenv("CN_EMU_POISON");
+    on = !(v && v[0] == '0' && v[1] == 0);
+  }
+  if (on) (void)cudaMemset(p, 0xff, (size_t)size);
+}
+#endif
+
+}  // namespace
+
+extern "C" int cn_alloc(void **ptr, int64_t bytes) {
+  CN_REQUIRE(ptr != NULL, "alloc: ptr is NULL (expected a place for the device pointer)");
+  *ptr = NULL;
+  CN_REQUIRE(bytes >= 0, "alloc: bytes must be >= 0, got %lld", (long long)bytes);
+  CN_TRY(cn_init());
+  Cache &c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  if (bytes > ((int64_t)1 << 56)) return oom(c, bytes, bytes);
+  const int64_t size = round_size(bytes);
+
+  void *p = take_cached(c, size);
+  if (!p) {
+    if (c.limit && c.in_use + c.cached + size > c.limit) {
+      CN_TRY(release_cached(c));
+      if (c.in_use + size > c.limit) return oom(c, bytes, size);
+    }
+    cudaError_t err = cudaMalloc(&p, (size_t)size);
+    if (err == cudaErrorMemoryAllocation) {
+      (void)cudaGetLastError(); /* not a launch error: keep it out of the next CN_CHECK_LAUNCH */
+      CN_TRY(release_cached(c));
+      err = cudaMalloc(&p, (size_t)size);
+      if (err == cudaErrorMemoryAllocation) {
+        (void)cudaGetLastError();
+        return oom(c, bytes, size);
+      }
+    }
+    CN_TRY(cn_cuda_status(err, "alloc: cudaMalloc"));
+    c.live[p] = size;
+    c.in_use += size;
+  }
+  if (c.in_use > c.peak) c.peak = c.in_use;
+#ifdef CN_EMULATION
+  poison(p, size);
+#endif
+  *ptr = p;
+  return CN_OK;
+}
+
+extern "C" int cn_free(void *ptr) {
+  if (!ptr) return CN_OK;
+  Cache &c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  auto it = c.live.find(ptr);
+  if (it == c.live.end()) {
+    if (c.idle.count(ptr)) return cn_fail(CN_ERR_INVALID, "free: %p was freed already (a double free)", ptr);
+    return cn_fail(CN_ERR_INVALID, "free: %p is not a block from cn_alloc (expected a pointer cn_alloc returned)",
+                   ptr);
+  }
+  const int64_t size = it->second;
+  c.live.erase(it);
+  c.in_use -= size;
+  c.cached += size;
+  c.idle[ptr] = size;
+  (size <= SMALL_MAX ? c.small : c.large).insert(std::make_pair(size, ptr));
+  /* Stay under a limit lowered while the block was in use. */
+  if (c.limit && c.in_use + c.cached > c.limit) return release_cached(c);
+  return CN_OK;
+}
+
+extern "C" int cn_empty_cache(void) {
+  Cache &c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  return release_cached(c);
+}
+
+extern "C" int cn_memory_stats(int64_t *stats) {
+  CN_REQUIRE(stats != NULL, "memory_stats: stats is NULL (expected an array of 4 int64)");
+  Cache &c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  stats[0] = c.in_use;
+  stats[1] = c.cached;
+  stats[2] = c.peak;
+  stats[3] = (int64_t)c.live.size();
+  return CN_OK;
+}
+
+extern "C" int cn_set_memory_limit(int64_t bytes) {
+  CN_REQUIRE(bytes >= 0, "set_memory_limit: bytes must be >= 0 (0 = no limit), got %lld", (long long)bytes);
+  Cache &c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  c.limit = bytes;
+  if (c.limit && c.in_use + c.cached > c.limit) return release_cached(c);
+  return CN_OK;
+}

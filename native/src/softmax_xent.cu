@@ -1,0 +1,173 @@
+/*
+ * softmax_xent.cu: fused log-softmax + NLL (cross-entropy, mean over the batch), forward and
+ * backward, as the TypeScript backend computes them (src/backend/ts/softmax_xent.ts): the row's max,
+ * the sum of exp(x - max) and log-sum-exp in double, logp = x - lse rounded once, the loss summed in
+ * double and divided by n. Double costs nothing here: the kernel reads n*c floats (640 for the seed's
+ * batch of 64 x 10 classes) and is launch-bound.
+ *
+ * Forward: one warp per row (lanes stride the classes), 8 warps per block. Each warp adds up the
+ * losses of its rows in row order, each block its warps' sums in warp order; with one block (n*c up
+ * to ~16K elements per block of work, so every training batch of a classifier) that block writes the
+ * mean. Larger inputs write one partial per block and a one-block kernel adds them in block order.
+ * No atomics touch the sum: the loss is the same on every run.
+ *
+ * A target outside [0, c) makes the row's loss NaN and is recorded with atomicCAS in the kernel
+ * error record (the first recording wins); the next call that waits reports it.
+ */
+#include "common.h"
+
+#define XENT_THREADS 256
+#define XENT_WARPS (XENT_THREADS / 32)
+#define XENT_BLOCK_WORK 16384 /* logits per block before the batch is split across blocks */
+#define XENT_MAX_BLOCKS 4096
+
+__device__ __forceinline__ void record_target_error(int32_t *slot, int64_t row, int32_t t, int32_t c) {
+  if (atomicCAS(&slot[0], (int32_t)CN_KE_NONE, (int32_t)CN_KE_TARGET_RANGE) == CN_KE_NONE) {
+    slot[1] = (int32_t)row;
+    slot[2] = t;
+    slot[3] = c;
+  }
+}
+
+__device__ __forceinline__ double warp_sum(double v) {
+#pragma unroll
+  for (int off = 16; off > 0; off >>= 1) v += __shfl_down_sync(0xffffffffu, v, off);
+  return v; /* lane 0 holds the sum */
+}
+
+/* Rows [blockIdx.x * rows_per_block, ...) of this block; warp w takes rows w, w + 8, ... of them.
+   Writes the block's loss sum to partial[blockIdx.x], or, when `loss` is not NULL (a single block),
+   the mean over n to loss[0]. */
+__global__ void __launch_bounds__(XENT_THREADS)
+    xent_forward_kernel(float *loss, double *partial, float *logp, const float *logits, const int32_t *targets, int n,
+                        int c, int rows_per_block, int32_t *err) {
+  __shared__ double warp_loss[XENT_WARPS];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int64_t r0 = (int64_t)blockIdx.x * rows_per_block;
+  const int64_t r1 = min(r0 + rows_per_block, (int64_t)n);
+  double mine = 0.0; /* lane 0: this warp's rows */
+  for (int64_t r = r0 + warp; r < r1; r += XENT_WARPS) {
+    const float *x = logits + r * c;
+    float m = -INFINITY; /* TS's `if (x > max)`: NaN never becomes the max */
+    for (int j = lane; j < c; j += 32) m = x[j] > m ? x[j] : m;
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) {
+      const float o = __shfl_xor_sync(0xffffffffu, m, off);
+      m = o > m ? o : m;
+    }
+    double s = 0.0;
+    for (int j = lane; j < c; j += 32) s += exp((double)x[j] - (double)m);
+    s = warp_sum(s);
+    const double lse = (double)m + log(__shfl_sync(0xffffffffu, s, 0));
+    float *lp = logp + r * c;
+    for (int j = lane; j < c; j += 32) lp[j] = (float)((double)x[j] - lse);
+    if (lane == 0) {
+      const int32_t t = targets[r];
+      if (t >= 0 && t < c) {
+        mine -= (double)x[t] - lse;
+      } else {
+        record_target_error(err, r, t, c);
+        mine += (double)NAN;
+      }
+    }
+  }
+  if (lane == 0) warp_loss[warp] = mine;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    double total = 0.0;
+    for (int w = 0; w < XENT_WARPS; ++w) total += warp_loss[w];
+    if (loss) loss[0] = (float)(total / n);
+    else partial[blockIdx.x] = total;
+  }
+}
+
+/* One block: loss[0] = (sum of the blocks' partial sums) / n, in a fixed order. */
+__global__ void __launch_bounds__(XENT_THREADS) xent_finish_kernel(float *loss, const double *partial, int blocks,
+                                                                    int n) {
+  __shared__ double part[XENT_WARPS];
+  double s = 0.0;
+  for (int b = threadIdx.x; b < blocks; b += XENT_THREADS) s += partial[b];
+  s = warp_sum(s);
+  if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = s;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    double total = 0.0;
+    for (int w = 0; w < XENT_WARPS; ++w) total += part[w];
+    loss[0] = (float)(total / n);
+  }
+}
+
+/* dlogits = (exp(logp) - onehot(t)) * dloss[0] / n, rounded as TS rounds it (the product, then the
+   subtraction at the target). */
+template <class IDX>
+__global__ void __launch_bounds__(XENT_THREADS)
+    xent_backward_kernel(float *dlogits, const float *logp, const int32_t *targets, const float *dloss, int n, int c,
+                         IDX total, int32_t *err) {
+  const double scale = (double)dloss[0] / n;
+  for (IDX t = (IDX)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += (IDX)blockDim.x * gridDim.x) {
+    const IDX i = t / c;
+    const int j = (int)(t - i * c);
+    const int32_t target = targets[i];
+    float g = (float)(exp((double)logp[t]) * scale);
+    if (j == target) g = (float)((double)g - scale);
+    if (j == 0 && !(target >= 0 && target < c)) record_target_error(err, i, target, c);
+    dlogits[t] = g;
+  }
+}
+
+/* ------------------------------------------------------------------ launchers */
+
+extern "C" int cn_log_softmax_nll_forward(float *loss, float *logp, const float *logits, const int32_t *targets,
+                                          int32_t n, int32_t c) {
+  CN_REQUIRE(n >= 0 && c > 0, "log_softmax_nll_forward: sizes must be n >= 0 and c > 0, got n=%d c=%d", n, c);
+  CN_REQUIRE(loss != NULL, "log_softmax_nll_forward: loss is NULL (n=%d, c=%d)", n, c);
+  CN_TRY(cn_init());
+  if (n == 0) return cn_fill(CN_F32, loss, NAN, 1); /* the mean of nothing, as 0 / 0 in TS */
+  CN_REQUIRE(logp && logits && targets, "log_softmax_nll_forward: %s is NULL (n=%d, c=%d)",
+             !logp ? "logp" : !logits ? "logits" : "targets", n, c);
+  int64_t rows = (XENT_BLOCK_WORK + c - 1) / c;
+  rows = (rows + XENT_WARPS - 1) / XENT_WARPS * XENT_WARPS;
+  int64_t blocks = (n + rows - 1) / rows;
+  if (blocks > XENT_MAX_BLOCKS) {
+    blocks = XENT_MAX_BLOCKS;
+    rows = (n + blocks - 1) / blocks;
+    blocks = (n + rows - 1) / rows;
+  }
+  int32_t *err = cn_kernel_error_slot();
+  if (blocks == 1) {
+    CN_LAUNCH(xent_forward_kernel, 1, XENT_THREADS, loss, (double *)NULL, logp, logits, targets, n, c, (int)rows, err);
+    return CN_CHECK_LAUNCH("log_softmax_nll_forward");
+  }
+  double *partial = NULL;
+  CN_TRY(cn_alloc((void **)&partial, blocks * (int64_t)sizeof(double)));
+  CN_LAUNCH(xent_forward_kernel, (unsigned)blocks, XENT_THREADS, (float *)NULL, partial, logp, logits, targets, n, c,
+            (int)rows, err);
+  int st = CN_CHECK_LAUNCH("log_softmax_nll_forward: rows");
+  if (st == CN_OK) {
+    CN_LAUNCH(xent_finish_kernel, 1, XENT_THREADS, loss, (const double *)partial, (int)blocks, n);
+    st = CN_CHECK_LAUNCH("log_softmax_nll_forward: mean");
+  }
+  /* Reused only by work queued later on the one stream, which runs after these kernels. */
+  const int fs = cn_free(partial);
+  return st ? st : fs;
+}
+
+extern "C" int cn_log_softmax_nll_backward(float *dlogits, const float *logp, const int32_t *targets,
+                                           const float *dloss, int32_t n, int32_t c) {
+  CN_REQUIRE(n >= 0 && c > 0, "log_softmax_nll_backward: sizes must be n >= 0 and c > 0, got n=%d c=%d", n, c);
+  if (n == 0) return CN_OK;
+  CN_REQUIRE(dlogits && logp && targets && dloss, "log_softmax_nll_backward: %s is NULL (n=%d, c=%d)",
+             !dlogits ? "dlogits" : !logp ? "logp" : !targets ? "targets" : "dloss", n, c);
+  CN_TRY(cn_init());
+  const int64_t total = (int64_t)n * c;
+  int32_t *err = cn_kernel_error_slot();
+  if (total < INT32_MAX) {
+    auto k = xent_backward_kernel<int32_t>;
+    CN_LAUNCH(k, cn_blocks(total, XENT_THREADS), XENT_THREADS, dlogits, logp, targets, dloss, n, c, (int32_t)total,
+              err);
+  } else {
+    auto k = xent_backward_kernel<int64_t>;
+    CN_LAUNCH(k, cn_blocks(total, XENT_THREADS), XENT_THREADS, dlogits, logp, targets, dloss, n, c, total, err);
+  }
+  return CN_CHECK_LAUNCH("log_softmax_nll_backward");
+}
