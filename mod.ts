@@ -48,12 +48,14 @@ export {
   type CudaProvider,
   type Device,
   device,
+  type DeviceMemoryInfo,
   type DeviceOptions,
   type DeviceRequest,
   type DeviceType,
   registerCudaProvider,
 } from "./src/tensor/device.ts";
 export { Generator, globalGenerator, manualSeed } from "./src/tensor/random.ts";
+export { getNumThreads, setNumThreads } from "./src/backend/ts/mod.ts";
 export * as F from "./src/tensor/functional.ts";
 export * as nn from "./src/nn/mod.ts";
 export * as optim from "./src/optim/mod.ts";

@@ -2,17 +2,23 @@
  * Times the backend kernels on a fixed list of shapes and prints a table (and writes JSON):
  * conv2d forward / backward-input / backward-weight, the three poolings, and GEMM.
  *
- *   deno task bench [--json PATH] [--min-time SECONDS] [--big]
+ *   deno task bench [--json PATH] [--min-time SECONDS] [--big] [--device cpu|cuda|auto] [--threads N] [--reference]
  *
  * GFLOP/s counts 2 flops per multiply-add; GB/s counts each input read and output written once.
+ * `--threads N` runs the TypeScript backend on N threads (default: all cores); `--reference` times
+ * the reference loops (tsReferenceBackend: one thread, no fast paths) instead.
  * `--big` adds the shapes that take many seconds on the TypeScript backend (ResNet 56×56, GEMM 2048³).
+ * `--device cuda` times the CUDA backend (each call is followed by a synchronize, so the time is
+ * the kernel's, not its launch's); each row's `args` holds the geometry, so scripts/gpu_check.sh
+ * can time the same calls in PyTorch.
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import type { Backend, Conv2dGeometry, Pool2dGeometry, PoolKind } from "../src/backend/backend.ts";
-import { tsBackend } from "../src/backend/ts/mod.ts";
 import { Generator } from "../src/tensor/random.ts";
+import { device, type DeviceRequest } from "../src/tensor/device.ts";
+import { getNumThreads, setNumThreads, tsReferenceBackend } from "../src/backend/ts/mod.ts";
 
 interface Row {
   kernel: string;
@@ -20,6 +26,8 @@ interface Row {
   ms: number;
   gflops?: number;
   gbps?: number;
+  /** The call's geometry (Conv2dGeometry, Pool2dGeometry, or GEMM sizes and transposes). */
+  args?: unknown;
 }
 
 function conv(n: number, c: number, h: number, k: number, r: number, pad: number, stride = 1): Conv2dGeometry {
@@ -56,21 +64,24 @@ function random(be: Backend, size: number, g: Generator): unknown {
 }
 
 /** Median milliseconds per call, repeating until `minTime` seconds have passed (at least 3 calls). */
-function time(fn: () => void, minTime: number): number {
+function time(fn: () => void, minTime: number, sync: () => void): number {
   fn(); // warm-up
+  sync();
   const samples: number[] = [];
   const start = performance.now();
   while (samples.length < 3 || performance.now() - start < minTime * 1000) {
     const t0 = performance.now();
     fn();
+    sync();
     samples.push(performance.now() - t0);
   }
   samples.sort((a, b) => a - b);
   return samples[Math.floor(samples.length / 2)];
 }
 
-export function benchKernels(be: Backend, opts: { minTime: number; big: boolean }): Row[] {
+export function benchKernels(be: Backend, opts: { minTime: number; big: boolean; sync?: () => void }): Row[] {
   const g = new Generator(0);
+  const sync = opts.sync ?? (() => {});
   const rows: Row[] = [];
   const convs: [string, Conv2dGeometry][] = [
     ["seed conv1 (10×1×28×28 → 16, 3×3 p1)", conv(10, 1, 28, 16, 3, 1)],
@@ -91,8 +102,8 @@ export function benchKernels(be: Backend, opts: { minTime: number; big: boolean 
         ["conv2d backward-weight", () => be.conv2dBackwardWeight(dw, dy, x, c)],
       ] as const
     ) {
-      const ms = time(fn, opts.minTime);
-      rows.push({ kernel, shape: name, ms, gflops: flops / ms / 1e6 });
+      const ms = time(fn, opts.minTime, sync);
+      rows.push({ kernel, shape: name, ms, gflops: flops / ms / 1e6, args: c });
     }
   }
   for (
@@ -102,10 +113,10 @@ export function benchKernels(be: Backend, opts: { minTime: number; big: boolean 
     const idx = be.alloc("int32", p.n * p.c * p.oh * p.ow), dx = be.alloc("float32", p.n * p.c * p.h * p.w);
     const bytes = 4 * (p.n * p.c * p.h * p.w + p.n * p.c * p.oh * p.ow);
     for (const kind of ["max", "avg", "sum"] as PoolKind[]) {
-      const fwd = time(() => be.pool2dForward(kind, y, kind === "max" ? idx : null, x, p), opts.minTime);
-      rows.push({ kernel: `${kind}Pool2d forward`, shape: name, ms: fwd, gbps: bytes / fwd / 1e6 });
-      const bwd = time(() => be.pool2dBackward(kind, dx, y, kind === "max" ? idx : null, p), opts.minTime);
-      rows.push({ kernel: `${kind}Pool2d backward`, shape: name, ms: bwd, gbps: bytes / bwd / 1e6 });
+      const fwd = time(() => be.pool2dForward(kind, y, kind === "max" ? idx : null, x, p), opts.minTime, sync);
+      rows.push({ kernel: `${kind}Pool2d forward`, shape: name, ms: fwd, gbps: bytes / fwd / 1e6, args: p });
+      const bwd = time(() => be.pool2dBackward(kind, dx, y, kind === "max" ? idx : null, p), opts.minTime, sync);
+      rows.push({ kernel: `${kind}Pool2d backward`, shape: name, ms: bwd, gbps: bytes / bwd / 1e6, args: p });
     }
   }
   const gemms: [number, number, number][] = [[10, 10, 3136], [512, 512, 512]];
@@ -113,9 +124,15 @@ export function benchKernels(be: Backend, opts: { minTime: number; big: boolean 
   for (const [m, n, k] of gemms) {
     const a = random(be, m * k, g), b = random(be, k * n, g), c = be.alloc("float32", m * n);
     for (const [transA, transB] of [[false, false], [false, true], [true, false]]) {
-      const ms = time(() => be.gemm(c, a, b, { m, n, k, transA, transB, alpha: 1, beta: 0 }), opts.minTime);
+      const ms = time(() => be.gemm(c, a, b, { m, n, k, transA, transB, alpha: 1, beta: 0 }), opts.minTime, sync);
       const tag = `${transA ? "T" : "N"}${transB ? "T" : "N"}`;
-      rows.push({ kernel: `gemm ${tag}`, shape: `${m}×${n}×${k}`, ms, gflops: (2 * m * n * k) / ms / 1e6 });
+      rows.push({
+        kernel: `gemm ${tag}`,
+        shape: `${m}×${n}×${k}`,
+        ms,
+        gflops: (2 * m * n * k) / ms / 1e6,
+        args: { m, n, k, transA, transB },
+      });
     }
   }
   return rows;
@@ -124,16 +141,35 @@ export function benchKernels(be: Backend, opts: { minTime: number; big: boolean 
 if (import.meta.main) {
   const { values } = parseArgs({
     args: Deno.args,
-    options: { json: { type: "string" }, "min-time": { type: "string", default: "0.3" }, big: { type: "boolean" } },
+    options: {
+      json: { type: "string" },
+      "min-time": { type: "string", default: "0.3" },
+      big: { type: "boolean" },
+      device: { type: "string", default: "cpu" },
+      threads: { type: "string", default: String(navigator.hardwareConcurrency) },
+      reference: { type: "boolean" },
+    },
   });
+  const threads = Number(values.threads);
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new Error(`bench: --threads must be a positive integer, got ${values.threads}`);
+  }
+  if (!["cpu", "cuda", "auto"].includes(values.device!)) {
+    throw new Error(`bench: --device must be cpu, cuda or auto, got ${values.device}`);
+  }
+  const dev = device(values.device as DeviceRequest);
+  if (dev.type === "cpu") setNumThreads(threads); // the TypeScript backend's threads, before it allocates anything
+  const be = values.reference ? tsReferenceBackend as Backend : dev.backend;
+  const sync = "synchronize" in be ? () => (be as { synchronize(): void }).synchronize() : undefined;
   const minTime = Number(values["min-time"]);
   if (!(minTime > 0)) {
     throw new Error(`bench: --min-time must be a positive number of seconds, got ${values["min-time"]}`);
   }
   const machine =
     `${Deno.build.os} ${Deno.build.arch}, ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}`;
-  console.log(`convnet kernel benchmark: backend ts (TypeScript loops, one thread); ${machine}`);
-  const rows = benchKernels(tsBackend as Backend, { minTime, big: values.big ?? false });
+  const onCpu = be.name.startsWith("ts") ? `, ${be === dev.backend ? getNumThreads() : 1} thread(s)` : "";
+  console.log(`convnet kernel benchmark: backend ${be.name}${onCpu}, device ${dev.description}; ${machine}`);
+  const rows = benchKernels(be, { minTime, big: values.big ?? false, sync });
   const pad = (s: string, n: number) => s.padEnd(n);
   console.log(
     `${pad("kernel", 24)} ${pad("shape", 40)} ${"ms".padStart(9)} ${"GFLOP/s".padStart(8)} ${"GB/s".padStart(6)}`,
@@ -149,7 +185,18 @@ if (import.meta.main) {
   Deno.mkdirSync(out.replace(/\/[^/]*$/, "") || ".", { recursive: true });
   Deno.writeTextFileSync(
     out,
-    JSON.stringify({ date: new Date().toISOString(), machine, backend: "ts", rows }, null, 2),
+    JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        machine,
+        backend: be.name,
+        device: dev.description,
+        threads: be.name === "ts" ? getNumThreads() : 1,
+        rows,
+      },
+      null,
+      2,
+    ),
   );
   console.log(`wrote ${out}`);
 }

@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { type Tensor, tensor } from "../tensor/tensor.ts";
+import { Tensor, tensor } from "../tensor/tensor.ts";
+import type { Device } from "../tensor/device.ts";
 import { Generator, globalGenerator } from "../tensor/random.ts";
 import { type ImageDataset, subset } from "./dataset.ts";
 import { normalize, type PixelTransform, toTensor } from "./transforms.ts";
@@ -28,6 +29,26 @@ export interface DataLoaderOptions {
   transform?: PixelTransform | { mean: number; std: number };
   /** Use only the first `limit` samples of the dataset (see {@linkcode subset}). */
   limit?: number;
+  /**
+   * Where batches are built. On a CUDA device the dataset's bytes are uploaded once (on the first
+   * epoch) and each batch is gathered and normalized there, in the same order and with the same
+   * values as on the CPU; otherwise (the default) batches are CPU tensors.
+   */
+  device?: Device;
+}
+
+/** Device copies of a dataset's bytes, freed with the loader. */
+interface Uploaded {
+  device: Device;
+  images: unknown;
+  labels: unknown;
+}
+
+const uploads = new FinalizationRegistry<Uploaded>((u) => freeUpload(u));
+
+function freeUpload(u: Uploaded): void {
+  u.device.backend.free(u.images);
+  u.device.backend.free(u.labels);
 }
 
 /** One batch: images `[B, 1, rows, cols]` float32 and labels `[B]` int32. */
@@ -66,7 +87,10 @@ export class DataLoader implements Iterable<Batch> {
   readonly seed: number;
   /** The pixel transform applied to images. */
   readonly transform: PixelTransform;
+  /** Where batches are built (null: on the CPU). */
+  readonly device: Device | null;
   #epoch = 0;
+  #uploaded: Uploaded | null = null;
 
   /** Checks the options and prepares the loader; nothing is copied yet. */
   constructor(dataset: ImageDataset, opts: DataLoaderOptions) {
@@ -119,6 +143,15 @@ export class DataLoader implements Iterable<Batch> {
     this.seed = opts.seed ?? globalGenerator().nextUint32();
     const t = opts.transform;
     this.transform = t === undefined ? toTensor() : "table" in t ? t : normalize(t.mean, t.std);
+    this.device = opts.device?.type === "cuda" ? opts.device : null;
+  }
+
+  /** Frees the dataset's device copy, if any (a later epoch uploads it again). */
+  dispose(): void {
+    if (this.#uploaded === null) return;
+    uploads.unregister(this);
+    freeUpload(this.#uploaded);
+    this.#uploaded = null;
   }
 
   /** The number of batches one epoch yields. */
@@ -159,6 +192,7 @@ export class DataLoader implements Iterable<Batch> {
   /** One epoch of batches; advances {@linkcode DataLoader.epoch}. */
   *[Symbol.iterator](): Iterator<Batch> {
     const order = this.order(this.#epoch++);
+    if (this.device !== null) return yield* this.#deviceBatches(order, this.device);
     const { images, labels, rows, cols } = this.dataset;
     const pixels = rows * cols;
     const table = this.transform.table;
@@ -179,6 +213,30 @@ export class DataLoader implements Iterable<Batch> {
         tensor(x, [size, 1, rows, cols], { dtype: "float32" }),
         tensor(y, [size], { dtype: "int32" }),
       ];
+    }
+  }
+
+  /** Batches gathered on the device from the uploaded bytes (Backend.gatherNormalize). */
+  *#deviceBatches(order: Int32Array, dev: Device): IterableIterator<Batch> {
+    const { rows, cols } = this.dataset;
+    const be = dev.backend;
+    if (this.#uploaded === null) {
+      this.#uploaded = {
+        device: dev,
+        images: be.uploadBytes(this.dataset.images),
+        labels: be.uploadBytes(this.dataset.labels),
+      };
+      uploads.register(this, this.#uploaded, this);
+    }
+    const up = this.#uploaded;
+    const opts = { pixels: rows * cols, mean: this.transform.mean, std: this.transform.std };
+    for (let b = 0; b < this.length; b++) {
+      const start = b * this.batchSize;
+      const size = Math.min(this.batchSize, order.length - start);
+      const x = be.alloc("float32", size * opts.pixels);
+      const y = be.alloc("int32", size);
+      be.gatherNormalize(x, y, up.images, up.labels, order.subarray(start, start + size), opts);
+      yield [new Tensor(x, [size, 1, rows, cols], "float32", dev), new Tensor(y, [size], "int32", dev)];
     }
   }
 }

@@ -5,6 +5,7 @@
  */
 import type { Backend } from "../backend/backend.ts";
 import { tsBackend } from "../backend/ts/mod.ts";
+import { openCudaDevice } from "../backend/cuda/mod.ts";
 
 /** The kinds of device a tensor can live on. */
 export type DeviceType = "cpu" | "cuda";
@@ -29,6 +30,20 @@ export interface Device {
   readonly backend: Backend;
   /** A short human description, e.g. "cpu (TypeScript backend)". */
   readonly description: string;
+  /** The device allocator's numbers (CUDA only; the CPU has none). */
+  memory?(): DeviceMemoryInfo;
+}
+
+/** What a device's caching allocator holds, as reported by `memory()`. */
+export interface DeviceMemoryInfo {
+  /** Bytes handed out and not yet freed. */
+  bytesInUse: number;
+  /** Bytes freed but kept by the allocator for reuse. */
+  bytesCached: number;
+  /** The most bytes in use at once so far. */
+  peakBytesInUse: number;
+  /** Blocks handed out and not yet freed. */
+  blocks: number;
 }
 
 /** The CPU device: the TypeScript backend. */
@@ -40,11 +55,13 @@ export const cpu: Device = {
 
 /**
  * A source of the CUDA device: returns it, or throws an Error saying what is missing.
- * The CUDA backend registers one; until it does, CUDA is unavailable.
+ * The default one opens the native library (src/backend/cuda): `CONVNET_LIB`, then
+ * native/build/libconvnet_cuda.so.
  */
 export type CudaProvider = () => Device;
 
-let cudaProvider: CudaProvider | null = null;
+let cudaProvider: CudaProvider | null = openCudaDevice;
+let cudaOpened: Device | null = null;
 
 /**
  * Registers the function that opens the CUDA device (used by the CUDA backend module).
@@ -57,12 +74,18 @@ let cudaProvider: CudaProvider | null = null;
  */
 export function registerCudaProvider(provider: CudaProvider): void {
   cudaProvider = provider;
+  cudaOpened = null;
 }
 
 /** Opens CUDA or throws an Error saying what is missing (without the "device:" prefix). */
 function openCuda(): Device {
   if (!cudaProvider) throw new Error("this version of convnet has no CUDA backend");
-  return cudaProvider();
+  return (cudaOpened = cudaProvider());
+}
+
+/** The CUDA device once `device()` has opened it, else null (`memory()` reads it). @internal */
+export function openedCudaDevice(): Device | null {
+  return cudaOpened;
 }
 
 /** Options of {@linkcode device}. */

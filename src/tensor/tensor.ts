@@ -10,7 +10,7 @@
  * @module
  */
 import type { Backend, Broadcast, DType, ScalarOp, UnaryOp } from "../backend/backend.ts";
-import { cpu, type Device } from "./device.ts";
+import { cpu, type Device, type DeviceMemoryInfo, openedCudaDevice } from "./device.ts";
 import { type Generator, globalGenerator } from "./random.ts";
 
 export type { DType } from "../backend/backend.ts";
@@ -168,12 +168,14 @@ function collectTensors(v: unknown, out: Set<Tensor>): void {
 export interface MemoryInfo {
   /** Tensors created and neither disposed nor garbage-collected. */
   tensors: number;
-  /** Bytes of storage those tensors hold. */
+  /** Bytes of storage those tensors hold (on every device). */
   bytes: number;
+  /** The CUDA allocator, once `device()` has opened CUDA: bytes in use and cached, peak, blocks. */
+  cuda?: DeviceMemoryInfo;
 }
 
 /**
- * Live tensors and the bytes they hold.
+ * Live tensors and the bytes they hold; with CUDA in use, also what its allocator holds.
  *
  * @example
  * ```ts
@@ -185,7 +187,8 @@ export interface MemoryInfo {
  * ```
  */
 export function memory(): MemoryInfo {
-  return { tensors: stats.tensors, bytes: stats.bytes };
+  const cuda = openedCudaDevice()?.memory?.();
+  return cuda ? { tensors: stats.tensors, bytes: stats.bytes, cuda } : { tensors: stats.tensors, bytes: stats.bytes };
 }
 
 // ---- shapes ----

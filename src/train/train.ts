@@ -373,11 +373,13 @@ export async function trainMnist(
     seed,
     transform: MNIST_NORMALIZE,
     limit: limitTo(trainSet, opts.limit),
+    device: dev, // on CUDA: the dataset is uploaded once, batches are gathered there
   });
   const testLoader = new DataLoader(testSet, {
     batchSize: testBatchSize,
     transform: MNIST_NORMALIZE,
     limit: limitTo(testSet, opts.testLimit),
+    device: dev,
   });
 
   manualSeed(seed);
@@ -453,6 +455,8 @@ export async function trainMnist(
     await save(model.stateDict(), opts.saveModel);
     log(`saved the model to ${opts.saveModel}`);
   }
+  trainLoader.dispose(); // the device copies of the datasets, if any
+  testLoader.dispose();
   const best = results.reduce((a, b) => (b.accuracy > a.accuracy ? b : a), results[0]);
   const totalSeconds = (performance.now() - started) / 1000;
   log(

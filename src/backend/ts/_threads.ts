@@ -1,0 +1,170 @@
+/**
+ * Worker threads for the TypeScript backend, and the one call that splits a kernel across them.
+ *
+ * With N threads there are N − 1 workers; the main thread computes part 0 of every job
+ * itself. A job travels through shared memory (no messages): the kernel's index, its
+ * operands as offsets into the shared heap, and its numbers. The main thread bumps a
+ * sequence number; each worker computes its part and counts itself done.
+ *
+ * Waking a sleeping thread (Atomics.wait / notify) takes about 30–50 µs here, longer than
+ * many kernels at batch 10, so threads spin on the shared counters for a while before they
+ * sleep (a spinning round trip takes under 1 µs). Workers are unref'd: they never keep the
+ * process alive.
+ *
+ * @module
+ */
+import { Worker } from "node:worker_threads";
+import { KERNEL_NAMES, type KernelName, KERNELS, type Operand } from "./_kernels.ts";
+import { allocateShared, free, heapAllocOrNull, inSharedHeap, sharedHeap } from "./_alloc.ts";
+
+/** Indices into the Int32 sync block. */
+export const SEQ = 0, DONE = 1, FAILED = 2, READY = 3, QUIT = 4;
+/** Size of the Float64 job block: kernel, total, parts, operand count, 3 per operand, count, params. */
+export const JOB_SLOTS = 128;
+/** How long a thread spins on a shared counter before it sleeps. */
+export const SPIN_MS = 2;
+/** Element types of operands in a job, by code. */
+export const DTYPES = ["float32", "float64", "int32"] as const;
+
+interface Pool {
+  sync: Int32Array;
+  job: Float64Array;
+  workers: Worker[];
+}
+
+let pool: Pool | null = null;
+let threads = 1;
+
+/** The number of threads kernels run on (the main thread included). */
+export function numThreads(): number {
+  return threads;
+}
+
+/**
+ * Runs kernels on `n` threads from now on: the main thread and n − 1 workers. Waits until
+ * the workers have started (about 60 ms each). With n > 1, new tensors are allocated in the
+ * shared heap that workers can reach.
+ */
+export function startThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1) {
+    throw new Error(`setNumThreads: n must be a positive integer, got ${String(n)}`);
+  }
+  if (n === threads) return;
+  stopWorkers();
+  threads = n;
+  allocateShared(n > 1);
+  if (n === 1) return;
+  const sync = new Int32Array(new SharedArrayBuffer(64));
+  const job = new Float64Array(new SharedArrayBuffer(JOB_SLOTS * 8));
+  const heap = sharedHeap();
+  const workers: Worker[] = [];
+  for (let part = 1; part < n; part++) {
+    const worker = new Worker(new URL("./_worker.ts", import.meta.url), { workerData: { sync, job, heap, part } });
+    worker.unref();
+    workers.push(worker);
+  }
+  pool = { sync, job, workers };
+  const deadline = performance.now() + 20_000;
+  for (let ready; (ready = Atomics.load(sync, READY)) < n - 1;) {
+    if (performance.now() > deadline) {
+      stopWorkers();
+      threads = 1;
+      allocateShared(false);
+      throw new Error(
+        `setNumThreads: only ${ready} of ${n - 1} worker threads started within 20 s ` +
+          "(can the process read src/backend/ts/_worker.ts?); running on one thread",
+      );
+    }
+    Atomics.wait(sync, READY, ready, 100);
+  }
+}
+
+function stopWorkers(): void {
+  if (!pool) return;
+  Atomics.store(pool.sync, QUIT, 1);
+  Atomics.add(pool.sync, SEQ, 1);
+  Atomics.notify(pool.sync, SEQ);
+  pool = null; // the workers return from their loop and end
+}
+
+/** Waits until `sync[i]` differs from `seen` and returns it: spins for `SPIN_MS`, then sleeps. */
+export function waitWhile(sync: Int32Array, i: number, seen: number): number {
+  let v = Atomics.load(sync, i);
+  if (v !== seen) return v;
+  const spinUntil = performance.now() + SPIN_MS;
+  for (let spins = 0; (v = Atomics.load(sync, i)) === seen;) {
+    if ((++spins & 1023) === 0 && performance.now() > spinUntil) Atomics.wait(sync, i, seen, 50);
+  }
+  return v;
+}
+
+/**
+ * Runs kernel `name` over [0, total), split into contiguous parts across the threads (at
+ * least `grain` units each; the main thread takes part 0). Operands outside the shared
+ * heap (allocated before threads were on) travel through temporary copies.
+ */
+export function runSplit(
+  name: KernelName,
+  ops: Operand[],
+  params: readonly number[],
+  total: number,
+  grain: number,
+): void {
+  const kernel = KERNELS[name];
+  const parts = Math.min(threads, Math.floor(total / grain));
+  if (parts <= 1 || pool === null) return kernel.run(ops, params, 0, total);
+  const { sync, job, workers } = pool;
+  const shared = ops.map((a) => a.length === 0 || inSharedHeap(a) ? a : copyToHeap(a));
+  if (shared.includes(null)) { // the heap is full: stay on this thread
+    shared.forEach((s, i) => s !== ops[i] && s !== null && free(s));
+    return kernel.run(ops, params, 0, total);
+  }
+  const sh = shared as Operand[];
+  if (4 + 3 * sh.length + 1 + params.length > JOB_SLOTS) {
+    throw new Error(
+      `ts backend: job ${name} has ${sh.length} operands and ${params.length} numbers; the job block holds ${JOB_SLOTS} slots`,
+    );
+  }
+  let at = 0;
+  job[at++] = KERNEL_NAMES.indexOf(name);
+  job[at++] = total;
+  job[at++] = parts;
+  job[at++] = sh.length;
+  for (const a of sh) {
+    job[at++] = DTYPES.indexOf(dtypeOf(a));
+    job[at++] = a.byteOffset;
+    job[at++] = a.length;
+  }
+  job[at++] = params.length;
+  for (const v of params) job[at++] = v;
+  Atomics.store(sync, DONE, 0);
+  Atomics.add(sync, SEQ, 1);
+  Atomics.notify(sync, SEQ);
+  let error: unknown = null;
+  try {
+    kernel.run(sh, params, 0, Math.floor(total / parts));
+  } catch (e) {
+    error = e; // still wait: the next job must not start while workers run this one
+  }
+  for (let done; (done = Atomics.load(sync, DONE)) < workers.length;) waitWhile(sync, DONE, done);
+  for (let i = 0; i < sh.length; i++) {
+    if (sh[i] === ops[i]) continue;
+    if (i < kernel.outputs) ops[i].set(sh[i] as never);
+    free(sh[i]);
+  }
+  const failed = Atomics.exchange(sync, FAILED, 0);
+  if (error !== null) throw error;
+  if (failed !== 0) {
+    throw new Error(`ts backend: kernel ${name} failed on worker thread ${failed} (its error is on stderr)`);
+  }
+}
+
+function dtypeOf(a: Operand): (typeof DTYPES)[number] {
+  return a instanceof Float32Array ? "float32" : a instanceof Float64Array ? "float64" : "int32";
+}
+
+function copyToHeap(a: Operand): Operand | null {
+  const copy = heapAllocOrNull(dtypeOf(a), a.length);
+  copy?.set(a as never);
+  return copy;
+}
