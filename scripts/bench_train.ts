@@ -213,7 +213,7 @@ function writeIdx(ds: ImageDataset, count: number): string {
   return dir;
 }
 
-function pythonWithTorch(python: string): string | null {
+export function pythonWithTorch(python: string): string | null {
   try {
     const r = new Deno.Command(python, { args: ["-c", "import torch; print(torch.cuda.is_available())"] })
       .outputSync();

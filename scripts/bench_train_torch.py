@@ -16,13 +16,14 @@ import gzip
 import json
 import os
 import platform
-import re
 import sys
 import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from bench_kernels_torch import loaded_blas  # a sibling script: the same check of which BLAS is loaded
 
 
 class Net(nn.Module):
@@ -78,8 +79,7 @@ def main():
     x_all = x_all.sub_(0.1307).div_(0.3081).to(dev)
     y_all = torch.frombuffer(bytearray(labels), dtype=torch.uint8).long().to(dev)
 
-    blas = re.search(r"BLAS_INFO=(\w+)", torch.__config__.show())
-    notes = f"python {platform.python_version()}, BLAS {blas.group(1) if blas else '?'}"
+    notes = f"python {platform.python_version()}, BLAS {loaded_blas()}"
     if os.environ.get("LD_PRELOAD"):
         notes += f", LD_PRELOAD={os.environ['LD_PRELOAD']}"
     for bs in [int(b) for b in a.batch_sizes.split(",")]:

@@ -291,80 +291,7 @@ else
 fi
 
 # ------------------------------------------------------------------------------------------------ bench
-TORCH_PY=$OUT/bench_torch.py
-cat >"$TORCH_PY" <<'PY'
-"""PyTorch side of gpu_check: times the calls bench_kernels.ts timed, on the same card, with the same
-geometry and the same method (a host timer around call + synchronize, median of repeats).
-usage: python3 bench_torch.py KERNELS_CONVNET.json OUT.json MIN_TIME_SECONDS"""
-import json, statistics, sys, time
-
-import torch
-import torch.nn.functional as F
-
-# Our kernels are plain fp32; compare with PyTorch's fp32, not TF32.
-torch.backends.cuda.matmul.allow_tf32 = False
-torch.backends.cudnn.allow_tf32 = False
-dev = torch.device("cuda")
-
-
-def timed(fn, min_time):
-    fn()
-    torch.cuda.synchronize()
-    samples, start = [], time.perf_counter()
-    while len(samples) < 3 or time.perf_counter() - start < min_time:
-        t0 = time.perf_counter()
-        fn()
-        torch.cuda.synchronize()
-        samples.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(samples)
-
-
-def kernel_call(kernel, a):
-    r = lambda *s: torch.rand(*s, device=dev) * 2 - 1
-    if kernel.startswith("conv2d"):
-        x, w, b = r(a["n"], a["c"], a["h"], a["w"]), r(a["k"], a["c"] // a["groups"], a["kh"], a["kw"]), r(a["k"])
-        dy = r(a["n"], a["k"], a["oh"], a["ow"])
-        st, pd, dl = [a["strideH"], a["strideW"]], [a["padH"], a["padW"]], [a["dilationH"], a["dilationW"]]
-        if kernel == "conv2d forward":
-            return lambda: F.conv2d(x, w, b, st, pd, dl, a["groups"])
-        mask = [True, False, False] if kernel == "conv2d backward-input" else [False, True, False]
-        return lambda: torch.ops.aten.convolution_backward(dy, x, w, None, st, pd, dl, False, [0, 0], a["groups"], mask)
-    if "Pool2d" in kernel:
-        x, dy = r(a["n"], a["c"], a["h"], a["w"]), r(a["n"], a["c"], a["oh"], a["ow"])
-        k, st, pd = [a["kh"], a["kw"]], [a["strideH"], a["strideW"]], [a["padH"], a["padW"]]
-        kind, phase = kernel.split("Pool2d ")
-        if kind == "max":
-            y, idx = torch.ops.aten.max_pool2d_with_indices(x, k, st, pd)
-            if phase == "forward":
-                return lambda: torch.ops.aten.max_pool2d_with_indices(x, k, st, pd)
-            return lambda: torch.ops.aten.max_pool2d_with_indices_backward(dy, x, k, st, pd, [1, 1], False, idx)
-        div = 1 if kind == "sum" else None
-        if phase == "forward":
-            return lambda: torch.ops.aten.avg_pool2d(x, k, st, pd, False, True, div)
-        return lambda: torch.ops.aten.avg_pool2d_backward(dy, x, k, st, pd, False, True, div)
-    if kernel.startswith("gemm"):
-        m, n, kk = a["m"], a["n"], a["k"]
-        A = r(kk, m).t() if a["transA"] else r(m, kk)
-        B = r(n, kk).t() if a["transB"] else r(kk, n)
-        C = torch.empty(m, n, device=dev)
-        return lambda: torch.mm(A, B, out=C)
-    return None
-
-
-def kernels(rows_path, out_path, min_time):
-    rows = json.load(open(rows_path))["rows"]
-    out = []
-    for row in rows:
-        fn = kernel_call(row["kernel"], row.get("args") or {}) if row.get("args") else None
-        ms = timed(fn, min_time) if fn else None
-        out.append({"kernel": row["kernel"], "shape": row["shape"], "ms": ms})
-        print(f"{row['kernel']:24} {row['shape']:40} {'' if ms is None else f'{ms:9.3f}'}")
-    json.dump({"torch": torch.__version__, "card": torch.cuda.get_device_name(), "rows": out}, open(out_path, "w"), indent=2)
-
-
-if __name__ == "__main__":
-    kernels(sys.argv[1], sys.argv[2], float(sys.argv[3]))
-PY
+TORCH_PY=scripts/bench_kernels_torch.py # the PyTorch twin of bench_kernels.ts
 
 if skipped bench; then
   step bench skipped "--skip bench"
@@ -374,10 +301,10 @@ else
   notes=()
   if [ $DRY = 1 ]; then
     say "bench (dry run): bench_kernels.ts --device cuda on the emulator, one pass of each call"
-    CONVNET_LIB=$EMU_LIB timeout 300 "$DENO" run -A scripts/bench_kernels.ts --device cuda --min-time 0.001 \
+    CONVNET_LIB=$EMU_LIB timeout 300 "$DENO" run -A scripts/bench_kernels.ts --device cuda --min-time 0.001 --quick \
       --json "$OUT/kernels_convnet.json" || bench_ok=0
-    if python3 -m py_compile "$TORCH_PY" 2>/dev/null; then notes+=("bench_torch.py compiles"); else
-      notes+=("bench_torch.py does not compile"); bench_ok=0
+    if python3 -m py_compile "$TORCH_PY" 2>/dev/null; then notes+=("bench_kernels_torch.py compiles"); else
+      notes+=("bench_kernels_torch.py does not compile"); bench_ok=0
     fi
     if [ -f scripts/bench_train.ts ]; then
       say "bench (dry run): bench_train.ts --device cuda on the emulator, a few steps"
@@ -386,14 +313,15 @@ else
     fi
   else
     say "bench: convnet kernels on $CARD"
-    CONVNET_LIB=$CUDA_LIB timeout 240 "$DENO" run -A scripts/bench_kernels.ts --device cuda --big \
+    CONVNET_LIB=$CUDA_LIB timeout 240 "$DENO" run -A scripts/bench_kernels.ts --device cuda \
       --json "$OUT/kernels_convnet.json" || bench_ok=0
     PY=$(command -v python3 || echo python3)
     HAVE_TORCH=0
     if "$PY" -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then HAVE_TORCH=1; fi
     if [ $HAVE_TORCH = 1 ] && [ -f "$OUT/kernels_convnet.json" ]; then
       say "bench: the same calls in PyTorch"
-      timeout 240 "$PY" "$TORCH_PY" "$OUT/kernels_convnet.json" "$OUT/kernels_torch.json" 0.3 || bench_ok=0
+      timeout 240 "$PY" "$TORCH_PY" "$OUT/kernels_convnet.json" "$OUT/kernels_torch.json" --device cuda \
+        --min-time 0.3 || bench_ok=0
     else
       notes+=("no PyTorch with CUDA: kernel ratios skipped")
     fi

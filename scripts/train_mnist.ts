@@ -54,6 +54,13 @@ const FLAGS: Readonly<Record<string, Flag>> = {
     fallback: "auto",
     choices: ["auto", "cpu", "cuda"],
   },
+  "--threads": {
+    key: "threads",
+    kind: "int1",
+    meta: "N",
+    help: "threads of the TypeScript backend (on the CPU); results do not depend on it",
+    fallback: `all cores, ${navigator.hardwareConcurrency}`,
+  },
   "--data": {
     key: "dataDir",
     kind: "path",
@@ -222,7 +229,8 @@ async function main(args: string[]): Promise<number> {
     console.log(line);
   };
   try {
-    await trainMnist({ ...parsed.opts, onProgress: bar && ((p) => bar.update(p)) }, log);
+    const threads = parsed.opts.threads ?? navigator.hardwareConcurrency;
+    await trainMnist({ ...parsed.opts, threads, onProgress: bar && ((p) => bar.update(p)) }, log);
   } catch (e) {
     bar?.clear();
     const err = e instanceof Error ? e : new Error(String(e));

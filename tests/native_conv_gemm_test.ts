@@ -101,8 +101,25 @@ class Dev {
   }
 }
 
+/**
+ * A private copy of the emulation library: loaded from its own path it is a separate instance with
+ * its own allocator, so the memory limits the "tight" tests set cannot reach the other test files
+ * that load the library in this process (deno test --parallel).
+ */
+let privateCopy: Promise<string> | undefined;
+function privateLibrary(): Promise<string> {
+  privateCopy ??= ensureEmuLibrary({ log: () => {} }).then((path) => {
+    const dir = Deno.makeTempDirSync({ prefix: "convnet_native_test_" });
+    const copy = join(dir, "libconvnet_emu_private.so");
+    Deno.copyFileSync(path, copy);
+    globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
+    return copy;
+  });
+  return privateCopy;
+}
+
 async function withLib(fn: (dev: Dev) => void): Promise<void> {
-  const lib = Deno.dlopen(await ensureEmuLibrary({ log: () => {} }), SYMBOLS);
+  const lib = Deno.dlopen(await privateLibrary(), SYMBOLS);
   const dev = new Dev(lib);
   try {
     dev.check(lib.symbols.cn_init(), "cn_init");

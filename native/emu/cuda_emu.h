@@ -460,6 +460,7 @@ enum cudaFuncAttribute {
 
 /* The CUDA version whose API this emulates (what cudaRuntimeGetVersion/cudaDriverGetVersion say). */
 #define CN_EMU_CUDA_VERSION 13000
+#define CUDART_VERSION CN_EMU_CUDA_VERSION
 
 CN_EMU_API const char *cudaGetErrorString(cudaError_t err);
 CN_EMU_API const char *cudaGetErrorName(cudaError_t err);

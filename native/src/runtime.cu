@@ -100,7 +100,19 @@ extern "C" int cn_init(void) {
   if (err == cudaErrorNoDevice || (err == cudaSuccess && count == 0)) {
     return cn_fail(CN_ERR_NO_DEVICE, "no CUDA device found");
   }
-  if (err != cudaSuccess) return cn_fail(CN_ERR_NO_DEVICE, "no CUDA driver: %s", cudaGetErrorString(err));
+  if (err == cudaErrorInsufficientDriver) {
+    /* cudart says "insufficient" both when there is no driver and when it is too old: tell them apart. */
+    int driver = 0;
+    cudaDriverGetVersion(&driver);
+    if (driver == 0) {
+      return cn_fail(CN_ERR_NO_DEVICE, "no CUDA driver found (libcuda.so.1 is not installed or cannot be loaded)");
+    }
+    return cn_fail(CN_ERR_NO_DEVICE,
+                   "the NVIDIA driver supports CUDA %d.%d, older than this library's CUDA %d.%d runtime: "
+                   "update the driver",
+                   driver / 1000, (driver % 1000) / 10, CUDART_VERSION / 1000, (CUDART_VERSION % 1000) / 10);
+  }
+  if (err != cudaSuccess) return cn_fail(CN_ERR_NO_DEVICE, "no usable CUDA driver: %s", cudaGetErrorString(err));
   CN_TRY(cn_cuda_status(cudaSetDevice(0), "init: selecting device 0"));
   /* Non-blocking: never serialised against the legacy default stream other libraries may use. */
   if (!g_stream) {
@@ -145,14 +157,24 @@ extern "C" int cn_device_info(char *buf, int32_t buf_len) {
   int driver = 0, runtime = 0;
   CN_TRY(cn_cuda_status(cudaDriverGetVersion(&driver), "device_info: reading the driver version"));
   CN_TRY(cn_cuda_status(cudaRuntimeGetVersion(&runtime), "device_info: reading the runtime version"));
+  /* Clocks in kHz and the bus width in bits: what a benchmark needs for the card's FP32 and
+     memory ceilings (CUDA 13 reads them as attributes; cudaDeviceProp no longer has them). */
+  int clock_khz = 0, mem_clock_khz = 0, bus_bits = 0;
+  CN_TRY(cn_cuda_status(cudaDeviceGetAttribute(&clock_khz, cudaDevAttrClockRate, 0), "device_info: clock rate"));
+  CN_TRY(cn_cuda_status(cudaDeviceGetAttribute(&mem_clock_khz, cudaDevAttrMemoryClockRate, 0),
+                        "device_info: memory clock rate"));
+  CN_TRY(cn_cuda_status(cudaDeviceGetAttribute(&bus_bits, cudaDevAttrGlobalMemoryBusWidth, 0),
+                        "device_info: memory bus width"));
   char name[600];
   json_string(name, sizeof name, p.name);
   char json[1024];
   const int len = snprintf(json, sizeof json,
                            "{\"name\":%s,\"cc\":\"%d.%d\",\"sms\":%d,\"memory\":%llu,"
+                           "\"clockKHz\":%d,\"memoryClockKHz\":%d,\"memoryBusBits\":%d,"
                            "\"driver\":\"%d.%d\",\"runtime\":\"%d.%d\"}",
                            name, p.major, p.minor, p.multiProcessorCount, (unsigned long long)p.totalGlobalMem,
-                           driver / 1000, (driver % 1000) / 10, runtime / 1000, (runtime % 1000) / 10);
+                           clock_khz, mem_clock_khz, bus_bits, driver / 1000, (driver % 1000) / 10, runtime / 1000,
+                           (runtime % 1000) / 10);
   CN_REQUIRE(len < buf_len, "device_info: buf_len %d is too small (expected at least %d bytes)", buf_len, len + 1);
   memcpy(buf, json, (size_t)len + 1);
   return CN_OK;

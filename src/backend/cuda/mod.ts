@@ -77,6 +77,12 @@ export interface CudaDeviceInfo {
   sms?: number;
   /** Device memory in bytes. */
   memory?: number;
+  /** SM clock in kHz (with the SM count and cc: the FP32 ceiling). */
+  clockKHz?: number;
+  /** Memory clock in kHz (with the bus width: the bandwidth ceiling). */
+  memoryClockKHz?: number;
+  /** Memory bus width in bits. */
+  memoryBusBits?: number;
   /** Any other fields the library reports (driver and runtime versions, ...). */
   [key: string]: unknown;
 }
