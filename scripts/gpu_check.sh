@@ -373,7 +373,7 @@ try {
   const a = /Accuracy: \d+\/\d+ \(([\d.]+)%\)/.exec(text);
   if (m) trainOurs = { seconds: Number(m[1]), samplesPerSec: Number(m[2]), accuracy: a ? Number(a[1]) : NaN };
 } catch { /* not run */ }
-const kernels = (ours?.rows ?? []).map((r: { kernel: string; shape: string; ms: number; gflops?: number; gbps?: number }) => {
+const kernels = (ours?.rows ?? []).map((r: { kernel: string; shape: string; ms: number; gflops?: number; gbps?: number; peakPercent?: number }) => {
   const t = torch?.rows?.find((x: { kernel: string; shape: string }) => x.kernel === r.kernel && x.shape === r.shape);
   return { ...r, torchMs: t?.ms ?? null, ratio: t?.ms ? r.ms / t.ms : null };
 });
@@ -412,9 +412,13 @@ console.log(`card      ${summary.card ?? "none"}${summary.cc ? `, cc ${summary.c
 console.log(`library   ${summary.buildInfo ?? "-"}`);
 for (const s of steps) console.log(`${s.step.padEnd(9)} ${s.status.padEnd(8)} ${s.note}`);
 if (kernels.length) {
-  console.log(`\n${"kernel".padEnd(24)} ${"shape".padEnd(40)} ${"convnet ms".padStart(10)} ${"torch ms".padStart(9)} ${"ratio".padStart(6)}`);
+  if (ours?.ceilings) {
+    console.log(`\nceilings  ${(ours.ceilings.gflops / 1e3).toFixed(1)} TFLOP/s FP32, ${ours.ceilings.gbps.toFixed(0)} GB/s (from SMs, clocks, bus width)`);
+  }
+  console.log(`\n${"kernel".padEnd(24)} ${"shape".padEnd(40)} ${"convnet ms".padStart(10)} ${"GFLOP/s|GB/s".padStart(12)} ${"% peak".padStart(6)} ${"torch ms".padStart(9)} ${"ratio".padStart(6)}`);
   for (const k of kernels) {
-    console.log(`${k.kernel.padEnd(24)} ${k.shape.padEnd(40)} ${f(k.ms).padStart(10)} ${f(k.torchMs).padStart(9)} ${f(k.ratio, 2).padStart(6)}`);
+    const rate = k.gflops ?? k.gbps;
+    console.log(`${k.kernel.padEnd(24)} ${k.shape.padEnd(40)} ${f(k.ms).padStart(10)} ${f(rate, 1).padStart(12)} ${f(k.peakPercent, 1).padStart(6)} ${f(k.torchMs).padStart(9)} ${f(k.ratio, 2).padStart(6)}`);
   }
 }
 if (trainOurs) {
