@@ -239,7 +239,13 @@ if (import.meta.main) {
   const minTime = Number(values["min-time"]);
   if (!(minTime > 0)) fail(`--min-time must be a positive number of seconds, got ${values["min-time"]}`);
 
-  const dev = device(values.device as DeviceRequest);
+  let dev;
+  try {
+    dev = device(values.device as DeviceRequest);
+  } catch (e) {
+    console.error(`bench_kernels: error: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
   if (dev.type === "cpu") setNumThreads(threads); // the TypeScript backend's threads, before it allocates anything
   const be = values.reference ? tsReferenceBackend as Backend : dev.backend;
   const cuda = dev.type === "cuda" && !values.reference;

@@ -291,7 +291,13 @@ if (import.meta.main) {
     }
     setNumThreads(1);
   }
-  const gpu = o.device === "cpu" ? null : o.device === "cuda" ? device("cuda") : device("auto", { onNotice: () => {} });
+  let gpu = null;
+  try {
+    if (o.device !== "cpu") gpu = o.device === "cuda" ? device("cuda") : device("auto", { onNotice: () => {} });
+  } catch (e) {
+    console.error(`bench_train: error: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
   if (gpu && gpu !== cpu) {
     for (const bs of o.batchSizes) {
       const t = timeTraining(gpu, ds, bs, o);
