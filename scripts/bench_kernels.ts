@@ -20,7 +20,13 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import type { Backend, Conv2dGeometry, Pool2dGeometry, PoolKind } from "../src/backend/backend.ts";
+import {
+  type Backend,
+  type Conv2dGeometry,
+  conv2dGeometry,
+  type Pool2dGeometry,
+  type PoolKind,
+} from "../src/backend/backend.ts";
 import { Generator } from "../src/tensor/random.ts";
 import { device, type DeviceRequest } from "../src/tensor/device.ts";
 import { getNumThreads, setNumThreads, tsReferenceBackend } from "../src/backend/ts/mod.ts";
@@ -45,25 +51,7 @@ interface Row {
 }
 
 function conv(n: number, c: number, h: number, k: number, r: number, pad: number, stride = 1): Conv2dGeometry {
-  const oh = Math.floor((h + 2 * pad - r) / stride) + 1;
-  return {
-    n,
-    c,
-    h,
-    w: h,
-    k,
-    kh: r,
-    kw: r,
-    oh,
-    ow: oh,
-    strideH: stride,
-    strideW: stride,
-    padH: pad,
-    padW: pad,
-    dilationH: 1,
-    dilationW: 1,
-    groups: 1,
-  };
+  return conv2dGeometry(n, c, h, h, k, r, r, { stride: [stride, stride], padding: [pad, pad] });
 }
 
 function pool(n: number, c: number, h: number, k: number): Pool2dGeometry {

@@ -16,7 +16,15 @@
  */
 import { assertEquals, assertOk, assertThrows, join } from "./_std.ts";
 import { ensureEmuLibrary, findCxx } from "../scripts/build_native.ts";
-import type { Backend, Broadcast, Conv2dGeometry, DType, Pool2dGeometry, PoolKind } from "../src/backend/backend.ts";
+import {
+  type Backend,
+  type Broadcast,
+  type Conv2dGeometry,
+  conv2dGeometry,
+  type DType,
+  type Pool2dGeometry,
+  type PoolKind,
+} from "../src/backend/backend.ts";
 import { tsBackend } from "../src/backend/ts/mod.ts";
 import {
   createCudaBackend,
@@ -483,29 +491,7 @@ function convGeom(
   kw: number,
   o: { stride?: [number, number]; pad?: [number, number]; dilation?: [number, number]; groups?: number } = {},
 ): Conv2dGeometry {
-  const [strideH, strideW] = o.stride ?? [1, 1];
-  const [padH, padW] = o.pad ?? [0, 0];
-  const [dilationH, dilationW] = o.dilation ?? [1, 1];
-  const oh = Math.floor((h + 2 * padH - dilationH * (kh - 1) - 1) / strideH) + 1;
-  const ow = Math.floor((w + 2 * padW - dilationW * (kw - 1) - 1) / strideW) + 1;
-  return {
-    n,
-    c,
-    h,
-    w,
-    k,
-    kh,
-    kw,
-    oh,
-    ow,
-    strideH,
-    strideW,
-    padH,
-    padW,
-    dilationH,
-    dilationW,
-    groups: o.groups ?? 1,
-  };
+  return conv2dGeometry(n, c, h, w, k, kh, kw, { ...o, padding: o.pad });
 }
 
 const CONVS: [string, Conv2dGeometry][] = [

@@ -8,7 +8,13 @@
  * optimizer must match the float32 reference bit for bit.
  */
 import { assertEquals, assertOk } from "./_std.ts";
-import type { Backend, Conv2dGeometry, Pool2dGeometry, PoolKind } from "../src/backend/backend.ts";
+import {
+  type Backend,
+  type Conv2dGeometry,
+  conv2dGeometry,
+  type Pool2dGeometry,
+  type PoolKind,
+} from "../src/backend/backend.ts";
 import { getNumThreads, setNumThreads, tsBackend, tsReferenceBackend } from "../src/backend/ts/mod.ts";
 import { Generator } from "../src/tensor/random.ts";
 import { Tensor, tidy } from "../src/tensor/tensor.ts";
@@ -68,28 +74,8 @@ function geometry(
     groups?: number;
   } = {},
 ): Conv2dGeometry {
-  const kh = o.kh ?? 3, kw = o.kw ?? 3, [strideH, strideW] = o.stride ?? [1, 1], [padH, padW] = o.pad ?? [1, 1];
-  const [dilationH, dilationW] = o.dil ?? [1, 1];
-  const oh = Math.floor((h + 2 * padH - dilationH * (kh - 1) - 1) / strideH) + 1;
-  const ow = Math.floor((w + 2 * padW - dilationW * (kw - 1) - 1) / strideW) + 1;
-  return {
-    n,
-    c,
-    h,
-    w,
-    k,
-    kh,
-    kw,
-    oh,
-    ow,
-    strideH,
-    strideW,
-    padH,
-    padW,
-    dilationH,
-    dilationW,
-    groups: o.groups ?? 1,
-  };
+  const opts = { stride: o.stride, padding: o.pad ?? [1, 1], dilation: o.dil, groups: o.groups } as const;
+  return conv2dGeometry(n, c, h, w, k, o.kh ?? 3, o.kw ?? 3, opts);
 }
 
 const CONV_CASES: [string, Conv2dGeometry][] = [

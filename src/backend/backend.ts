@@ -48,6 +48,41 @@ export interface Conv2dGeometry {
   groups: number;
 }
 
+/** Options of {@linkcode conv2dGeometry}: [vertical, horizontal] pairs, as in `F.conv2d`. */
+export interface Conv2dGeometryOptions {
+  /** Default [1, 1]. */
+  stride?: readonly [number, number];
+  /** Default [0, 0]. */
+  padding?: readonly [number, number];
+  /** Default [1, 1]. */
+  dilation?: readonly [number, number];
+  /** Default 1. */
+  groups?: number;
+}
+
+/**
+ * The full geometry of a convolution of an [n, c, h, w] input with a [k, c / groups, kh, kw] weight,
+ * the output size computed as PyTorch does. Checks nothing: callers validate first.
+ */
+export function conv2dGeometry(
+  n: number,
+  c: number,
+  h: number,
+  w: number,
+  k: number,
+  kh: number,
+  kw: number,
+  opts: Conv2dGeometryOptions = {},
+): Conv2dGeometry {
+  const [strideH, strideW] = opts.stride ?? [1, 1];
+  const [padH, padW] = opts.padding ?? [0, 0];
+  const [dilationH, dilationW] = opts.dilation ?? [1, 1];
+  const oh = Math.floor((h + 2 * padH - dilationH * (kh - 1) - 1) / strideH) + 1;
+  const ow = Math.floor((w + 2 * padW - dilationW * (kw - 1) - 1) / strideW) + 1;
+  const groups = opts.groups ?? 1;
+  return { n, c, h, w, k, kh, kw, oh, ow, strideH, strideW, padH, padW, dilationH, dilationW, groups };
+}
+
 /** Geometry of a 2-d pooling over [n, c, h, w] producing [n, c, oh, ow]. */
 export interface Pool2dGeometry {
   /** Batch size. */

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Conv2dGeometry, Pool2dGeometry, PoolKind } from "../backend/backend.ts";
+import { conv2dGeometry, type Pool2dGeometry, type PoolKind } from "../backend/backend.ts";
 import { fmtShape, gemmOp, makeResult, sameDevice, Tensor } from "./tensor.ts";
 
 /** A size given once for both dimensions, or as `[height, width]`. */
@@ -121,26 +121,13 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
         `the padded input ${h + 2 * padH}×${w + 2 * padW} (input ${h}×${w}, padding ${padH}×${padW})`,
     );
   }
-  const oh = Math.floor((h + 2 * padH - effH) / strideH) + 1;
-  const ow = Math.floor((w + 2 * padW - effW) / strideW) + 1;
-  const g: Conv2dGeometry = {
-    n,
-    c,
-    h,
-    w,
-    k,
-    kh,
-    kw,
-    oh,
-    ow,
-    strideH,
-    strideW,
-    padH,
-    padW,
-    dilationH,
-    dilationW,
+  const g = conv2dGeometry(n, c, h, w, k, kh, kw, {
+    stride: [strideH, strideW],
+    padding: [padH, padW],
+    dilation: [dilationH, dilationW],
     groups,
-  };
+  });
+  const { oh, ow } = g;
   const be = x._backend;
   const y = be.alloc(x.dtype, n * k * oh * ow);
   be.conv2dForward(y, x._data(op), weight._data(op), bias ? bias._data(op) : null, g);
