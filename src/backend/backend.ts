@@ -1,130 +1,35 @@
 /**
- * The kernel contract: everything a backend must compute.
+ * The backend contract: what a device must compute, and what it may compute faster.
  *
- * Kernels work on flat, contiguous buffers with explicit sizes (NCHW). A backend
- * owns its storage type (typed arrays for the TypeScript backend, device pointers
- * for CUDA); autograd, layers and optimizers call only this interface and never
- * know which backend runs. Outputs come first, then inputs, then sizes.
+ * A backend has **primitives**, which every backend implements and every op can be written
+ * from (storage, elementwise unary/binary/scalar with broadcasting, comparisons and `where`,
+ * reductions, strided copies, gemm and batched gemm, gather/scatter along an axis, random fill),
+ * and **fused kernels**, which are optional: an op calls one when the backend has it and runs
+ * its composite (the same math from primitives) when it does not.
+ *
+ * Kernels work on flat buffers with explicit sizes (NCHW). A backend owns its storage type
+ * (typed arrays for the TypeScript backend, device pointers for CUDA). Outputs come first, then
+ * inputs, then sizes. Every kernel writes only its outputs; inputs are never modified.
+ * The op codes (`UnaryOp`, `BinaryOp`, ...) come from one table, native/ops.def.
  *
  * @module
  */
+import type { BinaryOp, ReduceOp, ScalarOp, UnaryOp } from "./_ops_table.ts";
+import type { Conv2dGeometry, Pool2dGeometry, PoolKind } from "./geometry.ts";
 
-/** Element types a tensor can hold. `float64` exists for gradient checks on the TypeScript backend. */
-export type DType = "float32" | "float64" | "int32";
-
-/** Geometry of a 2-d convolution. `x` is [n, c, h, w], weight [k, c / groups, kh, kw], `y` [n, k, oh, ow]. */
-export interface Conv2dGeometry {
-  /** Batch size. */
-  n: number;
-  /** Input channels. */
-  c: number;
-  /** Input height. */
-  h: number;
-  /** Input width. */
-  w: number;
-  /** Output channels. */
-  k: number;
-  /** Kernel height. */
-  kh: number;
-  /** Kernel width. */
-  kw: number;
-  /** Output height. */
-  oh: number;
-  /** Output width. */
-  ow: number;
-  /** Vertical stride. */
-  strideH: number;
-  /** Horizontal stride. */
-  strideW: number;
-  /** Rows of padding above and below. */
-  padH: number;
-  /** Columns of padding left and right. */
-  padW: number;
-  /** Vertical spacing of kernel taps. */
-  dilationH: number;
-  /** Horizontal spacing of kernel taps. */
-  dilationW: number;
-  /** Channel groups. */
-  groups: number;
-}
-
-/** Options of {@linkcode conv2dGeometry}: [vertical, horizontal] pairs, as in `F.conv2d`. */
-export interface Conv2dGeometryOptions {
-  /** Default [1, 1]. */
-  stride?: readonly [number, number];
-  /** Default [0, 0]. */
-  padding?: readonly [number, number];
-  /** Default [1, 1]. */
-  dilation?: readonly [number, number];
-  /** Default 1. */
-  groups?: number;
-}
+export type { BinaryOp, ReduceOp, ScalarOp, UnaryOp } from "./_ops_table.ts";
+export type { Conv2dGeometry, Conv2dGeometryOptions, Pool2dGeometry, PoolKind } from "./geometry.ts";
+export { conv2dGeometry } from "./geometry.ts";
 
 /**
- * The full geometry of a convolution of an [n, c, h, w] input with a [k, c / groups, kh, kw] weight,
- * the output size computed as PyTorch does. Checks nothing: callers validate first.
+ * Element types a tensor can hold. `float64` exists for gradient checks on the TypeScript backend;
+ * `int64` is storage only (PyTorch's `num_batches_tracked`, safetensors `I64`): create, copy, cast,
+ * move, save and load it; arithmetic on it is an error.
  */
-export function conv2dGeometry(
-  n: number,
-  c: number,
-  h: number,
-  w: number,
-  k: number,
-  kh: number,
-  kw: number,
-  opts: Conv2dGeometryOptions = {},
-): Conv2dGeometry {
-  const [strideH, strideW] = opts.stride ?? [1, 1];
-  const [padH, padW] = opts.padding ?? [0, 0];
-  const [dilationH, dilationW] = opts.dilation ?? [1, 1];
-  const oh = Math.floor((h + 2 * padH - dilationH * (kh - 1) - 1) / strideH) + 1;
-  const ow = Math.floor((w + 2 * padW - dilationW * (kw - 1) - 1) / strideW) + 1;
-  const groups = opts.groups ?? 1;
-  return { n, c, h, w, k, kh, kw, oh, ow, strideH, strideW, padH, padW, dilationH, dilationW, groups };
-}
+export type DType = "float32" | "float64" | "int32" | "int64";
 
-/** Geometry of a 2-d pooling over [n, c, h, w] producing [n, c, oh, ow]. */
-export interface Pool2dGeometry {
-  /** Batch size. */
-  n: number;
-  /** Input channels. */
-  c: number;
-  /** Input height. */
-  h: number;
-  /** Input width. */
-  w: number;
-  /** Kernel height. */
-  kh: number;
-  /** Kernel width. */
-  kw: number;
-  /** Output height. */
-  oh: number;
-  /** Output width. */
-  ow: number;
-  /** Vertical stride. */
-  strideH: number;
-  /** Horizontal stride. */
-  strideW: number;
-  /** Rows of padding above and below. */
-  padH: number;
-  /** Columns of padding left and right. */
-  padW: number;
-}
-
-/** The three poolings of the seed article. */
-export type PoolKind = "max" | "avg" | "sum";
-
-/** Unary elementwise ops. */
-export type UnaryOp = "neg" | "exp" | "log" | "relu" | "sqrt" | "abs";
-
-/** Binary elementwise ops (with broadcasting). `reluGrad` is `a * (b > 0)`; `eq` gives 1 or 0. */
-export type BinaryOp = "add" | "sub" | "mul" | "div" | "eq" | "reluGrad";
-
-/** Ops between a tensor and a scalar `s`: `x + s`, `x - s`, `s - x`, `x * s`, `x / s`, `s / x`, `x ** s`. */
-export type ScalarOp = "add" | "sub" | "rsub" | "mul" | "div" | "rdiv" | "pow";
-
-/** Reductions over the middle axis of a tensor viewed as [outer, n, inner]. */
-export type ReduceOp = "sum" | "max" | "argmax";
+/** A host copy of storage: the typed array of its dtype. */
+export type HostArray = Float32Array | Float64Array | Int32Array | BigInt64Array;
 
 /**
  * Strided layout of a broadcast operand: for each output dimension, the step in
@@ -137,6 +42,105 @@ export interface Broadcast {
   aStrides: readonly number[];
   /** Strides of operand b per output dimension (0 = broadcast). */
   bStrides: readonly number[];
+}
+
+/** The layout of {@linkcode Backend.where}: the output shape and each operand's strides (0 = broadcast). */
+export interface WhereLayout {
+  /** The output shape. */
+  shape: readonly number[];
+  /** Strides of the int32 condition. */
+  condStrides: readonly number[];
+  /** Strides of the value taken where the condition is non-zero. */
+  aStrides: readonly number[];
+  /** Strides of the value taken where it is zero. */
+  bStrides: readonly number[];
+}
+
+/**
+ * The layout of {@linkcode Backend.copyStrided}: for every index `i` of `shape`,
+ * `out[outOffset + Σ i_d·outStrides_d] = x[xOffset + Σ i_d·xStrides_d]` (or `+=` when
+ * `accumulate`). Views, transposes, slices, concatenation and broadcasting are all this copy.
+ * With `accumulate`, distinct indices must not write the same output element.
+ */
+export interface StridedCopy {
+  /** The index space. */
+  shape: readonly number[];
+  /** Steps in `out` per dimension. */
+  outStrides: readonly number[];
+  /** First element written in `out`. */
+  outOffset: number;
+  /** Steps in `x` per dimension (0 = broadcast). */
+  xStrides: readonly number[];
+  /** First element read in `x`. */
+  xOffset: number;
+  /** Add into `out` instead of overwriting (default false). */
+  accumulate?: boolean;
+}
+
+/**
+ * The geometry of {@linkcode Backend.gather} and {@linkcode Backend.scatterAdd} along one axis:
+ * the source viewed as [outer, n, inner], index and gathered values as [outer, m, inner].
+ */
+export interface AxisGeometry {
+  /** Product of the dimensions before the axis. */
+  outer: number;
+  /** The axis's length in the source (indices must lie in [0, n)). */
+  n: number;
+  /** The axis's length in the index. */
+  m: number;
+  /** Product of the dimensions after the axis. */
+  inner: number;
+}
+
+/** Options of {@linkcode Backend.gemm}: `c = alpha · op(a) · op(b) + beta · c`, `batch` times. */
+export interface GemmOptions {
+  /** Rows of `c` and of `op(a)`. */
+  m: number;
+  /** Columns of `c` and of `op(b)`. */
+  n: number;
+  /** Columns of `op(a)`, rows of `op(b)`. */
+  k: number;
+  /** `a` is stored [k, m]. */
+  transA: boolean;
+  /** `b` is stored [n, k]. */
+  transB: boolean;
+  /** Scale of the product. */
+  alpha: number;
+  /** Scale of the old `c` (0: `c` is overwritten, never read). */
+  beta: number;
+  /** Independent products (default 1). */
+  batch?: number;
+  /** Elements between consecutive matrices of `a` (0 = the same matrix for every batch; default m·k). */
+  strideA?: number;
+  /** Elements between consecutive matrices of `b` (0 = shared; default k·n). */
+  strideB?: number;
+  /** Elements between consecutive matrices of `c` (default m·n). */
+  strideC?: number;
+}
+
+/**
+ * A counter-based random fill (Philox4x32-10): element `i` takes word `i mod 4` of
+ * philox(key = `seed`, counter = [⌊i/4⌋ + `offset` as 64 bits, 0, 0]), so the same seed and offset
+ * give the same numbers on every backend, with no state on the device. `uniform`: u = (word >> 8)·2⁻²⁴
+ * in [0, 1), then `low + u·(high − low)` rounded to float32 step by step; `bernoulli`: 1 where
+ * u < p (p rounded to float32), else 0; `normal`: Box–Muller on word pairs (2j, 2j+1), equal across
+ * backends up to the last bits of log/cos/sin.
+ */
+export interface RandomFill {
+  /** The distribution. */
+  distribution: "uniform" | "normal" | "bernoulli";
+  /** The 64-bit key. */
+  seed: bigint;
+  /** Counter offset: a caller that fills n elements and then fills again passes offset + ⌈n / 4⌉. */
+  offset: number;
+  /** uniform: lower bound (default 0); normal: mean (default 0). */
+  low?: number;
+  /** uniform: upper bound (default 1). */
+  high?: number;
+  /** normal: standard deviation (default 1). */
+  std?: number;
+  /** bernoulli: probability of a 1. */
+  p?: number;
 }
 
 /** Hyper-parameters of one Adadelta step (PyTorch's formula). */
@@ -228,18 +232,20 @@ export interface AdamParams {
 }
 
 /**
- * A backend: storage management plus the kernels. `S` is its storage type.
- * Every kernel writes only its outputs; inputs are never modified.
+ * A backend: storage, the primitives, and optional fused kernels. `S` is its storage type.
  */
-export interface Backend<S = unknown> {
-  /** Short name: "ts" or "cuda". */
+export interface Backend<S = unknown> extends Primitives<S>, FusedKernels<S> {}
+
+/** What every backend implements. Comparison ops (`eq ne gt lt ge le`) write int32 0/1. */
+export interface Primitives<S = unknown> {
+  /** Short name: "ts", "ts-reference" or "cuda". */
   readonly name: string;
   /** Allocates `size` zeroed elements of `dtype`. */
   alloc(dtype: DType, size: number): S;
-  /** Copies host values into new storage. */
-  fromHost(dtype: DType, values: Float32Array | Float64Array | Int32Array): S;
+  /** Copies host values into new storage (a BigInt64Array for int64). */
+  fromHost(dtype: DType, values: HostArray): S;
   /** Copies storage back to the host (synchronizes). */
-  toHost(dtype: DType, s: S, size: number): Float32Array | Float64Array | Int32Array;
+  toHost(dtype: DType, s: S, size: number): HostArray;
   /** Returns storage to the backend; the handle must not be used again. */
   free(s: S): void;
 
@@ -247,7 +253,7 @@ export interface Backend<S = unknown> {
   fill(out: S, value: number, size: number): void;
   /** `out = x` (same dtype and size). */
   copy(out: S, x: S, size: number): void;
-  /** `out = cast(x)` between dtypes. */
+  /** `out = cast(x)` between dtypes; float to integer truncates toward zero. */
   cast(out: S, outType: DType, x: S, xType: DType, size: number): void;
   /** `out = op(x)`. */
   unary(op: UnaryOp, out: S, x: S, size: number): void;
@@ -255,65 +261,97 @@ export interface Backend<S = unknown> {
   binary(op: BinaryOp, out: S, a: S, b: S, bc: Broadcast): void;
   /** `out = op(x, s)`. */
   scalar(op: ScalarOp, out: S, x: S, s: number, size: number): void;
+  /** `out = cond ? a : b` elementwise with broadcasting; `cond` is int32 (non-zero = true). */
+  where(out: S, cond: S, a: S, b: S, layout: WhereLayout): void;
   /** `out += x` in place (gradient accumulation). */
   addInPlace(out: S, x: S, size: number): void;
-  /** Reduces [outer, n, inner] over n into [outer, inner]; argmax writes int32 indices. */
+  /** Reduces [outer, n, inner] over n into [outer, inner]; argmax/argmin write int32 (the first extreme). */
   reduce(op: ReduceOp, out: S, x: S, outer: number, n: number, inner: number): void;
-  /** Materialises `x` broadcast to `bc.shape` (strides in `bc.aStrides`). */
-  expand(out: S, x: S, bc: Broadcast): void;
-
+  /** Copies (or adds) a strided index space of `x` into a strided index space of `out`. */
+  copyStrided(out: S, x: S, layout: StridedCopy): void;
   /**
    * `c = alpha · op(a) · op(b) + beta · c` with `c` [m, n]; `op(a)` is [m, k] (`a` stored [k, m]
-   * when `transA`), `op(b)` is [k, n] (`b` stored [n, k] when `transB`).
+   * when `transA`), `op(b)` is [k, n] (`b` stored [n, k] when `transB`); `batch` of them.
    */
-  gemm(
-    c: S,
-    a: S,
-    b: S,
-    opts: { m: number; n: number; k: number; transA: boolean; transB: boolean; alpha: number; beta: number },
-  ): void;
+  gemm(c: S, a: S, b: S, opts: GemmOptions): void;
+  /**
+   * `out[o, j, i] = x[o, index[o, j, i], i]`; an index outside [0, n) is an error naming it
+   * (reported by the next call that waits on CUDA).
+   */
+  gather(out: S, x: S, index: S, geom: AxisGeometry): void;
+  /** `out[o, index[o, j, i], i] += src[o, j, i]` (out is not cleared first). */
+  scatterAdd(out: S, src: S, index: S, geom: AxisGeometry): void;
+  /** Fills `out` (float32 or float64) with counter-based random numbers. */
+  randomFill(out: S, size: number, opts: RandomFill): void;
+}
 
+/** Kernels a backend may have; each op that uses one has a composite for when it is missing. */
+export interface FusedKernels<S = unknown> {
   /** `y = conv2d(x, w) + bias` (bias may be null). */
-  conv2dForward(y: S, x: S, w: S, bias: S | null, g: Conv2dGeometry): void;
+  conv2dForward?(y: S, x: S, w: S, bias: S | null, g: Conv2dGeometry): void;
   /** `dx = ∂(Σ y·dy)/∂x`. */
-  conv2dBackwardInput(dx: S, dy: S, w: S, g: Conv2dGeometry): void;
+  conv2dBackwardInput?(dx: S, dy: S, w: S, g: Conv2dGeometry): void;
   /** `dw = ∂(Σ y·dy)/∂w`. */
-  conv2dBackwardWeight(dw: S, dy: S, x: S, g: Conv2dGeometry): void;
+  conv2dBackwardWeight?(dw: S, dy: S, x: S, g: Conv2dGeometry): void;
   /** `db[k] = Σ dy[:, k, :, :]`. */
-  conv2dBackwardBias(db: S, dy: S, g: Conv2dGeometry): void;
+  conv2dBackwardBias?(db: S, dy: S, g: Conv2dGeometry): void;
 
   /** Pools `x` into `y`; for max pooling `indices` (int32, same size as `y`) receives each window's argmax within its plane. */
-  pool2dForward(kind: PoolKind, y: S, indices: S | null, x: S, g: Pool2dGeometry): void;
+  pool2dForward?(kind: PoolKind, y: S, indices: S | null, x: S, g: Pool2dGeometry): void;
   /** Scatters `dy` back to `dx` (overwritten); max pooling uses `indices` from the forward pass. */
-  pool2dBackward(kind: PoolKind, dx: S, dy: S, indices: S | null, g: Pool2dGeometry): void;
+  pool2dBackward?(kind: PoolKind, dx: S, dy: S, indices: S | null, g: Pool2dGeometry): void;
+
+  /** `dx = dy · (x > 0)`: ReLU's backward in one pass (the composite is a comparison and a `where`). */
+  reluBackward?(dx: S, dy: S, x: S, size: number): void;
 
   /**
    * Fused log-softmax + negative log-likelihood, mean over the batch: writes the scalar loss
    * and the log-probabilities (saved for backward). Targets are int32 class indices in [0, c).
    */
-  logSoftmaxNllForward(loss: S, logp: S, logits: S, targets: S, n: number, c: number): void;
+  logSoftmaxNllForward?(loss: S, logp: S, logits: S, targets: S, n: number, c: number): void;
   /** `dlogits = (softmax − onehot(targets)) · dloss / n`, with `dloss` a one-element buffer. */
-  logSoftmaxNllBackward(dlogits: S, logp: S, targets: S, dloss: S, n: number, c: number): void;
+  logSoftmaxNllBackward?(dlogits: S, logp: S, targets: S, dloss: S, n: number, c: number): void;
 
   /** One Adadelta step, in place, on several tensors sharing hyper-parameters (one launch on a GPU). */
-  adadeltaStep(t: AdadeltaTensors<S>, p: AdadeltaParams): void;
+  adadeltaStep?(t: AdadeltaTensors<S>, p: AdadeltaParams): void;
   /** One SGD step, in place, on several tensors sharing hyper-parameters. */
-  sgdStep(t: SgdTensors<S>, p: SgdParams): void;
+  sgdStep?(t: SgdTensors<S>, p: SgdParams): void;
   /** One Adam step, in place, on several tensors sharing hyper-parameters and step count. */
-  adamStep(t: AdamTensors<S>, p: AdamParams): void;
+  adamStep?(t: AdamTensors<S>, p: AdamParams): void;
+}
 
-  /** Copies raw bytes (a dataset kept on the device) into new storage. */
-  uploadBytes(bytes: Uint8Array): S;
-  /**
-   * Builds a batch: `images[b, :] = (bytes[idx[b], :] / 255 − mean) / std` in float32 and
-   * `labels[b] = labelBytes[idx[b]]` (int32), for `idx` a host array of sample indices.
-   */
-  gatherNormalize(
-    images: S,
-    labels: S,
-    bytes: S,
-    labelBytes: S,
-    idx: Int32Array,
-    opts: { pixels: number; mean: number; std: number },
-  ): void;
+/** The kinds of device a tensor can live on. */
+export type DeviceType = "cpu" | "cuda";
+
+/**
+ * A device: its kind and the backend that computes on it. Get one from `device()`.
+ *
+ * @example
+ * ```ts
+ * import { device } from "../../mod.ts";
+ * const dev = device("cpu");
+ * console.log(dev.type, dev.backend.name); // "cpu" "ts"
+ * ```
+ */
+export interface Device {
+  /** "cpu" (TypeScript loops) or "cuda" (the native library). */
+  readonly type: DeviceType;
+  /** The backend that runs this device's kernels. */
+  readonly backend: Backend;
+  /** A short human description, e.g. "cpu (TypeScript backend)". */
+  readonly description: string;
+  /** The device allocator's numbers (CUDA only; the CPU has none). */
+  memory?(): DeviceMemoryInfo;
+}
+
+/** What a device's caching allocator holds, as reported by `memory()`. */
+export interface DeviceMemoryInfo {
+  /** Bytes handed out and not yet freed. */
+  bytesInUse: number;
+  /** Bytes freed but kept by the allocator for reuse. */
+  bytesCached: number;
+  /** The most bytes in use at once so far. */
+  peakBytesInUse: number;
+  /** Blocks handed out and not yet freed. */
+  blocks: number;
 }

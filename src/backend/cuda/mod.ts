@@ -25,6 +25,8 @@ import type {
   BinaryOp,
   Broadcast,
   Conv2dGeometry,
+  Device,
+  DeviceMemoryInfo,
   DType,
   Pool2dGeometry,
   PoolKind,
@@ -34,7 +36,6 @@ import type {
   SgdTensors,
   UnaryOp,
 } from "../backend.ts";
-import type { Device, DeviceMemoryInfo } from "../../tensor/device.ts";
 import { type CudaLibrary, openLibrary, STATUS } from "./ffi.ts";
 
 export {
@@ -47,7 +48,6 @@ export {
   SYMBOLS,
 } from "./ffi.ts";
 export type * from "../backend.ts";
-export type { Device, DeviceMemoryInfo, DeviceType } from "../../tensor/device.ts";
 
 /** Device storage: a pointer from `cn_alloc` and what it holds. */
 export interface CudaStorage {

@@ -3,48 +3,14 @@
  *
  * @module
  */
-import type { Backend } from "../backend/backend.ts";
-import { tsBackend } from "../backend/ts/mod.ts";
-import { openCudaDevice } from "../backend/cuda/mod.ts";
+import type { Backend, Device } from "./backend.ts";
+import { tsBackend } from "./ts/mod.ts";
+import { openCudaDevice } from "./cuda/mod.ts";
 
-/** The kinds of device a tensor can live on. */
-export type DeviceType = "cpu" | "cuda";
+export type { Device, DeviceMemoryInfo, DeviceType } from "./backend.ts";
 
 /** What `device()` accepts: a kind, or "auto" to take CUDA when it works and the CPU otherwise. */
-export type DeviceRequest = DeviceType | "auto";
-
-/**
- * A device: its kind and the backend that computes on it.
- *
- * @example
- * ```ts
- * import { device } from "./device.ts";
- * const dev = device("cpu");
- * console.log(dev.type, dev.backend.name); // "cpu" "ts"
- * ```
- */
-export interface Device {
-  /** "cpu" (TypeScript loops) or "cuda" (the native library). */
-  readonly type: DeviceType;
-  /** The backend that runs this device's kernels. */
-  readonly backend: Backend;
-  /** A short human description, e.g. "cpu (TypeScript backend)". */
-  readonly description: string;
-  /** The device allocator's numbers (CUDA only; the CPU has none). */
-  memory?(): DeviceMemoryInfo;
-}
-
-/** What a device's caching allocator holds, as reported by `memory()`. */
-export interface DeviceMemoryInfo {
-  /** Bytes handed out and not yet freed. */
-  bytesInUse: number;
-  /** Bytes freed but kept by the allocator for reuse. */
-  bytesCached: number;
-  /** The most bytes in use at once so far. */
-  peakBytesInUse: number;
-  /** Blocks handed out and not yet freed. */
-  blocks: number;
-}
+export type DeviceRequest = "cpu" | "cuda" | "auto";
 
 /** The CPU device: the TypeScript backend. */
 export const cpu: Device = {

@@ -1,0 +1,86 @@
+// Generated from native/ops.def by scripts/gen_ops_table.ts: do not edit (tests/ops_table_test.ts checks it).
+// PLACEHOLDER written by hand until the generator exists.
+
+/** Unary op codes. */
+export const UNARY_OPS = { neg: 0, exp: 1, log: 2, relu: 3, sqrt: 4, abs: 5, sigmoid: 6, tanh: 7 } as const;
+/** Unary elementwise ops. */
+export type UnaryOp = keyof typeof UNARY_OPS;
+
+/** Binary op codes (broadcasting); comparisons write int32 0/1. */
+export const BINARY_OPS = { add: 0, sub: 1, mul: 2, div: 3, eq: 4, ne: 5, gt: 6, lt: 7, ge: 8, le: 9 } as const;
+/** Binary elementwise ops. */
+export type BinaryOp = keyof typeof BINARY_OPS;
+
+/** Ops between a tensor and a number `s`: `x + s`, `x - s`, `s - x`, `x * s`, `x / s`, `s / x`, `x ** s`, max, min, comparisons. */
+export const SCALAR_OPS = {
+  add: 0,
+  sub: 1,
+  rsub: 2,
+  mul: 3,
+  div: 4,
+  rdiv: 5,
+  pow: 6,
+  max: 7,
+  min: 8,
+  eq: 9,
+  ne: 10,
+  gt: 11,
+  lt: 12,
+  ge: 13,
+  le: 14,
+} as const;
+/** Tensor-number ops. */
+export type ScalarOp = keyof typeof SCALAR_OPS;
+
+/** Reduction op codes. */
+export const REDUCE_OPS = { sum: 0, max: 1, argmax: 2, min: 3, argmin: 4 } as const;
+/** Reductions over the middle axis of [outer, n, inner]. */
+export type ReduceOp = keyof typeof REDUCE_OPS;
+
+/** Each unary op on one number (the TypeScript backends' reference; float32 rounding happens on store). */
+export const UNARY_FNS: Record<UnaryOp, (x: number) => number> = {
+  neg: (x) => -x,
+  exp: (x) => Math.exp(x),
+  log: (x) => Math.log(x),
+  relu: (x) => (x > 0 || x !== x ? x : 0),
+  sqrt: (x) => Math.sqrt(x),
+  abs: (x) => Math.abs(x),
+  sigmoid: (x) => 1 / (1 + Math.exp(-x)),
+  tanh: (x) => Math.tanh(x),
+};
+
+/** Each binary op on two numbers. */
+export const BINARY_FNS: Record<BinaryOp, (a: number, b: number) => number> = {
+  add: (a, b) => a + b,
+  sub: (a, b) => a - b,
+  mul: (a, b) => a * b,
+  div: (a, b) => a / b,
+  eq: (a, b) => (a === b ? 1 : 0),
+  ne: (a, b) => (a !== b ? 1 : 0),
+  gt: (a, b) => (a > b ? 1 : 0),
+  lt: (a, b) => (a < b ? 1 : 0),
+  ge: (a, b) => (a >= b ? 1 : 0),
+  le: (a, b) => (a <= b ? 1 : 0),
+};
+
+/** Each tensor-number op (`x` the element, `s` the number). */
+export const SCALAR_FNS: Record<ScalarOp, (x: number, s: number) => number> = {
+  add: (x, s) => x + s,
+  sub: (x, s) => x - s,
+  rsub: (x, s) => s - x,
+  mul: (x, s) => x * s,
+  div: (x, s) => x / s,
+  rdiv: (x, s) => s / x,
+  pow: (x, s) => x ** s,
+  max: (x, s) => (x > s || x !== x ? x : s),
+  min: (x, s) => (x < s || x !== x ? x : s),
+  eq: (x, s) => (x === s ? 1 : 0),
+  ne: (x, s) => (x !== s ? 1 : 0),
+  gt: (x, s) => (x > s ? 1 : 0),
+  lt: (x, s) => (x < s ? 1 : 0),
+  ge: (x, s) => (x >= s ? 1 : 0),
+  le: (x, s) => (x <= s ? 1 : 0),
+};
+
+/** The binary and scalar ops that compare: they write int32 0/1 whatever the operands' dtype. */
+export const COMPARISONS: ReadonlySet<string> = new Set(["eq", "ne", "gt", "lt", "ge", "le"]);
