@@ -3,9 +3,9 @@
 
 Run with Debian's PyTorch (CPU) interpreter from the repository root:
 
-    /usr/bin/python3 scripts/gen_fixtures.py
+    /usr/bin/python3 scripts/gen_fixtures.py [--only ops|net|optim|tensor_ops]...
 
-It (re)writes, deterministically (fixed seeds, single thread):
+It (re)writes (with --only, just the named groups), deterministically (fixed seeds, single thread):
 
   tests/fixtures/ops.json
       Forward outputs and backward gradients of single ops (conv2d,
@@ -23,11 +23,15 @@ It (re)writes, deterministically (fixed seeds, single thread):
   tests/fixtures/optim.json
       Isolated optimizer update rules (Adadelta, SGD, Adam variants) over
       6 steps on a [2,3] parameter, plus a StepLR lr sequence.
+  tests/fixtures/tensor_ops.json  (--only tensor_ops)
+      Values and gradients of the Tensor API's shape, indexing, reduction,
+      elementwise, matmul and creation ops; format in gen_tensor_ops().
 
 Tensor format: {"shape": [...], "data": [flat row-major values]}. Float
 values are written as the shortest decimal that round-trips the float32.
 """
 
+import argparse
 import hashlib
 import json
 import os
@@ -312,6 +316,471 @@ def gen_optim():
             "step_lr": {"lr": 1.0, "stepSize": 2, "gamma": 0.5, "last_lrs": last}}
 
 
+def TJ(t):
+    """Like T, and integer or bool tensors carry "dtype": "int32" (convnet's integer type)."""
+    t = t.detach()
+    if t.is_floating_point():
+        return T(t)
+    return {"shape": list(t.shape), "data": [int(v) for v in t.to(torch.int64).reshape(-1).tolist()],
+            "dtype": "int32"}
+
+
+def make_tensor_op_case(op, name, args, inputs, fn, seed):
+    """One tensor_ops.json case: see gen_tensor_ops for the format."""
+    float_names = [k for k, v in inputs.items() if v.is_floating_point()]
+    leaves = {k: (v.detach().clone().requires_grad_(True) if k in float_names else v)
+              for k, v in inputs.items()}
+    out = fn(**leaves)
+    outs = list(out) if isinstance(out, (tuple, list)) else [out]
+    for o in outs:
+        if o.is_floating_point():
+            assert torch.isfinite(o).all(), (op, name, "non-finite output")
+    case = {
+        "op": op,
+        "name": name,
+        "args": args,
+        "inputs": {k: TJ(v) for k, v in inputs.items()},
+        "output": [TJ(o) for o in outs] if isinstance(out, (tuple, list)) else TJ(out),
+    }
+    if not any(o.requires_grad for o in outs):
+        return case
+    g = torch.Generator().manual_seed(seed + 10000)
+    grad_outputs = [torch.randn(o.shape, generator=g) for o in outs]
+    sum((o * go).sum() for o, go in zip(outs, grad_outputs)).backward()
+    case["grad_output"] = [T(go) for go in grad_outputs] if isinstance(out, (tuple, list)) \
+        else T(grad_outputs[0])
+    case["grads"] = {k: T(leaves[k].grad if leaves[k].grad is not None else torch.zeros_like(leaves[k]))
+                     for k in float_names}
+    return case
+
+
+def gen_tensor_ops():
+    """Shape, indexing, reduction, elementwise, matmul and creation ops of convnet's Tensor API.
+
+    Writes {"torch": version, "cases": [case, ...]}, each case:
+
+      op           convnet's name (camelCase): "transpose", "indexSelect", "logSoftmax", "cat"...
+      name         what the case covers, unique within its op
+      args         the non-tensor arguments in convnet's terms (absent key = argument left out):
+                     transpose {dim0, dim1}; permute {dims}; contiguous {transpose?: [d0, d1]}
+                     (applied first, so the copy is of a strided view); flatten {startDim?, endDim?};
+                     squeeze {dim?}; unsqueeze {dim}; narrow {dim, start, length}; select {dim, index};
+                     split {splitSizeOrSections, dim?}; chunk {chunks, dim?}; cat/stack {dim?};
+                     indexSelect/gather {dim}; gt/lt/ge/le/ne/eq {other?: number} (absent: input y);
+                     clamp {min?, max?}; min/max {dim?, keepDim?}; argmin {dim};
+                     sum/mean {dims?: int | [int], keepDim?}; var {dims?, unbiased?, keepDim?};
+                     softmax/logSoftmax {dim}; arange {start?, end, step?}; eye {n, m?};
+                     randint {seed, high, shape, low?} (torch.manual_seed(seed) then
+                     torch.randint(low, high, shape)).
+      inputs       named tensors: x (the receiver), y (a comparison's other tensor), a and b (matmul,
+                   where), cond (where), index (indexSelect, gather), t0, t1... (cat/stack, in order)
+      output       a tensor, or a list of tensors for split and chunk
+      grad_output  random upstream gradient(s), shaped like output; only when the output has one
+      grads        d sum(output * grad_output) / d input, for every float input; only with grad_output
+
+    Tensor: {"shape": [...], "data": [flat row-major]}, floats as the shortest decimal that
+    round-trips the float32; integer tensors (torch int64 or bool) add "dtype": "int32".
+    Inputs of min/max/argmin have no ties; sqrt's are positive; abs's are non-zero.
+    """
+    cases = []
+    seed = [20000]
+
+    def add(op, name, args, fn, make_inputs):
+        """make_inputs(g) builds the inputs from a case-local generator."""
+        seed[0] += 1
+        g = torch.Generator().manual_seed(seed[0])
+        cases.append(make_tensor_op_case(op, name, args, make_inputs(g), fn, seed[0]))
+
+    def randn(*shape):
+        return lambda g: {"x": torch.randn(shape, generator=g)}
+
+    def distinct(*shape):
+        """Values without ties: a permutation of 0..n-1, scaled and shifted, plus noise below the gap."""
+        def make(g):
+            n = int(np.prod(shape)) if shape else 1
+            perm = torch.randperm(n, generator=g).to(torch.float32)
+            noise = torch.rand(n, generator=g) * 0.1
+            return {"x": ((perm + noise) * 0.5 - n * 0.25).reshape(shape)}
+        return make
+
+    # ---- shape ops ----
+    for name, shape, d0, d1 in [
+        ("2-d [3, 5] (0, 1)", (3, 5), 0, 1),
+        ("4-d [2, 3, 1, 5] (1, -1)", (2, 3, 1, 5), 1, -1),
+        ("3-d [2, 3, 7] (-3, -1)", (2, 3, 7), -3, -1),
+        ("same dim is the identity [3, 2] (1, 1)", (3, 2), 1, 1),
+        ("1-d [7] (0, -1)", (7,), 0, -1),
+    ]:
+        add("transpose", name, {"dim0": d0, "dim1": d1},
+            lambda x, d0=d0, d1=d1: x.transpose(d0, d1), randn(*shape))
+
+    for name, shape, dims in [
+        ("2-d [3, 5] [1, 0]", (3, 5), [1, 0]),
+        ("4-d [2, 3, 1, 5] [3, 0, 2, 1]", (2, 3, 1, 5), [3, 0, 2, 1]),
+        ("3-d negative dims [-1, -3, -2]", (2, 3, 5), [-1, -3, -2]),
+        ("identity [0, 1, 2]", (3, 1, 2), [0, 1, 2]),
+        ("rank 0 []", (), []),
+    ]:
+        add("permute", name, {"dims": dims}, lambda x, dims=dims: x.permute(dims), randn(*shape))
+
+    for name, shape, tr in [
+        ("already contiguous [3, 5]", (3, 5), None),
+        ("of a transposed [3, 5] view (0, 1)", (3, 5), [0, 1]),
+        ("of a transposed [2, 3, 1, 5] view (1, -1)", (2, 3, 1, 5), [1, -1]),
+        ("rank 0", (), None),
+    ]:
+        args = {} if tr is None else {"transpose": tr}
+        add("contiguous", name, args,
+            (lambda x: x.contiguous()) if tr is None
+            else (lambda x, tr=tr: x.transpose(tr[0], tr[1]).contiguous()), randn(*shape))
+
+    for name, shape, args in [
+        ("defaults on [2, 3, 1, 5]", (2, 3, 1, 5), {}),
+        ("startDim 1 endDim 2 on [2, 3, 1, 5]", (2, 3, 1, 5), {"startDim": 1, "endDim": 2}),
+        ("negative dims -3..-2 on [2, 3, 5, 1]", (2, 3, 5, 1), {"startDim": -3, "endDim": -2}),
+        ("startDim 1 to the end on [3, 2, 5]", (3, 2, 5), {"startDim": 1}),
+        ("startDim equals endDim on [3, 5]", (3, 5), {"startDim": 1, "endDim": 1}),
+        ("rank 0 becomes [1]", (), {}),
+    ]:
+        add("flatten", name, args,
+            lambda x, a=args: x.flatten(a.get("startDim", 0), a.get("endDim", -1)), randn(*shape))
+
+    for name, shape, dim in [
+        ("all size-1 dims of [1, 3, 1, 5]", (1, 3, 1, 5), None),
+        ("dim 2 of [1, 3, 1, 5]", (1, 3, 1, 5), 2),
+        ("dim -4 of [1, 3, 1, 5]", (1, 3, 1, 5), -4),
+        ("dim of size 3 is left alone", (1, 3, 1, 5), 1),
+        ("all of [1, 1] gives rank 0", (1, 1), None),
+        ("rank 0", (), None),
+    ]:
+        add("squeeze", name, {} if dim is None else {"dim": dim},
+            (lambda x: x.squeeze()) if dim is None else (lambda x, dim=dim: x.squeeze(dim)), randn(*shape))
+
+    for name, shape, dim in [
+        ("dim 0 of [3, 5]", (3, 5), 0),
+        ("dim 2 (end) of [3, 5]", (3, 5), 2),
+        ("dim -1 of [3, 5]", (3, 5), -1),
+        ("dim -4 of [2, 3, 5]", (2, 3, 5), -4),
+        ("rank 0 becomes [1]", (), 0),
+    ]:
+        add("unsqueeze", name, {"dim": dim}, lambda x, dim=dim: x.unsqueeze(dim), randn(*shape))
+
+    for name, shape, dim, start, length in [
+        ("dim 0 of [7, 3]", (7, 3), 0, 2, 3),
+        ("dim -1 of [2, 3, 7]", (2, 3, 7), -1, 4, 3),
+        ("whole dim 1 of [3, 5]", (3, 5), 1, 0, 5),
+        ("length 1 at the end of [2, 5, 3]", (2, 5, 3), 1, 4, 1),
+    ]:
+        add("narrow", name, {"dim": dim, "start": start, "length": length},
+            lambda x, d=dim, s=start, n=length: x.narrow(d, s, n), randn(*shape))
+
+    for name, shape, dim, index in [
+        ("dim 0 of [5, 3]", (5, 3), 0, 2),
+        ("dim -1 of [2, 3, 7]", (2, 3, 7), -1, 6),
+        ("dim 1 of [2, 1, 3, 5]", (2, 1, 3, 5), 1, 0),
+        ("1-d [7] gives rank 0", (7,), 0, 3),
+    ]:
+        add("select", name, {"dim": dim, "index": index},
+            lambda x, d=dim, i=index: x.select(d, i), randn(*shape))
+
+    for name, shape, sizes, dim in [
+        ("size 2 of dim 0 of [6, 3]", (6, 3), 2, None),
+        ("size 3 of dim 1 of [2, 7] (last piece 1)", (2, 7), 3, 1),
+        ("sizes [1, 4, 2] along -1 of [2, 3, 7]", (2, 3, 7), [1, 4, 2], -1),
+        ("size larger than the dim gives one piece", (5, 2), 8, 0),
+        ("sizes [3, 2] of 1-d [5]", (5,), [3, 2], None),
+    ]:
+        args = {"splitSizeOrSections": sizes}
+        if dim is not None:
+            args["dim"] = dim
+        add("split", name, args,
+            lambda x, s=sizes, d=dim: x.split(s, 0 if d is None else d), randn(*shape))
+
+    for name, shape, chunks, dim in [
+        ("3 even chunks of dim 0 of [6, 2]", (6, 2), 3, None),
+        ("3 chunks of 5 (sizes 2, 2, 1) along dim 1", (2, 5, 3), 3, 1),
+        ("4 chunks of 6 give 3 pieces of 2", (6,), 4, None),
+        ("7 chunks of 7 along -1", (2, 7), 7, -1),
+        ("1 chunk", (3, 2), 1, 0),
+    ]:
+        args = {"chunks": chunks}
+        if dim is not None:
+            args["dim"] = dim
+        add("chunk", name, args,
+            lambda x, c=chunks, d=dim: x.chunk(c, 0 if d is None else d), randn(*shape))
+
+    def tensors(*shapes):
+        return lambda g: {f"t{i}": torch.randn(s, generator=g) for i, s in enumerate(shapes)}
+
+    def cat_fn(dim):
+        return lambda **ts: torch.cat(list(ts.values()), dim)
+
+    for name, shapes, dim in [
+        ("dim 0 of [2, 3], [1, 3], [4, 3]", [(2, 3), (1, 3), (4, 3)], None),
+        ("dim -1 of [2, 3, 1], [2, 3, 5]", [(2, 3, 1), (2, 3, 5)], -1),
+        ("dim 1 of [2, 2, 3], [2, 5, 3], [2, 1, 3]", [(2, 2, 3), (2, 5, 3), (2, 1, 3)], 1),
+        ("1-d [3], [7]", [(3,), (7,)], None),
+        ("a single tensor", [(3, 2)], 1),
+    ]:
+        add("cat", name, {} if dim is None else {"dim": dim},
+            cat_fn(0 if dim is None else dim), tensors(*shapes))
+
+    def stack_fn(dim):
+        return lambda **ts: torch.stack(list(ts.values()), dim)
+
+    for name, shapes, dim in [
+        ("dim 0 of three [2, 3]", [(2, 3)] * 3, None),
+        ("dim 1 of two [2, 3]", [(2, 3)] * 2, 1),
+        ("dim -1 (new last) of two [3, 1, 2]", [(3, 1, 2)] * 2, -1),
+        ("rank 0 tensors give [3]", [()] * 3, None),
+        ("a single [5]", [(5,)], 0),
+    ]:
+        add("stack", name, {} if dim is None else {"dim": dim},
+            stack_fn(0 if dim is None else dim), tensors(*shapes))
+
+    # ---- indexing ----
+    def with_index(shape, index):
+        return lambda g: {"x": torch.randn(shape, generator=g),
+                          "index": torch.tensor(index, dtype=torch.int64)}
+
+    for name, shape, dim, index in [
+        ("dim 0 of [5, 3] with a repeat", (5, 3), 0, [4, 0, 2, 0]),
+        ("dim -1 of [2, 3, 7]", (2, 3, 7), -1, [6, 1, 1, 3, 0]),
+        ("dim 1 of [2, 5, 3], one index", (2, 5, 3), 1, [3]),
+        ("1-d [7]", (7,), 0, [2, 2, 6]),
+    ]:
+        add("indexSelect", name, {"dim": dim},
+            lambda x, index, d=dim: x.index_select(d, index), with_index(shape, index))
+
+    for name, shape, dim, index in [
+        ("dim 1 of [3, 5] with repeats", (3, 5), 1, [[0, 4, 4], [2, 2, 1], [3, 0, 4]]),
+        ("dim 0 of [3, 4]", (3, 4), 0, [[2, 0, 1, 1], [0, 0, 2, 1]]),
+        ("dim -1 of [2, 3, 5], index smaller than x", (2, 3, 5), -1,
+         [[[4, 0], [1, 1]], [[3, 2], [0, 4]]]),
+        ("1-d [7]", (7,), 0, [6, 0, 3, 3, 1]),
+    ]:
+        add("gather", name, {"dim": dim},
+            lambda x, index, d=dim: torch.gather(x, d, index), with_index(shape, index))
+
+    def where_inputs(cond_shape, a_shape, b_shape):
+        def make(g):
+            return {"cond": torch.randint(0, 2, cond_shape, generator=g),
+                    "a": torch.randn(a_shape, generator=g), "b": torch.randn(b_shape, generator=g)}
+        return make
+
+    for name, cs, ash, bs in [
+        ("same shapes [3, 4]", (3, 4), (3, 4), (3, 4)),
+        ("all three broadcast: cond [3, 1, 4], a [5, 1], b [4]", (3, 1, 4), (5, 1), (4,)),
+        ("rank-0 a, b [2, 1], cond [2, 3]", (2, 3), (), (2, 1)),
+        ("cond [1, 5] against a, b [3, 5]", (1, 5), (3, 5), (3, 5)),
+    ]:
+        add("where", name, {}, lambda cond, a, b: torch.where(cond.bool(), a, b), where_inputs(cs, ash, bs))
+
+    def small_ints(x_shape, y_shape=None):
+        """Values in {-2..2} so that equal elements occur."""
+        def make(g):
+            d = {"x": torch.randint(-2, 3, x_shape, generator=g).to(torch.float32)}
+            if y_shape is not None:
+                d["y"] = torch.randint(-2, 3, y_shape, generator=g).to(torch.float32)
+            return d
+        return make
+
+    for op in ("gt", "lt", "ge", "le", "ne", "eq"):
+        for name, xs, ys, other in [
+            ("tensor of the same shape [3, 4]", (3, 4), (3, 4), None),
+            ("broadcast tensor: [2, 1, 4] against [3, 1]", (2, 1, 4), (3, 1), None),
+            ("number 0", (2, 5), None, 0),
+            ("number 0.5", (7,), None, 0.5),
+        ]:
+            if other is None:
+                add(op, name, {}, lambda x, y, op=op: getattr(x, op)(y), small_ints(xs, ys))
+            else:
+                add(op, name, {"other": other}, lambda x, op=op, o=other: getattr(x, op)(o), small_ints(xs))
+
+    def with_bounds(shape, lo, hi):
+        """Random values with some placed exactly on the bounds."""
+        def make(g):
+            x = torch.randn(shape, generator=g).reshape(-1)
+            pts = [v for v in (lo, hi) if v is not None]
+            for i, v in enumerate(pts * 2):
+                x[(3 * i + 1) % x.numel()] = v
+            return {"x": x.reshape(shape)}
+        return make
+
+    for name, shape, lo, hi in [
+        ("min and max, values on both bounds", (3, 5), -0.5, 0.5),
+        ("min only, values on the bound", (2, 3, 4), 0.25, None),
+        ("max only, values on the bound", (7,), None, 0.3),
+        ("min equals max", (2, 3), 0.0, 0.0),
+        ("rank 0 inside", (), -3.0, 3.0),
+    ]:
+        args = {k: v for k, v in (("min", lo), ("max", hi)) if v is not None}
+        add("clamp", name, args, lambda x, lo=lo, hi=hi: x.clamp(min=lo, max=hi),
+            with_bounds(shape, lo, hi) if shape != () else randn())
+
+    # ---- reductions ----
+    for op in ("min", "max"):
+        for name, shape, dim, keep in [
+            ("dim 1 of [3, 5]", (3, 5), 1, None),
+            ("dim -1 keepDim of [2, 3, 7]", (2, 3, 7), -1, True),
+            ("dim 0 of [5, 1, 3] keepDim false", (5, 1, 3), 0, False),
+            ("all elements of [3, 5]", (3, 5), None, None),
+            ("all elements of [2, 3, 1, 5]", (2, 3, 1, 5), None, None),
+        ]:
+            if dim is None:
+                add(op, name, {}, lambda x, op=op: getattr(x, op)(), distinct(*shape))
+            else:
+                args = {"dim": dim}
+                if keep is not None:
+                    args["keepDim"] = keep
+                add(op, name, args, lambda x, op=op, d=dim, k=bool(keep): getattr(x, op)(d, keepdim=k)[0],
+                    distinct(*shape))
+
+    for name, shape, dim in [
+        ("dim 0 of [5, 3]", (5, 3), 0),
+        ("dim -1 of [2, 3, 7]", (2, 3, 7), -1),
+        ("dim 1 of [2, 5, 1]", (2, 5, 1), 1),
+        ("1-d [11]", (11,), 0),
+    ]:
+        add("argmin", name, {"dim": dim}, lambda x, d=dim: x.argmin(d), distinct(*shape))
+
+    reduce_cfgs = [
+        ("dim 1 of [3, 5]", (3, 5), 1, None),
+        ("dim -1 keepDim of [2, 3, 7]", (2, 3, 7), -1, True),
+        ("dims [0, -1] of [2, 3, 5]", (2, 3, 5), [0, -1], None),
+        ("dims [1, 3] keepDim of [2, 3, 1, 5]", (2, 3, 1, 5), [1, 3], True),
+        ("no dims: all of [2, 3, 5]", (2, 3, 5), None, None),
+        ("no dims: rank 0", (), None, None),
+    ]
+    for op in ("sum", "mean"):
+        for name, shape, dims, keep in reduce_cfgs:
+            args = {} if dims is None else {"dims": dims}
+            if keep is not None:
+                args["keepDim"] = keep
+            if dims is None:
+                fn = lambda x, op=op: getattr(x, op)()  # noqa: E731
+            else:
+                fn = lambda x, op=op, d=dims, k=bool(keep): getattr(x, op)(d, keepdim=k)  # noqa: E731
+            add(op, name, args, fn, randn(*shape))
+
+    for name, shape, dims, unbiased, keep in [
+        ("dim 1 of [3, 5]", (3, 5), 1, None, None),
+        ("dim 1 of [3, 5] unbiased false", (3, 5), 1, False, None),
+        ("dim -1 keepDim of [2, 3, 7]", (2, 3, 7), -1, True, True),
+        ("dims [0, -1] of [2, 3, 5]", (2, 3, 5), [0, -1], None, None),
+        ("dims [0, 2] keepDim unbiased false of [2, 3, 5, 1]", (2, 3, 5, 1), [0, 2], False, True),
+        ("no dims: all of [2, 3, 5]", (2, 3, 5), None, None, None),
+        ("no dims unbiased false", (3, 7), None, False, None),
+    ]:
+        args = {} if dims is None else {"dims": dims}
+        if unbiased is not None:
+            args["unbiased"] = unbiased
+        if keep is not None:
+            args["keepDim"] = keep
+        ub = unbiased is not False
+        if dims is None:
+            fn = lambda x, ub=ub: x.var(unbiased=ub)  # noqa: E731
+        else:
+            fn = lambda x, d=dims, ub=ub, k=bool(keep): x.var(d, unbiased=ub, keepdim=k)  # noqa: E731
+        add("var", name, args, fn, randn(*shape))
+
+    # ---- elementwise / NN ----
+    def scaled(shape, scale, shift=0.0):
+        return lambda g: {"x": torch.randn(shape, generator=g) * scale + shift}
+
+    def positive(shape):
+        return lambda g: {"x": torch.rand(shape, generator=g) * 4 + 0.05}
+
+    for name, make in [
+        ("[3, 5]", positive((3, 5))),
+        ("[2, 3, 1, 5]", positive((2, 3, 1, 5))),
+        ("rank 0", positive(())),
+        ("small values [7]", lambda g: {"x": torch.rand(7, generator=g) * 1e-2 + 1e-3}),
+    ]:
+        add("sqrt", name, {}, lambda x: x.sqrt(), make)
+    for name, shape in [("[3, 5]", (3, 5)), ("[2, 3, 1, 5]", (2, 3, 1, 5)), ("rank 0", ())]:
+        add("abs", name, {}, lambda x: x.abs(), randn(*shape))
+    for op in ("sigmoid", "tanh"):
+        for name, make in [("[3, 5]", randn(3, 5)), ("[2, 3, 1, 5]", randn(2, 3, 1, 5)), ("rank 0", randn()),
+                           ("saturating values (scale 20) [11]", scaled((11,), 20.0))]:
+            add(op, name, {}, lambda x, op=op: getattr(x, op)(), make)
+
+    def large_row(g):
+        x = torch.randn(3, 5, generator=g)
+        x[1] = torch.tensor([1000.0, -1000.0, 999.5, 0.0, 998.0])
+        return {"x": x}
+
+    for op, torch_op in (("softmax", torch.softmax), ("logSoftmax", torch.log_softmax)):
+        for name, make, dim in [
+            ("dim -1 of [3, 5]", randn(3, 5), -1),
+            ("dim 0 of [3, 5]", randn(3, 5), 0),
+            ("dim 1 of [2, 3, 4]", randn(2, 3, 4), 1),
+            ("1-d [7] dim 0", randn(7), 0),
+            ("size-1 dim -1 of [3, 1]", randn(3, 1), -1),
+            ("large-magnitude row (+-1000), dim -1", large_row, -1),
+        ]:
+            add(op, name, {"dim": dim}, lambda x, f=torch_op, d=dim: f(x, d), make)
+
+    # ---- matmul ----
+    def pair_inputs(a_shape, b_shape):
+        return lambda g: {"a": torch.randn(a_shape, generator=g), "b": torch.randn(b_shape, generator=g)}
+
+    for name, ash, bs in [
+        ("2-d [3, 5] x [5, 2]", (3, 5), (5, 2)),
+        ("2-d [1, 7] x [7, 1]", (1, 7), (7, 1)),
+        ("3-d batched [2, 3, 4] x [2, 4, 5]", (2, 3, 4), (2, 4, 5)),
+        ("3-d batch broadcast [1, 3, 4] x [3, 4, 2]", (1, 3, 4), (3, 4, 2)),
+        ("3-d x 2-d broadcast [4, 3, 5] x [5, 2]", (4, 3, 5), (5, 2)),
+    ]:
+        add("matmul", name, {}, lambda a, b: a.matmul(b), pair_inputs(ash, bs))
+    for name, ash, bs in [
+        ("[2, 3, 4] x [2, 4, 5]", (2, 3, 4), (2, 4, 5)),
+        ("[3, 1, 7] x [3, 7, 1]", (3, 1, 7), (3, 7, 1)),
+        ("[1, 1, 1] x [1, 1, 3]", (1, 1, 1), (1, 1, 3)),
+    ]:
+        add("bmm", name, {}, lambda a, b: a.bmm(b), pair_inputs(ash, bs))
+
+    # ---- creation (values only) ----
+    none = lambda g: {}  # noqa: E731
+    for name, args in [
+        ("end 5", {"end": 5}),
+        ("end 1", {"end": 1}),
+        ("start 2 end 9", {"start": 2, "end": 9}),
+        ("float step 0.1 from 0 to 1", {"start": 0, "end": 1, "step": 0.1}),
+        ("negative step -2 from 5 to -3", {"start": 5, "end": -3, "step": -2}),
+        ("negative float step -0.5 from 1.5 to -1", {"start": 1.5, "end": -1, "step": -0.5}),
+    ]:
+        add("arange", name, args,
+            lambda a=args: torch.arange(a.get("start", 0), a["end"], a.get("step", 1)), none)
+    for name, args in [("n 3", {"n": 3}), ("n 2 m 4", {"n": 2, "m": 4}), ("n 4 m 1", {"n": 4, "m": 1}),
+                       ("n 1", {"n": 1})]:
+        add("eye", name, args, lambda a=args: torch.eye(a["n"], a.get("m", a["n"])), none)
+    for op, fn in (("zerosLike", torch.zeros_like), ("onesLike", torch.ones_like)):
+        for name, make in [
+            ("float [2, 3, 1]", randn(2, 3, 1)),
+            ("rank 0", randn()),
+            ("int32 [5]", lambda g: {"x": torch.randint(-3, 4, (5,), generator=g)}),
+        ]:
+            add(op, name, {}, lambda x, fn=fn: fn(x), make)
+
+    def randint_fn(a):
+        def fn():
+            torch.manual_seed(a["seed"])
+            return torch.randint(a.get("low", 0), a["high"], a["shape"])
+        return fn
+
+    for name, args in [
+        ("seed 0, [0, 10), [3, 4]", {"seed": 0, "high": 10, "shape": [3, 4]}),
+        ("seed 7, [-3, 5), [17]", {"seed": 7, "high": 5, "shape": [17], "low": -3}),
+        ("seed 1, [0, 2), [2, 3, 5]", {"seed": 1, "high": 2, "shape": [2, 3, 5]}),
+        ("seed 123, [-1000000, 1000000), [9]", {"seed": 123, "high": 1000000, "shape": [9], "low": -1000000}),
+        ("seed 5, rank 0", {"seed": 5, "high": 100, "shape": []}),
+    ]:
+        add("randint", name, args, randint_fn(args), none)
+
+    return {"torch": torch.__version__, "cases": cases}
+
+
 def write_json(name, obj):
     path = os.path.join(OUT_DIR, name)
     with open(path, "w") as f:
@@ -320,22 +789,35 @@ def write_json(name, obj):
     return path
 
 
+GROUPS = ("ops", "net", "optim", "tensor_ops")
+
+
 def main():
+    parser = argparse.ArgumentParser(description="Generate PyTorch reference fixtures.")
+    parser.add_argument("--only", choices=GROUPS, action="append",
+                        help="write only this group's files (repeatable); default: all")
+    only = parser.parse_args().only or GROUPS
     os.makedirs(OUT_DIR, exist_ok=True)
-    written = [write_json("ops.json", gen_ops())]
-    meta, blob = gen_net()
-    written.append(write_json("net_adadelta.json", meta))
-    bin_path = os.path.join(OUT_DIR, "net_adadelta_final.bin")
-    with open(bin_path, "wb") as f:
-        f.write(blob)
-    written.append(bin_path)
-    written.append(write_json("optim.json", gen_optim()))
+    written, meta = [], None
+    if "ops" in only:
+        written.append(write_json("ops.json", gen_ops()))
+    if "net" in only:
+        meta, blob = gen_net()
+        written.append(write_json("net_adadelta.json", meta))
+        bin_path = os.path.join(OUT_DIR, "net_adadelta_final.bin")
+        with open(bin_path, "wb") as f:
+            f.write(blob)
+        written.append(bin_path)
+    if "optim" in only:
+        written.append(write_json("optim.json", gen_optim()))
+    if "tensor_ops" in only:
+        written.append(write_json("tensor_ops.json", gen_tensor_ops()))
     for path in written:
         with open(path, "rb") as f:
             digest = hashlib.sha256(f.read()).hexdigest()[:16]
         print(f"{os.path.relpath(path, ROOT)}  {os.path.getsize(path)} bytes  sha256:{digest}")
-    print("losses:", meta["losses"])
-
+    if meta is not None:
+        print("losses:", meta["losses"])
 
 if __name__ == "__main__":
     main()
