@@ -24,7 +24,7 @@
 import type { DType } from "../backend.ts";
 
 /** Typed arrays that allocation hands out. */
-export type Allocated = Float32Array | Float64Array | Int32Array;
+export type Allocated = Float32Array | Float64Array | Int32Array | BigInt64Array;
 
 /** A `dtype` view of `size` elements of `buffer` from byte `offset`. */
 export function view(dtype: DType, buffer: ArrayBufferLike, offset: number, size: number): Allocated {
@@ -35,6 +35,8 @@ export function view(dtype: DType, buffer: ArrayBufferLike, offset: number, size
       return new Float64Array(buffer, offset, size);
     case "int32":
       return new Int32Array(buffer, offset, size);
+    case "int64":
+      return new BigInt64Array(buffer, offset, size);
   }
 }
 
@@ -47,7 +49,7 @@ const HEAP_MAX = 16 * 2 ** 30;
 /** Blocks start on a cache line (so two threads never write the same line of different tensors) and span whole lines. */
 const ALIGN = 64;
 
-const CTORS = { float32: Float32Array, float64: Float64Array, int32: Int32Array } as const;
+const CTORS = { float32: Float32Array, float64: Float64Array, int32: Int32Array, int64: BigInt64Array } as const;
 
 // ---- one thread: plain arrays on free lists ----
 
@@ -154,7 +156,8 @@ export function readable(a: unknown): void {
   // 8 bytes at a time where aligned: Float32Array.fill on shared memory goes element by element (2× slower).
   if (t.byteOffset % 8 === 0 && t.byteLength % 8 === 0) {
     new Float64Array(t.buffer, t.byteOffset, t.byteLength / 8).fill(0);
-  } else t.fill(0);
+  } else if (t instanceof BigInt64Array) t.fill(0n);
+  else t.fill(0);
 }
 
 /** Records that the first `count` elements of `a` were (or are about to be) written in full. */
@@ -166,7 +169,9 @@ export function overwritten(a: unknown, count: number): void {
 
 /** Takes `a` back. Freeing twice is ignored (the block must not be handed out twice). */
 export function free(a: unknown): void {
-  if (!(a instanceof Float32Array || a instanceof Float64Array || a instanceof Int32Array)) return;
+  if (
+    !(a instanceof Float32Array || a instanceof Float64Array || a instanceof Int32Array || a instanceof BigInt64Array)
+  ) return;
   if (inSharedHeap(a)) {
     const off = a.byteOffset;
     if (a.length === 0 || heapFreeSet.has(off)) return;

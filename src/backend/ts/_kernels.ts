@@ -21,7 +21,7 @@ import {
 } from "./conv2d_fast.ts";
 import { gemmBlock } from "./gemm_fast.ts";
 import { maxPool2x2Backward, maxPool2x2Forward } from "./pool2d_fast.ts";
-import { reluGradRange, reluRange } from "./elementwise_fast.ts";
+import { reluBackwardRange, reluRange } from "./elementwise_fast.ts";
 
 /** An operand of a split kernel (an empty Float32Array stands for null). */
 export type Operand = Float32Array | Float64Array | Int32Array;
@@ -174,8 +174,8 @@ export const KERNELS = {
   },
   /** [out, x] · split: elements. */
   relu: { outputs: 1, run: (o, _p, lo, hi) => reluRange(f32(o[0]), f32(o[1]), lo, hi) },
-  /** [out, grad, x] · split: elements. */
-  reluGrad: { outputs: 1, run: (o, _p, lo, hi) => reluGradRange(f32(o[0]), f32(o[1]), f32(o[2]), lo, hi) },
+  /** [dx, dy, x] · split: elements. */
+  reluBackward: { outputs: 1, run: (o, _p, lo, hi) => reluBackwardRange(f32(o[0]), f32(o[1]), f32(o[2]), lo, hi) },
   /** [param, squareAvg, accDelta, grad] · lr, rho, eps, weightDecay · split: elements. */
   adadelta: {
     outputs: 3,

@@ -164,7 +164,7 @@ function dtypeOf(a: Operand): (typeof DTYPES)[number] {
 }
 
 function copyToHeap(a: Operand): Operand | null {
-  const copy = heapAllocOrNull(dtypeOf(a), a.length);
+  const copy = heapAllocOrNull(dtypeOf(a), a.length) as Operand | null;
   copy?.set(a as never);
   return copy;
 }

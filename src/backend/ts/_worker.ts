@@ -33,7 +33,9 @@ for (;;) {
     try {
       const ops: Operand[] = [];
       let at = 4;
-      for (let i = 0; i < job[3]; i++, at += 3) ops.push(view(DTYPES[job[at]], heap, job[at + 1], job[at + 2]));
+      for (let i = 0; i < job[3]; i++, at += 3) {
+        ops.push(view(DTYPES[job[at]], heap, job[at + 1], job[at + 2]) as Operand);
+      }
       // Numbers read from a Float64Array are doubles to V8, and so is every index computed
       // from them: the kernels ran at half speed until integers became small integers again.
       const params = Array.from(job.subarray(at + 1, at + 1 + job[at]), int);

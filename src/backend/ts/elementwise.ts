@@ -1,132 +1,96 @@
 /**
- * Elementwise ops, broadcasting and reductions on the CPU.
+ * Elementwise primitives on the CPU: unary, binary with broadcasting, tensor-number ops and
+ * `where`, each element computed by the ops table's function (float32 rounding on store).
+ * Comparisons write int32 0/1, so their `out` is an Int32Array whatever the operands are.
  *
  * @module
  */
-import type { BinaryOp, Broadcast, ReduceOp, ScalarOp, UnaryOp } from "../backend.ts";
-import type { TsStorage } from "./_types.ts";
+import type { BinaryOp, Broadcast, ScalarOp, UnaryOp, WhereLayout } from "../backend.ts";
+import { BINARY_FNS, COMPARISONS, SCALAR_FNS, UNARY_FNS } from "../_ops_table.ts";
+import type { NumArray, TsStorage } from "./_types.ts";
+import { checkLength, dtypeOf, numeric } from "./storage.ts";
+import { checkReach, contiguousStrides, forEachRow, plan } from "./_walk.ts";
 
-const unaryFns: Record<UnaryOp, (v: number) => number> = {
-  neg: (v) => -v,
-  exp: Math.exp,
-  log: Math.log,
-  relu: (v) => (v > 0 ? v : Number.isNaN(v) ? v : 0),
-  sqrt: Math.sqrt,
-  abs: Math.abs,
-};
-
-const binaryFns: Record<BinaryOp, (a: number, b: number) => number> = {
-  add: (a, b) => a + b,
-  sub: (a, b) => a - b,
-  mul: (a, b) => a * b,
-  div: (a, b) => a / b,
-  eq: (a, b) => (a === b ? 1 : 0),
-  reluGrad: (a, b) => (b > 0 ? a : 0),
-};
-
-const scalarFns: Record<ScalarOp, (x: number, s: number) => number> = {
-  add: (x, s) => x + s,
-  sub: (x, s) => x - s,
-  rsub: (x, s) => s - x,
-  mul: (x, s) => x * s,
-  div: (x, s) => x / s,
-  rdiv: (x, s) => s / x,
-  pow: (x, s) => x ** s,
-};
+/** Fails unless a comparison writes into int32 storage. */
+function checkOut(op: string, comparison: boolean, out: NumArray): void {
+  if (comparison && !(out instanceof Int32Array)) {
+    throw new Error(`${op}: a comparison writes int32 0/1, but out is ${dtypeOf(out)} storage`);
+  }
+}
 
 /** `out = op(x)`. */
 export function unary(op: UnaryOp, out: TsStorage, x: TsStorage, size: number): void {
+  const name = `unary ${op}`;
+  const o = numeric(name, out), xs = numeric(name, x);
+  checkLength(name, "x", xs, size);
+  checkLength(name, "out", o, size);
   if (op === "relu") {
     // The hot one in training: an inlined loop (NaN stays NaN, as in PyTorch).
-    for (let i = 0; i < size; i++) out[i] = x[i] > 0 || x[i] !== x[i] ? x[i] : 0;
+    for (let i = 0; i < size; i++) o[i] = xs[i] > 0 || xs[i] !== xs[i] ? xs[i] : 0;
     return;
   }
-  const f = unaryFns[op];
-  for (let i = 0; i < size; i++) out[i] = f(x[i]);
+  const f = UNARY_FNS[op];
+  if (!f) throw new Error(`unary: unknown op ${JSON.stringify(op)}; expected one of ${Object.keys(UNARY_FNS)}`);
+  for (let i = 0; i < size; i++) o[i] = f(xs[i]);
 }
 
 /** `out = op(x, s)`. */
 export function scalar(op: ScalarOp, out: TsStorage, x: TsStorage, s: number, size: number): void {
-  const f = scalarFns[op];
-  for (let i = 0; i < size; i++) out[i] = f(x[i], s);
+  const name = `scalar ${op}`;
+  const o = numeric(name, out), xs = numeric(name, x);
+  const f = SCALAR_FNS[op];
+  if (!f) throw new Error(`scalar: unknown op ${JSON.stringify(op)}; expected one of ${Object.keys(SCALAR_FNS)}`);
+  checkOut(name, COMPARISONS.has(op), o);
+  checkLength(name, "x", xs, size);
+  checkLength(name, "out", o, size);
+  for (let i = 0; i < size; i++) o[i] = f(xs[i], s);
 }
 
 /** `out = op(a, b)`, walking the output in order with each operand's broadcast strides. */
 export function binary(op: BinaryOp, out: TsStorage, a: TsStorage, b: TsStorage, bc: Broadcast): void {
-  const f = binaryFns[op];
-  if (isContiguous(bc.aStrides, bc.shape) && isContiguous(bc.bStrides, bc.shape)) {
+  const name = `binary ${op}`;
+  const o = numeric(name, out), as = numeric(name, a), bs = numeric(name, b);
+  const f = BINARY_FNS[op];
+  if (!f) throw new Error(`binary: unknown op ${JSON.stringify(op)}; expected one of ${Object.keys(BINARY_FNS)}`);
+  checkOut(name, COMPARISONS.has(op), o);
+  const { shape } = bc;
+  const outStrides = contiguousStrides(shape);
+  checkReach(name, "out", o.length, { shape, strides: outStrides, offset: 0 });
+  checkReach(name, "a", as.length, { shape, strides: bc.aStrides, offset: 0 });
+  checkReach(name, "b", bs.length, { shape, strides: bc.bStrides, offset: 0 });
+  const w = plan(shape, [outStrides, bc.aStrides, bc.bStrides]);
+  const [so, sa, sb] = w.step;
+  if (w.outer.length === 0 && sa === 1 && sb === 1) {
     // Same shapes, no broadcasting: one flat loop.
-    const size = bc.shape.reduce((p, d) => p * d, 1);
-    if (op === "reluGrad") { for (let i = 0; i < size; i++) out[i] = b[i] > 0 ? a[i] : 0; }
-    else for (let i = 0; i < size; i++) out[i] = f(a[i], b[i]);
+    for (let i = 0; i < w.size; i++) o[i] = f(as[i], bs[i]);
     return;
   }
-  forEachBroadcast(bc, (o, ia, ib) => {
-    out[o] = f(a[ia], b[ib]);
+  const n = w.count;
+  forEachRow(w, [0, 0, 0], ([io, ia, ib]) => {
+    for (let j = 0; j < n; j++) o[io + j * so] = f(as[ia + j * sa], bs[ib + j * sb]);
   });
 }
 
-/** `out = x` broadcast to `bc.shape` (operand strides in `bc.aStrides`). */
-export function expand(out: TsStorage, x: TsStorage, bc: Broadcast): void {
-  forEachBroadcast(bc, (o, ia) => {
-    out[o] = x[ia];
+/** `out = cond ? a : b` with broadcasting; `cond` is int32, `a`, `b` and `out` share a dtype. */
+export function where(out: TsStorage, cond: TsStorage, a: TsStorage, b: TsStorage, layout: WhereLayout): void {
+  const o = numeric("where", out), as = numeric("where", a), bs = numeric("where", b);
+  if (!(cond instanceof Int32Array)) {
+    throw new Error(`where: cond must be int32 storage (non-zero = true), got ${dtypeOf(cond)}`);
+  }
+  for (const [label, s] of [["a", as], ["b", bs]] as const) {
+    if (dtypeOf(s) !== dtypeOf(o)) {
+      throw new Error(`where: ${label} is ${dtypeOf(s)} storage but out is ${dtypeOf(o)}; expected the same dtype`);
+    }
+  }
+  const { shape } = layout;
+  const outStrides = contiguousStrides(shape);
+  checkReach("where", "out", o.length, { shape, strides: outStrides, offset: 0 });
+  checkReach("where", "cond", cond.length, { shape, strides: layout.condStrides, offset: 0 });
+  checkReach("where", "a", as.length, { shape, strides: layout.aStrides, offset: 0 });
+  checkReach("where", "b", bs.length, { shape, strides: layout.bStrides, offset: 0 });
+  const w = plan(shape, [outStrides, layout.condStrides, layout.aStrides, layout.bStrides]);
+  const [so, sc, sa, sb] = w.step, n = w.count;
+  forEachRow(w, [0, 0, 0, 0], ([io, ic, ia, ib]) => {
+    for (let j = 0; j < n; j++) o[io + j * so] = cond[ic + j * sc] !== 0 ? as[ia + j * sa] : bs[ib + j * sb];
   });
-}
-
-/** Reduces [outer, n, inner] over the middle axis. */
-export function reduce(op: ReduceOp, out: TsStorage, x: TsStorage, outer: number, n: number, inner: number): void {
-  for (let o = 0; o < outer; o++) {
-    for (let i = 0; i < inner; i++) {
-      const base = o * n * inner + i;
-      if (op === "sum") {
-        let s = 0;
-        for (let j = 0; j < n; j++) s += x[base + j * inner];
-        out[o * inner + i] = s;
-      } else {
-        let best = -Infinity, at = 0;
-        for (let j = 0; j < n; j++) {
-          const v = x[base + j * inner];
-          if (v > best || (Number.isNaN(v) && !Number.isNaN(best))) {
-            best = v;
-            at = j;
-          }
-        }
-        out[o * inner + i] = op === "max" ? best : at;
-      }
-    }
-  }
-}
-
-function isContiguous(strides: readonly number[], shape: readonly number[]): boolean {
-  let expect = 1;
-  for (let d = shape.length - 1; d >= 0; d--) {
-    if (shape[d] !== 1 && strides[d] !== expect) return false;
-    expect *= shape[d];
-  }
-  return true;
-}
-
-/** Visits every output index with the matching flat indices into the two operands. */
-function forEachBroadcast(bc: Broadcast, fn: (o: number, ia: number, ib: number) => void): void {
-  const { shape, aStrides, bStrides } = bc;
-  const rank = shape.length;
-  const size = shape.reduce((p, d) => p * d, 1);
-  if (size === 0) return;
-  if (rank === 0) return fn(0, 0, 0);
-  const last = rank - 1, inner = shape[last], sa = aStrides[last], sb = bStrides[last];
-  const idx = new Array<number>(rank).fill(0);
-  let ia = 0, ib = 0;
-  for (let o = 0; o < size; o += inner) {
-    for (let j = 0; j < inner; j++) fn(o + j, ia + j * sa, ib + j * sb);
-    // Advance the multi-index over the outer dimensions.
-    for (let d = last - 1; d >= 0; d--) {
-      idx[d]++;
-      ia += aStrides[d];
-      ib += bStrides[d];
-      if (idx[d] < shape[d]) break;
-      ia -= aStrides[d] * shape[d];
-      ib -= bStrides[d] * shape[d];
-      idx[d] = 0;
-    }
-  }
 }

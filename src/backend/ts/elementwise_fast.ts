@@ -20,8 +20,8 @@ export function reluRange(out: Float32Array, x: Float32Array, lo: number, hi: nu
   for (let i = lo; i < hi; i++) outBits[i] = xBits[i] & -!(x[i] <= 0);
 }
 
-/** `out = x > 0 ? grad : 0` on [lo, hi) (the ReLU's backward). */
-export function reluGradRange(out: Float32Array, grad: Float32Array, x: Float32Array, lo: number, hi: number): void {
-  const outBits = bits(out), gradBits = bits(grad);
-  for (let i = lo; i < hi; i++) outBits[i] = gradBits[i] & -(x[i] > 0);
+/** `dx = x > 0 ? dy : 0` on [lo, hi) (the ReLU's backward). */
+export function reluBackwardRange(dx: Float32Array, dy: Float32Array, x: Float32Array, lo: number, hi: number): void {
+  const dxBits = bits(dx), dyBits = bits(dy);
+  for (let i = lo; i < hi; i++) dxBits[i] = dyBits[i] & -(x[i] > 0);
 }
