@@ -27,22 +27,7 @@
  *
  * @module
  */
-export {
-  type DType,
-  fmtShape,
-  type GradNode,
-  isGradEnabled,
-  keep,
-  memory,
-  type MemoryInfo,
-  type NestedNumbers,
-  noGrad,
-  Tensor,
-  tensor,
-  type TensorOptions,
-  type TensorValues,
-  tidy,
-} from "./src/tensor/tensor.ts";
+export * from "./src/tensor/mod.ts";
 export {
   cpu,
   type CudaProvider,
@@ -53,7 +38,7 @@ export {
   type DeviceRequest,
   type DeviceType,
   registerCudaProvider,
-} from "./src/tensor/device.ts";
+} from "./src/backend/device.ts";
 export { Generator, globalGenerator, manualSeed } from "./src/tensor/random.ts";
 export { getNumThreads, setNumThreads } from "./src/backend/ts/mod.ts";
 export * as F from "./src/tensor/functional.ts";
@@ -66,15 +51,23 @@ export type {
   AdadeltaTensors,
   AdamParams,
   AdamTensors,
+  AxisGeometry,
   Backend,
   BinaryOp,
   Broadcast,
   Conv2dGeometry,
+  FusedKernels,
+  GemmOptions,
+  HostArray,
   Pool2dGeometry,
   PoolKind,
+  Primitives,
+  RandomFill,
   ReduceOp,
   ScalarOp,
   SgdParams,
   SgdTensors,
+  StridedCopy,
   UnaryOp,
+  WhereLayout,
 } from "./src/backend/backend.ts";

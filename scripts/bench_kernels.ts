@@ -28,7 +28,7 @@ import {
   type PoolKind,
 } from "../src/backend/backend.ts";
 import { Generator } from "../src/tensor/random.ts";
-import { device, type DeviceRequest } from "../src/tensor/device.ts";
+import { device, type DeviceRequest } from "../src/backend/device.ts";
 import { getNumThreads, setNumThreads, tsReferenceBackend } from "../src/backend/ts/mod.ts";
 import type { CudaBackend, CudaDeviceInfo } from "../src/backend/cuda/mod.ts";
 import { dirname, fromFileUrl, join } from "../src/_path.ts";

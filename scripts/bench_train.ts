@@ -28,9 +28,9 @@ import { Net } from "../src/train/mnist_net.ts";
 import { Adadelta } from "../src/optim/mod.ts";
 import { DataLoader, type ImageDataset, loadMnist } from "../src/data/mod.ts";
 import { crossEntropy } from "../src/tensor/functional.ts";
-import { type Tensor, tidy } from "../src/tensor/tensor.ts";
+import { type Tensor, tidy } from "../src/tensor/mod.ts";
 import { manualSeed } from "../src/tensor/random.ts";
-import { cpu, type Device, device } from "../src/tensor/device.ts";
+import { cpu, type Device, device } from "../src/backend/device.ts";
 import { getNumThreads, setNumThreads } from "../src/backend/ts/mod.ts";
 import { dirname, fromFileUrl, join } from "../src/_path.ts";
 

@@ -1,6 +1,6 @@
 import { assertEquals, assertOk, assertRejects, assertThrows, join } from "./_std.ts";
 import { load, loadBytes, parseSafetensors, save, saveBytes } from "../src/io/mod.ts";
-import { tensor } from "../src/tensor/tensor.ts";
+import { tensor } from "../src/tensor/mod.ts";
 
 /** Builds a safetensors file from a header object and a data section, unpadded. */
 function rawFile(header: unknown, data = new Uint8Array(), headerText?: string): Uint8Array {

@@ -3,8 +3,9 @@
  *
  * @module
  */
-import { Tensor, tensor } from "../tensor/tensor.ts";
-import type { Device } from "../tensor/device.ts";
+import { keep, type Tensor, tensor } from "../tensor/mod.ts";
+import type { Device } from "../backend/backend.ts";
+import { cpu } from "../backend/device.ts";
 import { Generator, globalGenerator } from "../tensor/random.ts";
 import { type ImageDataset, subset } from "./dataset.ts";
 import { normalize, type PixelTransform, toTensor } from "./transforms.ts";
@@ -30,25 +31,11 @@ export interface DataLoaderOptions {
   /** Use only the first `limit` samples of the dataset (see {@linkcode subset}). */
   limit?: number;
   /**
-   * Where batches are built. On a CUDA device the dataset's bytes are uploaded once (on the first
-   * epoch) and each batch is gathered and normalized there, in the same order and with the same
-   * values as on the CPU; otherwise (the default) batches are CPU tensors.
+   * Where batches are built (default the CPU). The dataset is transformed once, on the first
+   * epoch, into a float32 tensor on this device, and each batch is gathered from it there
+   * (`indexSelect`): on a GPU, only the batch's indices cross the bus.
    */
   device?: Device;
-}
-
-/** Device copies of a dataset's bytes, freed with the loader. */
-interface Uploaded {
-  device: Device;
-  images: unknown;
-  labels: unknown;
-}
-
-const uploads = new FinalizationRegistry<Uploaded>((u) => freeUpload(u));
-
-function freeUpload(u: Uploaded): void {
-  u.device.backend.free(u.images);
-  u.device.backend.free(u.labels);
 }
 
 /** One batch: images `[B, 1, rows, cols]` float32 and labels `[B]` int32. */
@@ -87,10 +74,10 @@ export class DataLoader implements Iterable<Batch> {
   readonly seed: number;
   /** The pixel transform applied to images. */
   readonly transform: PixelTransform;
-  /** Where batches are built (null: on the CPU). */
-  readonly device: Device | null;
+  /** Where batches are built. */
+  readonly device: Device;
   #epoch = 0;
-  #uploaded: Uploaded | null = null;
+  #resident: { images: Tensor; labels: Tensor } | null = null;
 
   /** Checks the options and prepares the loader; nothing is copied yet. */
   constructor(dataset: ImageDataset, opts: DataLoaderOptions) {
@@ -143,15 +130,15 @@ export class DataLoader implements Iterable<Batch> {
     this.seed = opts.seed ?? globalGenerator().nextUint32();
     const t = opts.transform;
     this.transform = t === undefined ? toTensor() : "table" in t ? t : normalize(t.mean, t.std);
-    this.device = opts.device?.type === "cuda" ? opts.device : null;
+    this.device = opts.device ?? cpu;
   }
 
-  /** Frees the dataset's device copy, if any (a later epoch uploads it again). */
+  /** Frees the dataset's transformed copy, if any (a later epoch makes it again). */
   dispose(): void {
-    if (this.#uploaded === null) return;
-    uploads.unregister(this);
-    freeUpload(this.#uploaded);
-    this.#uploaded = null;
+    if (this.#resident === null) return;
+    this.#resident.images.dispose();
+    this.#resident.labels.dispose();
+    this.#resident = null;
   }
 
   /** The number of batches one epoch yields. */
@@ -192,51 +179,26 @@ export class DataLoader implements Iterable<Batch> {
   /** One epoch of batches; advances {@linkcode DataLoader.epoch}. */
   *[Symbol.iterator](): Iterator<Batch> {
     const order = this.order(this.#epoch++);
-    if (this.device !== null) return yield* this.#deviceBatches(order, this.device);
-    const { images, labels, rows, cols } = this.dataset;
-    const pixels = rows * cols;
-    const table = this.transform.table;
-    const batches = this.length;
-    for (let b = 0; b < batches; b++) {
-      const start = b * this.batchSize;
-      const size = Math.min(this.batchSize, order.length - start);
-      const x = new Float32Array(size * pixels);
-      const y = new Int32Array(size);
-      for (let i = 0; i < size; i++) {
-        const idx = order[start + i];
-        y[i] = labels[idx];
-        const src = idx * pixels;
-        const dst = i * pixels;
-        for (let p = 0; p < pixels; p++) x[dst + p] = table[images[src + p]];
-      }
-      yield [
-        tensor(x, [size, 1, rows, cols], { dtype: "float32" }),
-        tensor(y, [size], { dtype: "int32" }),
-      ];
-    }
-  }
-
-  /** Batches gathered on the device from the uploaded bytes (Backend.gatherNormalize). */
-  *#deviceBatches(order: Int32Array, dev: Device): IterableIterator<Batch> {
-    const { rows, cols } = this.dataset;
-    const be = dev.backend;
-    if (this.#uploaded === null) {
-      this.#uploaded = {
-        device: dev,
-        images: be.uploadBytes(this.dataset.images),
-        labels: be.uploadBytes(this.dataset.labels),
-      };
-      uploads.register(this, this.#uploaded, this);
-    }
-    const up = this.#uploaded;
-    const opts = { pixels: rows * cols, mean: this.transform.mean, std: this.transform.std };
+    const { images, labels } = this.#resident ??= this.#transformAll();
     for (let b = 0; b < this.length; b++) {
       const start = b * this.batchSize;
       const size = Math.min(this.batchSize, order.length - start);
-      const x = be.alloc("float32", size * opts.pixels);
-      const y = be.alloc("int32", size);
-      be.gatherNormalize(x, y, up.images, up.labels, order.subarray(start, start + size), opts);
-      yield [new Tensor(x, [size, 1, rows, cols], "float32", dev), new Tensor(y, [size], "int32", dev)];
+      const idx = tensor(order.subarray(start, start + size), [size], { dtype: "int32", device: this.device });
+      const batch: Batch = [images.indexSelect(0, idx), labels.indexSelect(0, idx)];
+      idx.dispose();
+      yield batch;
     }
+  }
+
+  /** The whole dataset through the transform, as tensors on the loader's device. */
+  #transformAll(): { images: Tensor; labels: Tensor } {
+    const { images, labels, rows, cols, length } = this.dataset;
+    const table = this.transform.table;
+    const x = new Float32Array(images.length);
+    for (let i = 0; i < x.length; i++) x[i] = table[images[i]];
+    return {
+      images: keep(tensor(x, [length, 1, rows, cols], { device: this.device })),
+      labels: keep(tensor(Int32Array.from(labels), [length], { dtype: "int32", device: this.device })),
+    };
   }
 }

@@ -4,7 +4,7 @@
  * @example
  * ```ts
  * import { load, save } from "./mod.ts";
- * import { tensor } from "../tensor/tensor.ts";
+ * import { tensor } from "../tensor/mod.ts";
  * await save({ w: tensor([1, 2], [2]) }, "model.safetensors");
  * const dict = await load("model.safetensors");
  * ```

@@ -8,7 +8,7 @@
  * @module
  */
 import { dirname, join } from "../_path.ts";
-import { type Tensor, tensor } from "../tensor/tensor.ts";
+import { type Tensor, tensor } from "../tensor/mod.ts";
 
 /** Largest header accepted, as in the reference implementation. */
 const MAX_HEADER_BYTES = 100_000_000;
@@ -51,7 +51,7 @@ function checkEndian(fn: string): void {
  * @example
  * ```ts
  * import { saveBytes } from "./safetensors.ts";
- * import { tensor } from "../tensor/tensor.ts";
+ * import { tensor } from "../tensor/mod.ts";
  * const bytes = saveBytes({ "fc.bias": tensor([0.5, -1], [2]) });
  * ```
  */
@@ -120,7 +120,7 @@ export function saveBytes(stateDict: Record<string, Tensor>, opts: SaveOptions =
  * @example
  * ```ts
  * import { save } from "./safetensors.ts";
- * import { tensor } from "../tensor/tensor.ts";
+ * import { tensor } from "../tensor/mod.ts";
  * await save({ w: tensor([1, 2, 3, 4], [2, 2]) }, "model.safetensors");
  * ```
  */
@@ -157,7 +157,7 @@ function product(shape: number[]): number {
  * @example
  * ```ts
  * import { parseSafetensors, saveBytes } from "./safetensors.ts";
- * import { tensor } from "../tensor/tensor.ts";
+ * import { tensor } from "../tensor/mod.ts";
  * const { tensors, metadata } = parseSafetensors(
  *   saveBytes({ b: tensor([1], [1]) }, { metadata: { format: "pt" } }),
  * );
@@ -303,7 +303,7 @@ export function parseSafetensors(bytes: Uint8Array, name = "<bytes>"): Safetenso
  * @example
  * ```ts
  * import { loadBytes, saveBytes } from "./safetensors.ts";
- * import { tensor } from "../tensor/tensor.ts";
+ * import { tensor } from "../tensor/mod.ts";
  * const dict = loadBytes(saveBytes({ w: tensor([1, 2], [2]) }));
  * dict.w.shape; // [2]
  * ```

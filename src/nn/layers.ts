@@ -5,7 +5,7 @@
  */
 import * as F from "../tensor/functional.ts";
 import { type Generator, globalGenerator } from "../tensor/random.ts";
-import { fmtShape, Tensor } from "../tensor/tensor.ts";
+import { fmtShape, Tensor } from "../tensor/mod.ts";
 import { Module, parameter } from "./module.ts";
 
 /** A float32 parameter of `shape` drawn uniformly from [−bound, bound], as PyTorch's `uniform_` draws it. */

@@ -7,8 +7,8 @@
  *
  * @module
  */
-import type { Device } from "../tensor/device.ts";
-import { fmtShape, noGrad, Tensor } from "../tensor/tensor.ts";
+import type { Device } from "../backend/device.ts";
+import { fmtShape, noGrad, Tensor } from "../tensor/mod.ts";
 
 const parameters = new WeakSet<Tensor>();
 

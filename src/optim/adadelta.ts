@@ -1,6 +1,7 @@
 import { checkRange, Optimizer, type ParamGroupInput } from "./optimizer.ts";
-import { checkOptionKeys } from "../tensor/functional.ts";
-import type { Tensor } from "../tensor/tensor.ts";
+import { checkOptionKeys } from "../ops/_util.ts";
+import { fused } from "../ops/_fused.ts";
+import type { Tensor } from "../tensor/mod.ts";
 
 /** Options of {@linkcode Adadelta}. */
 export interface AdadeltaOptions {
@@ -42,7 +43,7 @@ export class Adadelta extends Optimizer<AdadeltaOptions> {
   step(): void {
     for (const { group: g, params, grads } of this.batches()) {
       const states = params.map((p) => this.stateOf(p, ["squareAvg", "accDelta"]));
-      params[0]._backend.adadeltaStep({
+      fused(params[0]._backend, "adadeltaStep", "Adadelta")({
         params: params.map((p) => p._data("Adadelta")),
         grads: grads.map((t) => t._data("Adadelta")),
         squareAvgs: states.map((s) => s.squareAvg._data()),

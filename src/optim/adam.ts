@@ -1,6 +1,7 @@
 import { checkRange, Optimizer, type ParamGroupInput } from "./optimizer.ts";
-import { checkOptionKeys } from "../tensor/functional.ts";
-import type { Tensor } from "../tensor/tensor.ts";
+import { checkOptionKeys } from "../ops/_util.ts";
+import { fused } from "../ops/_fused.ts";
+import type { Tensor } from "../tensor/mod.ts";
 
 /** Options of {@linkcode Adam}. */
 export interface AdamOptions {
@@ -55,7 +56,7 @@ export class Adam extends Optimizer<AdamOptions> {
       const names = g.amsgrad ? ["expAvg", "expAvgSq", "maxExpAvgSq"] : ["expAvg", "expAvgSq"];
       const states = params.map((p) => this.stateOf(p, names));
       for (const p of params) this.#steps.set(p, step);
-      params[0]._backend.adamStep({
+      fused(params[0]._backend, "adamStep", "Adam")({
         params: params.map((p) => p._data("Adam")),
         grads: grads.map((t) => t._data("Adam")),
         expAvgs: states.map((s) => s.expAvg._data()),

@@ -1,4 +1,4 @@
-import { checkOptionKeys } from "../tensor/functional.ts";
+import { checkOptionKeys } from "../ops/_util.ts";
 import type { Optimizer } from "./optimizer.ts";
 
 /** Options of {@linkcode StepLR}. */

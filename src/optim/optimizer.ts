@@ -3,8 +3,8 @@
  *
  * @module
  */
-import { checkOptionKeys } from "../tensor/functional.ts";
-import { keep, Tensor } from "../tensor/tensor.ts";
+import { checkOptionKeys } from "../ops/_util.ts";
+import { keep, Tensor } from "../tensor/mod.ts";
 
 /** A parameter group as given to an optimizer: its parameters plus options overriding the defaults. */
 export type ParamGroupInput<O> = { params: Tensor[] } & Partial<O>;

@@ -1,6 +1,7 @@
 import { checkRange, Optimizer, type ParamGroupInput } from "./optimizer.ts";
-import { checkOptionKeys } from "../tensor/functional.ts";
-import type { Tensor } from "../tensor/tensor.ts";
+import { checkOptionKeys } from "../ops/_util.ts";
+import { fused } from "../ops/_fused.ts";
+import type { Tensor } from "../tensor/mod.ts";
 
 /** Options of {@linkcode SGD}. */
 export interface SgdOptions {
@@ -57,7 +58,7 @@ export class SGD extends Optimizer<SgdOptions> {
         ? params.map((p) => this.stateOf(p, ["momentumBuffer"]).momentumBuffer._data())
         : null;
       for (const p of params) this.#started.add(p);
-      params[0]._backend.sgdStep({
+      fused(params[0]._backend, "sgdStep", "SGD")({
         params: params.map((p) => p._data("SGD")),
         grads: grads.map((t) => t._data("SGD")),
         momentumBufs: bufs,

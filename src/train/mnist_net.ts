@@ -4,7 +4,7 @@
  * @module
  */
 import { Conv2d, Linear, MaxPool2d, Module, ReLU } from "../nn/mod.ts";
-import type { Tensor } from "../tensor/tensor.ts";
+import type { Tensor } from "../tensor/mod.ts";
 
 /**
  * The network of the seed's PyTorch script: Conv2d(1→16, 3×3, padding 1) → ReLU →

@@ -6,10 +6,10 @@
  *
  * @module
  */
-import { type Device, device as pickDevice, type DeviceRequest } from "../tensor/device.ts";
+import { type Device, device as pickDevice, type DeviceRequest } from "../backend/device.ts";
 import { manualSeed } from "../tensor/random.ts";
 import { getNumThreads, setNumThreads } from "../backend/ts/mod.ts";
-import { noGrad, type Tensor, tidy } from "../tensor/tensor.ts";
+import { noGrad, type Tensor, tidy } from "../tensor/mod.ts";
 import { crossEntropy } from "../tensor/functional.ts";
 import type { Module } from "../nn/mod.ts";
 import { Adadelta, type Optimizer, StepLR } from "../optim/mod.ts";
