@@ -34,10 +34,13 @@ export function scalarRaw<T extends TensorBase>(op: ScalarOp, x: T, s: number): 
     throw new Error(`${op}: expected a number or a tensor, got ${String(s)}`);
   }
   noInt64(op, x);
-  const dtype: DType = COMPARISONS.has(op) ? "int32" : x.dtype;
+  const compares = COMPARISONS.has(op);
+  const dtype: DType = compares ? "int32" : x.dtype;
+  // PyTorch compares (and clamps) a float32 tensor with the number rounded to float32.
+  const value = x.dtype === "float32" && (compares || op === "max" || op === "min") ? Math.fround(s) : s;
   const xData = x._data(op);
   const out = x._backend.alloc(dtype, x.size);
-  x._backend.scalar(op, out, xData, s, x.size);
+  x._backend.scalar(op, out, xData, value, x.size);
   return x._wrap(out, x.shape, dtype);
 }
 

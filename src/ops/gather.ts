@@ -12,7 +12,7 @@ import { checkTensor, dimArg, noInt64, reduceDims, sameDevice } from "./_util.ts
 import { narrow } from "./narrow.ts";
 
 /** `out[..., j, ...] = x[..., index[..., j, ...], ...]` along `d`, where `index` has `x`'s shape except along `d`. */
-function gatherAlong<T extends TensorBase>(op: string, x: T, d: number, index: TensorBase): T {
+function gatherAlong<T extends TensorBase>(op: string, x: T, d: number, index: TensorBase, ownsIndex = false): T {
   const { outer, n, inner } = reduceDims(x.shape, d, true);
   const m = index.shape[d];
   const xData = x._data(op), indexData = index._data(op);
@@ -22,7 +22,7 @@ function gatherAlong<T extends TensorBase>(op: string, x: T, d: number, index: T
     const dx = fullLike(x, 0);
     x._backend.scatterAdd(dx._data(op), g._data(op), index._data(op), { outer, n, m, inner });
     return [dx];
-  }, op);
+  }, op, ownsIndex ? () => index.dispose() : undefined);
 }
 
 function checkIndex(op: string, x: TensorBase, index: TensorBase): void {
@@ -86,7 +86,6 @@ export function indexSelect<T extends TensorBase>(x: T, dim: number, index: Tens
   const m = index.size;
   const shaped = index._share(x.shape.map((_, i) => (i === d ? m : 1)));
   const full = expandRaw(shaped, x.shape.map((s, i) => (i === d ? m : s)));
-  const out = gatherAlong(op, x, d, full);
   if (full !== shaped) shaped.dispose();
-  return out;
+  return gatherAlong(op, x, d, full, true);
 }

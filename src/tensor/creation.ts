@@ -156,7 +156,7 @@ export function eye(n: number, m: number = n, opts: TensorOptions = {}): Tensor 
   checkShape("eye", [n, m]);
   const values = new Float64Array(n * m);
   for (let i = 0; i < Math.min(n, m); i++) values[i * m + i] = 1;
-  return tensor(values, [n, m], opts);
+  return tensor(values, [n, m], { dtype: "float32", ...opts });
 }
 
 /**
