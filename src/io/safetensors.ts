@@ -13,13 +13,14 @@ import { type Tensor, tensor } from "../tensor/mod.ts";
 /** Largest header accepted, as in the reference implementation. */
 const MAX_HEADER_BYTES = 100_000_000;
 
-type Dtype = "float32" | "float64" | "int32";
+type Dtype = "float32" | "float64" | "int32" | "int64";
 
-const TO_ST: Record<Dtype, string> = { float32: "F32", float64: "F64", int32: "I32" };
+const TO_ST: Record<Dtype, string> = { float32: "F32", float64: "F64", int32: "I32", int64: "I64" };
 const FROM_ST: Record<string, { dtype: Dtype; bytes: number }> = {
   F32: { dtype: "float32", bytes: 4 },
   F64: { dtype: "float64", bytes: 8 },
   I32: { dtype: "int32", bytes: 4 },
+  I64: { dtype: "int64", bytes: 8 },
 };
 
 /** Options for {@linkcode save} and {@linkcode saveBytes}. */
@@ -46,7 +47,7 @@ function checkEndian(fn: string): void {
 
 /**
  * Serializes a state dict to safetensors bytes; tensors are written in the order given.
- * float32 tensors become `F32`, int32 become `I32` (float64 become `F64`).
+ * float32 tensors become `F32`, int32 `I32`, int64 `I64` (float64 `F64`).
  *
  * @example
  * ```ts
@@ -79,17 +80,17 @@ export function saveBytes(stateDict: Record<string, Tensor>, opts: SaveOptions =
     if (key === "__metadata__") {
       throw new Error(`saveBytes: "__metadata__" is reserved and cannot name a tensor`);
     }
-    if (t === null || typeof t !== "object" || typeof t.toArray !== "function") {
+    if (t === null || typeof t !== "object" || typeof t.toHost !== "function") {
       throw new Error(`saveBytes: stateDict[${JSON.stringify(key)}] is not a Tensor`);
     }
     const st = TO_ST[t.dtype as Dtype];
     if (st === undefined) {
       throw new Error(
         `saveBytes: tensor ${JSON.stringify(key)} has dtype ${t.dtype}; ` +
-          `expected float32, int32 or float64`,
+          `expected float32, float64, int32 or int64`,
       );
     }
-    const arr = t.toArray();
+    const arr = t.toHost();
     const bytes = new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength);
     header[key] = { dtype: st, shape: [...t.shape], data_offsets: [offset, offset + bytes.length] };
     chunks.push(bytes);
@@ -291,6 +292,8 @@ export function parseSafetensors(bytes: Uint8Array, name = "<bytes>"): Safetenso
       ? new Float32Array(buf)
       : e.dtype === "int32"
       ? new Int32Array(buf)
+      : e.dtype === "int64"
+      ? new BigInt64Array(buf)
       : new Float64Array(buf);
     tensors[e.key] = tensor(values, e.shape, { dtype: e.dtype });
   }

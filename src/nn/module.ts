@@ -4,10 +4,12 @@
  * A module's parameters and sub-modules are its own fields, found in declaration order;
  * names join field names with dots exactly as PyTorch joins attribute names
  * (`conv1.weight`, `fc.bias`, `layers.0.weight`), so state dicts move between the two.
+ * Buffers (state that is saved but not learned, like BatchNorm's running statistics) are
+ * registered under PyTorch's names with `registerBuffer("running_mean", t)`.
  *
  * @module
  */
-import type { Device } from "../backend/device.ts";
+import type { Device } from "../backend/backend.ts";
 import { fmtShape, noGrad, Tensor } from "../tensor/mod.ts";
 
 const parameters = new WeakSet<Tensor>();
@@ -59,6 +61,8 @@ function isParameter(v: unknown): v is Tensor {
 export abstract class Module {
   /** True in training mode (the default), false after `eval()`. */
   training = true;
+  /** This module's own buffers by name, in registration order; `persistent` ones are in the state dict. */
+  #buffers = new Map<string, { tensor: Tensor | null; persistent: boolean }>();
 
   /** Computes the module's output. */
   abstract forward(...inputs: Tensor[]): Tensor;
@@ -100,11 +104,63 @@ export abstract class Module {
     return this.namedParameters().map(([, p]) => p);
   }
 
-  /** The parameters by name, as tensors sharing their storage (detached from autograd). */
+  /**
+   * Registers `t` as a buffer named `name` (PyTorch's name: `"running_mean"`,
+   * `"num_batches_tracked"`): saved in `stateDict()` (unless `persistent` is false), loaded by
+   * `loadStateDict()`, moved by `to()`, never trained. Returns `t`, to keep in a field; update it
+   * in place, or register a new tensor under the same name. `null` reserves the name.
+   *
+   * @example
+   * ```ts
+   * import { nn, Tensor } from "../../mod.ts";
+   * class Counter extends nn.Module {
+   *   count = this.registerBuffer("count", Tensor.zeros([], { dtype: "int64" }));
+   *   forward(x: Tensor): Tensor { return x; }
+   * }
+   * Object.keys(new Counter().stateDict()); // ["count"]
+   * ```
+   */
+  registerBuffer<T extends Tensor | null>(name: string, t: T, opts: { persistent?: boolean } = {}): T {
+    if (typeof name !== "string" || name === "" || name.includes(".")) {
+      throw new Error(`registerBuffer: name must be a non-empty string without ".", got ${JSON.stringify(name)}`);
+    }
+    if (t !== null && !(t instanceof Tensor)) {
+      throw new Error(`registerBuffer: buffer ${JSON.stringify(name)} must be a Tensor or null, got ${String(t)}`);
+    }
+    this.#buffers.set(name, { tensor: t, persistent: opts.persistent ?? true });
+    return t;
+  }
+
+  /** Every buffer with its dotted name (`bn1.running_mean`), this module's own first; null ones left out. */
+  namedBuffers(opts: { persistentOnly?: boolean } = {}): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    for (const [name, b] of this.#buffers) {
+      if (b.tensor && (b.persistent || !opts.persistentOnly)) out.push([name, b.tensor]);
+    }
+    for (const [prefix, m] of this.namedChildren()) {
+      for (const [name, t] of m.namedBuffers(opts)) out.push([`${prefix}.${name}`, t]);
+    }
+    return out;
+  }
+
+  /** Every buffer, in the order of `namedBuffers()`. */
+  buffers(): Tensor[] {
+    return this.namedBuffers().map(([, t]) => t);
+  }
+
+  /**
+   * The parameters and persistent buffers by name, as tensors sharing their storage (detached
+   * from autograd), with PyTorch's key names.
+   */
   stateDict(): Record<string, Tensor> {
     const out: Record<string, Tensor> = {};
-    for (const [name, p] of this.namedParameters()) out[name] = p.detach();
+    for (const [name, p] of this.#namedState()) out[name] = p.detach();
     return out;
+  }
+
+  /** Parameters then persistent buffers, by name: what the state dict holds. */
+  #namedState(): [string, Tensor][] {
+    return [...this.namedParameters(), ...this.namedBuffers({ persistentOnly: true })];
   }
 
   /**
@@ -112,7 +168,7 @@ export abstract class Module {
    * shape mismatch is an Error that lists every one of them; nothing is copied then.
    */
   loadStateDict(dict: Record<string, Tensor>): void {
-    const params = new Map(this.namedParameters());
+    const params = new Map(this.#namedState());
     const missing = [...params.keys()].filter((k) => !(k in dict));
     const extra = Object.keys(dict).filter((k) => !params.has(k));
     const mismatched: string[] = [];
@@ -133,7 +189,7 @@ export abstract class Module {
     }
     noGrad(() => {
       for (const [name, p] of params) {
-        const staged = p._backend.fromHost(p.dtype, dict[name].toArray());
+        const staged = p._backend.fromHost(p.dtype, dict[name].toHost());
         p._backend.copy(p._data("loadStateDict"), staged, p.size);
         p._backend.free(staged);
       }
@@ -152,9 +208,10 @@ export abstract class Module {
     return this.train(false);
   }
 
-  /** Moves every parameter to `dev` in place (optimizers holding them stay valid); returns this module. */
+  /** Moves every parameter and buffer to `dev` in place (optimizers holding them stay valid); returns this module. */
   to(dev: Device): this {
     for (const p of this.parameters()) p._moveTo(dev);
+    for (const b of this.buffers()) b._moveTo(dev);
     return this;
   }
 

@@ -6,6 +6,7 @@
  */
 export * from "./tensor.ts";
 export * from "./creation.ts";
+export { PhiloxGenerator, philoxGenerator, type PhiloxOptions } from "./philox.ts";
 export { type GradNode, TensorBase } from "../autograd/tensor_base.ts";
 export { isGradEnabled, noGrad } from "../autograd/mode.ts";
 export { keep, tidy } from "../autograd/tidy.ts";

@@ -126,6 +126,12 @@ export class Generator {
 }
 
 let defaultGenerator = new Generator(0);
+const reseeders: ((seed: number) => void)[] = [];
+
+/** Adds a stream that `manualSeed` reseeds too (the Philox stream registers itself). @internal */
+export function onManualSeed(reseed: (seed: number) => void): void {
+  reseeders.push(reseed);
+}
 
 /**
  * Seeds the global generator that initialises layers and fills `Tensor.rand`/`randn`.
@@ -140,6 +146,7 @@ let defaultGenerator = new Generator(0);
  */
 export function manualSeed(seed: number): Generator {
   defaultGenerator = new Generator(seed);
+  for (const reseed of reseeders) reseed(seed);
   return defaultGenerator;
 }
 
