@@ -5,7 +5,7 @@
  */
 import { assertEquals } from "./_std.ts";
 import { getNumThreads, setNumThreads } from "../src/backend/ts/mod.ts";
-import { Tensor, tidy } from "../src/tensor/tensor.ts";
+import { Tensor, tidy } from "../src/tensor/mod.ts";
 import { manualSeed } from "../src/tensor/random.ts";
 import { crossEntropy } from "../src/tensor/functional.ts";
 import { Net } from "../src/train/mnist_net.ts";

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { type Tensor, tensor } from "../tensor/tensor.ts";
+import { type Tensor, tensor } from "../tensor/mod.ts";
 
 /** A per-pixel map from bytes to float32: `fround(fround(fround(b / 255) - mean) / std)`. */
 export interface PixelTransform {
