@@ -12,7 +12,12 @@
  * - One stream. Launches are asynchronous; only cn_memcpy_d2h and cn_synchronize wait.
  *   Errors found asynchronously by kernels (a class target out of range) are reported by the
  *   next call that waits.
- * - dtype codes: CN_F32 = 0 (float), CN_I32 = 1 (int32_t).
+ * - dtype codes: CN_F32 = 0 (float), CN_I32 = 1 (int32_t), CN_I64 = 2 (int64_t). int64 is storage
+ *   only: cn_fill, cn_cast (to and from int32 and float32), cn_copy_strided without accumulate and
+ *   the cn_memcpy_* copies take it; every other op answers CN_ERR_INVALID naming the dtype.
+ * - Op codes (enum cn_unary_op, ...), dtype, distribution and pooling codes come from
+ *   native/ops.def, the table TypeScript's codes are generated from too. A code that is not in the
+ *   table is CN_ERR_INVALID, never some default op.
  */
 #ifndef CONVNET_H
 #define CONVNET_H
@@ -24,7 +29,10 @@
 extern "C" {
 #endif
 
-enum cn_dtype { CN_F32 = 0, CN_I32 = 1 };
+enum cn_dtype {
+#define CN_DTYPE(NAME, ts, code) CN_##NAME = code,
+#include "../ops.def"
+};
 
 /* Status codes. */
 enum cn_status {
@@ -67,42 +75,105 @@ int cn_memcpy_h2d(void *dst, const void *src, int64_t bytes);
 int cn_memcpy_d2h(void *dst, const void *src, int64_t bytes); /* waits */
 int cn_memcpy_d2d(void *dst, const void *src, int64_t bytes);
 
-/* ---- elementwise (dtype: CN_F32 or CN_I32 for the operands; see each op) ---- */
+/* ---- elementwise (see native/ops.def for every op's formula) ---- */
 
-/* out[i] = value. */
+/* out[i] = value: ToInt32 for int32 (as Int32Array.fill), truncated toward zero for int64 (a value
+   that is not finite or not within int64 is CN_ERR_INVALID). */
 int cn_fill(int32_t dtype, void *out, double value, int64_t n);
-/* out[i] = (out_dtype) x[i]; float -> int truncates toward zero. */
+/* out[i] = (out_dtype) x[i]; float -> int32 is JavaScript's ToInt32 (truncates, NaN and infinities
+   give 0, wraps modulo 2^32); float -> int64 truncates, NaN gives 0, out of range saturates;
+   int64 -> int32 keeps the low 32 bits; int -> float rounds to nearest. */
 int cn_cast(int32_t out_dtype, void *out, int32_t x_dtype, const void *x, int64_t n);
 
-enum cn_unary_op { CN_NEG = 0, CN_EXP = 1, CN_LOG = 2, CN_RELU = 3, CN_SQRT = 4, CN_ABS = 5 };
-/* out = op(x); float32 except NEG and ABS, which also take int32. */
+enum cn_unary_op {
+#define CN_UNARY_OP(NAME, ts, code, c_expr, ts_expr) CN_##NAME = code,
+#include "../ops.def"
+};
+/* out = op(x), float32 or int32 (computed in double, stored as an Int32Array stores). */
 int cn_unary(int32_t op, int32_t dtype, void *out, const void *x, int64_t n);
 
-enum cn_binary_op { CN_ADD = 0, CN_SUB = 1, CN_MUL = 2, CN_DIV = 3, CN_EQ = 4, CN_RELU_GRAD = 5 };
+enum cn_binary_op {
+#define CN_BINARY_OP(NAME, ts, code, c_expr, ts_expr) CN_##NAME = code,
+#include "../ops.def"
+};
 /* out = op(a, b) with broadcasting: for output dimension d < rank, a is read at stride a_strides[d]
-   (0 where broadcast), b at b_strides[d]. rank <= 8. EQ writes int32 0/1; RELU_GRAD is a * (b > 0).
-   dtype is the operands' type; out has it too except for EQ. */
+   (0 where broadcast), b at b_strides[d]. rank <= 8. dtype is the operands' type; out has it too,
+   except for the comparisons (EQ NE GT LT GE LE), which write int32 0/1. */
 int cn_binary(int32_t op, int32_t dtype, void *out, const void *a, const void *b, int32_t rank, const int64_t *shape,
               const int64_t *a_strides, const int64_t *b_strides);
 
-enum cn_scalar_op { CN_S_ADD = 0, CN_S_SUB = 1, CN_S_RSUB = 2, CN_S_MUL = 3, CN_S_DIV = 4, CN_S_RDIV = 5, CN_S_POW = 6 };
-/* out = op(x, s): x + s, x - s, s - x, x * s, x / s, s / x, x ** s. */
+enum cn_scalar_op {
+#define CN_SCALAR_OP(NAME, ts, code, c_expr, ts_expr) CN_S_##NAME = code,
+#include "../ops.def"
+};
+/* out = op(x, s), computed in double and rounded once; comparisons write int32 0/1. */
 int cn_scalar(int32_t op, int32_t dtype, void *out, const void *x, double s, int64_t n);
+/* out = cond ? a : b elementwise, cond int32 (non-zero = true), a, b and out of `dtype`; each
+   operand read at its own strides per output dimension (0 where broadcast). rank <= 8. */
+int cn_where(int32_t dtype, void *out, const int32_t *cond, const void *a, const void *b, int32_t rank,
+             const int64_t *shape, const int64_t *cond_strides, const int64_t *a_strides, const int64_t *b_strides);
 /* out[i] += x[i]. */
 int cn_add_inplace(int32_t dtype, void *out, const void *x, int64_t n);
-/* out = x broadcast to shape (x read at x_strides[d], 0 where broadcast); rank <= 8. */
-int cn_expand(int32_t dtype, void *out, const void *x, int32_t rank, const int64_t *shape, const int64_t *x_strides);
+/* For every index i of shape: out[out_offset + sum_d i_d * out_strides[d]] = x[x_offset + sum_d
+   i_d * x_strides[d]] (+= when accumulate; distinct indices must then not share an output
+   element). Strides may be 0 (broadcast) or negative. rank <= 8. int64 only without accumulate. */
+int cn_copy_strided(int32_t dtype, void *out, const void *x, int32_t rank, const int64_t *shape,
+                    const int64_t *out_strides, int64_t out_offset, const int64_t *x_strides, int64_t x_offset,
+                    int32_t accumulate);
+/* dx[i] = x[i] > 0 ? dy[i] : 0 (ReLU's backward; a NaN x gives 0), float32. */
+int cn_relu_backward(float *dx, const float *dy, const float *x, int64_t n);
 
-enum cn_reduce_op { CN_R_SUM = 0, CN_R_MAX = 1, CN_R_ARGMAX = 2 };
-/* x viewed as [outer, n, inner], reduced over n into [outer, inner]. ARGMAX writes int32 (first max). */
+enum cn_reduce_op {
+#define CN_REDUCE_OP(NAME, ts, code, policy) CN_R_##NAME = code,
+#include "../ops.def"
+};
+/* x viewed as [outer, n, inner], reduced over n into [outer, inner]. ARGMAX and ARGMIN write int32
+   (the first extreme); a NaN wins MAX, MIN and their arg forms (the first NaN). n = 0: sum 0, max
+   -inf, min +inf (int32: 0), arg 0. */
 int cn_reduce(int32_t op, int32_t dtype, void *out, const void *x, int64_t outer, int64_t n, int64_t inner);
+
+/* ---- gather / scatter along an axis: x viewed as [outer, n, inner], index as [outer, m, inner] ---- */
+
+/* out[o, j, i] = x[o, index[o, j, i], i]; dtype float32 or int32, index int32. An index outside
+   [0, n) writes 0 there and is a kernel error, reported by the next call that waits, naming the
+   position and the value. */
+int cn_gather(int32_t dtype, void *out, const void *x, const int32_t *index, int64_t outer, int64_t n, int64_t m,
+              int64_t inner);
+/* out[o, index[o, j, i], i] += src[o, j, i] (out is not cleared; atomic adds: with repeated indices
+   the float32 sum's rounding depends on the order). An index outside [0, n) is skipped and
+   reported like cn_gather's. */
+int cn_scatter_add(int32_t dtype, void *out, const void *src, const int32_t *index, int64_t outer, int64_t n,
+                   int64_t m, int64_t inner);
 
 /* ---- GEMM ---- */
 
-/* c[m, n] = alpha * op(a) * op(b) + beta * c; op(a) is [m, k] (a stored [k, m] when trans_a),
-   op(b) is [k, n] (b stored [n, k] when trans_b). Row-major, float32. */
+/* For b < batch: c_b[m, n] = alpha * op(a_b) * op(b_b) + beta * c_b, with a_b = a + b * stride_a,
+   b_b = b + b * stride_b, c_b = c + b * stride_c (elements); stride_a or stride_b 0 shares one
+   matrix across the batch; c matrices must not overlap (stride_c >= m * n when batch > 1).
+   op(a) is [m, k] (a stored [k, m] when trans_a), op(b) is [k, n] (b stored [n, k] when trans_b).
+   Row-major, float32; beta == 0: c is only written. */
 int cn_gemm(float *c, const float *a, const float *b, int32_t m, int32_t n, int32_t k, int32_t trans_a,
-            int32_t trans_b, float alpha, float beta);
+            int32_t trans_b, float alpha, float beta, int32_t batch, int64_t stride_a, int64_t stride_b,
+            int64_t stride_c);
+
+/* ---- random numbers (Philox4x32-10, counter-based: no device state) ---- */
+
+enum cn_distribution {
+#define CN_DISTRIBUTION(NAME, ts, code) CN_##NAME = code,
+#include "../ops.def"
+};
+/* Element i of out (float32) takes word i % 4 of philox4x32_10(counter = [lo32(q), hi32(q), 0, 0],
+   key = [lo32(seed), hi32(seed)]) with q = i / 4 + offset (64-bit, wrapping); 10 rounds with the
+   multipliers 0xD2511F53, 0xCD9E8D57 and key bumps 0x9E3779B9, 0xBB67AE85 (Random123's philox4x32).
+   u = (word >> 8) * 2^-24, in [0, 1).
+   - UNIFORM (p0 = low, p1 = high): fround(low + fround(u * fround(high - low))), low and high
+     doubles, each step rounded to float32 (no fused multiply-add);
+   - BERNOULLI (p0 = p): 1 where u < fround(p), else 0;
+   - NORMAL (p0 = mean, p1 = std): Box-Muller on the words of elements 2j and 2j + 1 (u1 from the
+     first, u2 from the second), in double: r = sqrt(-2 log(1 - u1)), t = 2 pi u2; element 2j gets
+     fround(mean + std * r * cos t), element 2j + 1 fround(mean + std * r * sin t). */
+int cn_random_fill(int32_t distribution, float *out, int64_t n, uint64_t seed, uint64_t offset, double p0,
+                   double p1);
 
 /* ---- convolution ---- */
 
@@ -127,7 +198,10 @@ int cn_conv2d_backward_bias(float *db, const float *dy, const cn_conv2d_geom *g)
 
 /* ---- pooling ---- */
 
-enum cn_pool_kind { CN_POOL_MAX = 0, CN_POOL_AVG = 1, CN_POOL_SUM = 2 };
+enum cn_pool_kind {
+#define CN_POOL_KIND(NAME, ts, code) CN_POOL_##NAME = code,
+#include "../ops.def"
+};
 
 typedef struct cn_pool2d_geom {
   int32_t n, c, h, w;
@@ -167,13 +241,6 @@ int cn_sgd_step(int32_t count, float *const *params, const float *const *grads, 
 int cn_adam_step(int32_t count, float *const *params, const float *const *grads, float *const *exp_avg,
                  float *const *exp_avg_sq, float *const *max_exp_avg_sq, const int64_t *sizes, float lr,
                  float beta1, float beta2, float eps, float weight_decay, int32_t amsgrad, int32_t step);
-
-/* ---- data: build a batch from a dataset kept on the device as bytes ---- */
-
-/* For b < batch: images[b, :] = ((bytes[idx[b], :] / 255) - mean) / std, labels[b] = label_bytes[idx[b]],
-   with idx a host array of `batch` sample indices and `pixels` bytes per sample. */
-int cn_gather_normalize(float *images, int32_t *labels, const uint8_t *bytes, const uint8_t *label_bytes,
-                        const int32_t *idx, int32_t batch, int32_t pixels, float mean, float std);
 
 #ifdef __cplusplus
 }

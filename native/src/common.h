@@ -74,10 +74,29 @@ static inline unsigned int cn_blocks(int64_t n, int threads) {
   return (unsigned int)b;
 }
 
-/* Records a data error found by a kernel (e.g. a class target out of range): the first one wins and is
-   reported by the next call that waits (cn_synchronize, cn_memcpy_d2h). `code` selects the message. */
-enum cn_kernel_error_code { CN_KE_NONE = 0, CN_KE_TARGET_RANGE = 1 };
-/* Device-side record: {code, index, value, limit}. */
+/* Records a data error found by a kernel (a class target or an index out of range): the first one wins
+   and is reported by the next call that waits (cn_synchronize, cn_memcpy_d2h). `code` selects the
+   message (runtime.cu). */
+enum cn_kernel_error_code { CN_KE_NONE = 0, CN_KE_TARGET_RANGE = 1, CN_KE_GATHER_INDEX = 2, CN_KE_SCATTER_INDEX = 3 };
+/* Device-side record: {code, position, value, limit}. Calling this arms the check after the next wait. */
 int32_t *cn_kernel_error_slot(void);
+
+/* Device side: records {code, position, value, limit} unless an earlier error holds the record.
+   Positions past int32 are recorded as INT32_MAX. */
+__device__ __forceinline__ void cn_record_kernel_error(int32_t *slot, int32_t code, int64_t position, int32_t value,
+                                                       int64_t limit) {
+  if (atomicCAS(&slot[0], (int32_t)CN_KE_NONE, code) == CN_KE_NONE) {
+    slot[1] = position < INT32_MAX ? (int32_t)position : INT32_MAX;
+    slot[2] = value;
+    slot[3] = limit < INT32_MAX ? (int32_t)limit : INT32_MAX;
+  }
+}
+
+/* "float32", "int32", "int64", or "dtype <code>". */
+const char *cn_dtype_name(int32_t dtype);
+/* Bytes per element of a dtype code (0 for an unknown code). */
+int cn_dtype_bytes(int32_t dtype);
+/* CN_OK for float32 and int32; CN_ERR_INVALID naming `fn` otherwise (int64: storage only). */
+int cn_require_arith_dtype(const char *fn, int32_t dtype);
 
 #endif /* CN_COMMON_H */

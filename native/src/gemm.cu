@@ -1,5 +1,10 @@
 /*
- * gemm.cu: cn_gemm, c = alpha * op(a) * op(b) + beta * c, row-major float32.
+ * gemm.cu: cn_gemm, c = alpha * op(a) * op(b) + beta * c, row-major float32, `batch` times.
+ *
+ * A batch is the tiled kernel's groups (grid.z = splits * groups, gemm_tile.cuh): matrix g of each
+ * operand starts at g * stride elements (stride 0: one matrix shared by the whole batch), so a
+ * batch of small products is one launch, not `batch` launches. More than 65535 matrices (grid.z's
+ * limit) run as several launches of at most 65535.
  *
  * The fast path is the tiled kernel of gemm_tile.cuh (128x128 or 64x64 tiles, 8x8 or 4x4 per
  * thread, double-buffered shared memory, split-K for long thin products); its napkin math is there.
@@ -20,32 +25,34 @@
 
 using namespace cn_tile;
 
-/* The dense epilogue: c = alpha * acc + beta * c, or the raw sum into a split-K workspace slice. */
+/* The dense epilogue: c = alpha * acc + beta * c for matrix `group` (at c + group * stride_c), or the
+   raw sum into a split-K workspace laid out [split][group][m * n]. */
 struct DenseEpi {
   float *c, *ws;
-  int n;
-  int64_t len;
+  int n, groups;
+  int64_t len, stride_c;
   float alpha, beta;
   __device__ __forceinline__ void store(int group, int split, int row, int col, float v) const {
-    (void)group;
     const int64_t i = (int64_t)row * n + col;
     if (ws) {
-      ws[split * len + i] = v;
+      ws[((int64_t)split * groups + group) * len + i] = v;
     } else {
+      float *cg = c + group * stride_c;
       float out = alpha * v;
-      if (beta != 0.0f) out += beta * c[i]; /* beta == 0: c may hold NaN garbage, never read it */
-      c[i] = out;
+      if (beta != 0.0f) out += beta * cg[i]; /* beta == 0: c may hold NaN garbage, never read it */
+      cg[i] = out;
     }
   }
 };
 
-/* The reference: one thread per output, a plain dot product. */
+/* The reference: one thread per output, a plain dot product; blockIdx.z is the matrix of the batch. */
 __global__ void __launch_bounds__(256)
     gemm_naive_kernel(float *c, const float *a, const float *b, int m, int n, int k, int trans_a, int trans_b,
-                      float alpha, float beta) {
+                      float alpha, float beta, int64_t stride_a, int64_t stride_b, int64_t stride_c) {
   const int col = blockIdx.x * blockDim.x + threadIdx.x;
   const int row = blockIdx.y * blockDim.y + threadIdx.y;
   if (row >= m || col >= n) return;
+  a += blockIdx.z * stride_a, b += blockIdx.z * stride_b, c += blockIdx.z * stride_c;
   float s = 0.0f;
   for (int p = 0; p < k; ++p) {
     const float av = trans_a ? a[(int64_t)p * m + row] : a[(int64_t)row * k + p];
@@ -58,31 +65,39 @@ __global__ void __launch_bounds__(256)
   c[i] = out;
 }
 
+/* The operands of one launch: `groups` matrices of each operand, `stride_*` elements apart. */
+struct Batch {
+  int groups;
+  int64_t stride_a, stride_b, stride_c;
+};
+
 /* Launches the tiled kernel with config C for one transpose combination. op(a) is [m, k]: stored
    [m, k] (K-contiguous) unless trans_a; op(b) is [k, n]: its [n, k] view is K-contiguous when trans_b. */
 template <class C, bool TA, bool TB>
 static int launch_tiled(float *c, const float *a, const float *b, int m, int n, int k, float alpha, float beta,
-                        float *ws, const Plan &pl) {
+                        float *ws, const Plan &pl, const Batch &bt) {
   typedef DenseOp<C::BM, C::BK, C::THREADS, !TA> OpA;
   typedef DenseOp<C::BN, C::BK, C::THREADS, TB> OpB;
   OpA oa;
-  oa.p = a, oa.X = m, oa.K = k, oa.group_stride = 0;
+  oa.p = a, oa.X = m, oa.K = k, oa.group_stride = bt.stride_a;
   OpB ob;
-  ob.p = b, ob.X = n, ob.K = k, ob.group_stride = 0;
+  ob.p = b, ob.X = n, ob.K = k, ob.group_stride = bt.stride_b;
   DenseEpi epi;
-  epi.c = c, epi.ws = ws, epi.n = n, epi.len = (int64_t)m * n, epi.alpha = alpha, epi.beta = beta;
+  epi.c = c, epi.ws = ws, epi.n = n, epi.groups = bt.groups, epi.len = (int64_t)m * n, epi.stride_c = bt.stride_c;
+  epi.alpha = alpha, epi.beta = beta;
   auto kern = tile_gemm_kernel<C, OpA, OpB, DenseEpi>;
-  CN_LAUNCH(kern, dim3(pl.tiles, 1, pl.splits), C::THREADS, oa, ob, epi, m, n, k, pl.k_per_split, 1);
-  return CN_CHECK_LAUNCH("gemm: tiled kernel");
+  CN_LAUNCH(kern, dim3(pl.tiles, 1, pl.splits * bt.groups), C::THREADS, oa, ob, epi, m, n, k, pl.k_per_split,
+            bt.groups);
+  return CN_CHECK_LAUNCH("cn_gemm: tiled kernel");
 }
 
 template <class C>
 static int launch_cfg(float *c, const float *a, const float *b, int m, int n, int k, int ta, int tb, float alpha,
-                      float beta, float *ws, const Plan &pl) {
-  if (!ta && !tb) return launch_tiled<C, false, false>(c, a, b, m, n, k, alpha, beta, ws, pl);
-  if (!ta && tb) return launch_tiled<C, false, true>(c, a, b, m, n, k, alpha, beta, ws, pl);
-  if (ta && !tb) return launch_tiled<C, true, false>(c, a, b, m, n, k, alpha, beta, ws, pl);
-  return launch_tiled<C, true, true>(c, a, b, m, n, k, alpha, beta, ws, pl);
+                      float beta, float *ws, const Plan &pl, const Batch &bt) {
+  if (!ta && !tb) return launch_tiled<C, false, false>(c, a, b, m, n, k, alpha, beta, ws, pl, bt);
+  if (!ta && tb) return launch_tiled<C, false, true>(c, a, b, m, n, k, alpha, beta, ws, pl, bt);
+  if (ta && !tb) return launch_tiled<C, true, false>(c, a, b, m, n, k, alpha, beta, ws, pl, bt);
+  return launch_tiled<C, true, true>(c, a, b, m, n, k, alpha, beta, ws, pl, bt);
 }
 
 static int use_naive(void) {
@@ -90,37 +105,26 @@ static int use_naive(void) {
   return v && strcmp(v, "naive") == 0;
 }
 
-extern "C" int cn_gemm(float *c, const float *a, const float *b, int32_t m, int32_t n, int32_t k, int32_t trans_a,
-                       int32_t trans_b, float alpha, float beta) {
-  CN_REQUIRE(m >= 0 && n >= 0 && k >= 0, "gemm: sizes must be >= 0, got m=%d n=%d k=%d", m, n, k);
-  if (m == 0 || n == 0) return CN_OK;
-  CN_REQUIRE(c != NULL, "gemm: c is NULL (m=%d, n=%d)", m, n);
-  CN_REQUIRE(k == 0 || (a != NULL && b != NULL), "gemm: %s is NULL (m=%d, n=%d, k=%d)", a ? "b" : "a", m, n, k);
-  CN_REQUIRE((int64_t)m * k < INT32_MAX && (int64_t)k * n < INT32_MAX && (int64_t)m * n < INT32_MAX,
-             "gemm: operands must have fewer than 2^31 elements (32-bit indexing), got m=%d n=%d k=%d", m, n, k);
-
-  if (use_naive()) {
-    dim3 block(16, 16);
-    dim3 grid((unsigned)cdiv(n, 16), (unsigned)cdiv(m, 16));
-    CN_REQUIRE(grid.y <= 65535, "gemm: m=%d is too large for the naive kernel (at most %d)", m, 65535 * 16);
-    CN_LAUNCH(gemm_naive_kernel, grid, block, c, a, b, m, n, k, trans_a ? 1 : 0, trans_b ? 1 : 0, alpha, beta);
-    return CN_CHECK_LAUNCH("gemm: naive kernel");
-  }
-
-  Plan pl = plan_gemm(m, n, k, 1, 1);
-  float *ws = NULL;
+/* One launch (plus the split-K reduction) for bt.groups <= 65535 matrices. Split-K needs the c
+   matrices packed (stride_c == m * n, or one matrix): the reduction walks them as one array. */
+static int gemm_launch(float *c, const float *a, const float *b, int m, int n, int k, int ta, int tb, float alpha,
+                       float beta, const Batch &bt) {
   const int64_t len = (int64_t)m * n;
-  if (pl.splits > 1 && cn_alloc((void **)&ws, pl.splits * len * (int64_t)sizeof(float)) != CN_OK) {
+  const int packed = bt.groups == 1 || bt.stride_c == len;
+  Plan pl = plan_gemm(m, n, k, bt.groups, packed);
+  float *ws = NULL;
+  if (pl.splits > 1 && cn_alloc((void **)&ws, pl.splits * bt.groups * len * (int64_t)sizeof(float)) != CN_OK) {
     ws = NULL; /* no room for the workspace: run unsplit, slower but the same result */
-    pl = plan_gemm(m, n, k, 1, 0);
+    pl = plan_gemm(m, n, k, bt.groups, 0);
   }
-  int st = pl.big ? launch_cfg<Big>(c, a, b, m, n, k, trans_a, trans_b, alpha, beta, ws, pl)
-                  : launch_cfg<Small>(c, a, b, m, n, k, trans_a, trans_b, alpha, beta, ws, pl);
+  int st = pl.big ? launch_cfg<Big>(c, a, b, m, n, k, ta, tb, alpha, beta, ws, pl, bt)
+                  : launch_cfg<Small>(c, a, b, m, n, k, ta, tb, alpha, beta, ws, pl, bt);
   if (st == CN_OK && ws) {
+    const int64_t total = bt.groups * len;
     auto red = splitk_reduce_kernel<0>;
-    CN_LAUNCH(red, cn_blocks(len, 256), 256, c, (const float *)ws, pl.splits, len, alpha, beta, (const float *)NULL,
-              1, 1);
-    st = CN_CHECK_LAUNCH("gemm: split-K reduction");
+    CN_LAUNCH(red, cn_blocks(total, 256), 256, c, (const float *)ws, pl.splits, total, alpha, beta,
+              (const float *)NULL, 1, 1);
+    st = CN_CHECK_LAUNCH("cn_gemm: split-K reduction");
   }
   /* Freed blocks are reused only by later work on the same stream, which runs after these kernels. */
   if (ws) {
@@ -128,4 +132,45 @@ extern "C" int cn_gemm(float *c, const float *a, const float *b, int32_t m, int3
     if (st == CN_OK) st = fs;
   }
   return st;
+}
+
+extern "C" int cn_gemm(float *c, const float *a, const float *b, int32_t m, int32_t n, int32_t k, int32_t trans_a,
+                       int32_t trans_b, float alpha, float beta, int32_t batch, int64_t stride_a, int64_t stride_b,
+                       int64_t stride_c) {
+  CN_REQUIRE(m >= 0 && n >= 0 && k >= 0 && batch >= 0, "cn_gemm: sizes must be >= 0, got m=%d n=%d k=%d batch=%d",
+             m, n, k, batch);
+  CN_REQUIRE(stride_a >= 0 && stride_b >= 0 && stride_c >= 0,
+             "cn_gemm: strides must be >= 0, got stride_a=%lld stride_b=%lld stride_c=%lld", (long long)stride_a,
+             (long long)stride_b, (long long)stride_c);
+  if (m == 0 || n == 0 || batch == 0) return CN_OK;
+  CN_REQUIRE(batch == 1 || stride_c >= (int64_t)m * n,
+             "cn_gemm: stride_c=%lld makes the %d c matrices of %d x %d overlap (expected stride_c >= m * n = %lld)",
+             (long long)stride_c, batch, m, n, (long long)m * n);
+  CN_REQUIRE(c != NULL, "cn_gemm: c is NULL (m=%d, n=%d)", m, n);
+  CN_REQUIRE(k == 0 || (a != NULL && b != NULL), "cn_gemm: %s is NULL (m=%d, n=%d, k=%d)", a ? "b" : "a", m, n, k);
+  CN_REQUIRE((int64_t)m * k < INT32_MAX && (int64_t)k * n < INT32_MAX && (int64_t)m * n < INT32_MAX,
+             "cn_gemm: operands must have fewer than 2^31 elements (32-bit indexing), got m=%d n=%d k=%d", m, n, k);
+  CN_TRY(cn_init());
+
+  if (use_naive()) {
+    dim3 block(16, 16);
+    CN_REQUIRE(cdiv(m, 16) <= 65535, "cn_gemm: m=%d is too large for the naive kernel (at most %d)", m, 65535 * 16);
+    for (int32_t g0 = 0; g0 < batch; g0 += 65535) {
+      const int32_t groups = batch - g0 < 65535 ? batch - g0 : 65535;
+      dim3 grid((unsigned)cdiv(n, 16), (unsigned)cdiv(m, 16), (unsigned)groups);
+      CN_LAUNCH(gemm_naive_kernel, grid, block, c + g0 * stride_c, a + g0 * stride_a, b + g0 * stride_b, m, n, k,
+                trans_a ? 1 : 0, trans_b ? 1 : 0, alpha, beta, stride_a, stride_b, stride_c);
+      CN_TRY(CN_CHECK_LAUNCH("cn_gemm: naive kernel"));
+    }
+    return CN_OK;
+  }
+
+  for (int32_t g0 = 0; g0 < batch; g0 += 65535) {
+    Batch bt;
+    bt.groups = batch - g0 < 65535 ? batch - g0 : 65535;
+    bt.stride_a = stride_a, bt.stride_b = stride_b, bt.stride_c = stride_c;
+    CN_TRY(gemm_launch(c + g0 * stride_c, a + g0 * stride_a, b + g0 * stride_b, m, n, k, trans_a, trans_b, alpha, beta,
+                       bt));
+  }
+  return CN_OK;
 }

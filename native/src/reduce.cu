@@ -1,15 +1,15 @@
 /*
  * reduce.cu: cn_reduce, x viewed as [outer, n, inner] reduced over n into [outer, inner]:
- * sum, max and argmax for float32 and int32.
+ * the CN_REDUCE_OP rows of native/ops.def (sum, max, argmax, min, argmin) for float32 and int32.
  *
  * Semantics of the TypeScript backend (src/backend/ts/elementwise.ts):
  * - sum accumulates float32 in double (as TS's JavaScript numbers do) and rounds once; being
  *   memory-bound, the kernel gets the double adds for free (even at 1/64 rate a DADD per 4-byte
  *   element stays under the bandwidth ceiling). int32 sums accumulate in 64 bits and wrap.
- * - max / argmax keep the first maximum; a NaN beats everything and the first NaN wins. As a
- *   (value, index) pair order this is a total order, so a tree of partial results gives exactly the
- *   sequential answer. n = 0 gives sum 0, max -Inf (0 for int32, as an Int32Array stores -Infinity),
- *   argmax 0.
+ * - max / argmax (min / argmin) keep the first maximum (minimum); a NaN beats everything and the
+ *   first NaN wins. As a (value, index) pair order this is a total order, so a tree of partial
+ *   results gives exactly the sequential answer. n = 0 gives sum 0, max -Inf, min +Inf (0 for
+ *   int32, as an Int32Array stores an infinity), argmax and argmin 0.
  * Every kernel combines in a fixed order: results are deterministic.
  *
  * Kernels (napkin math: an H100 needs ~100K loads in flight to saturate; a thread looping over n
@@ -24,6 +24,7 @@
 #include <type_traits>
 
 #include "common.h"
+#include "ops.cuh"
 
 #define RD_THREADS 256
 
@@ -50,10 +51,10 @@ struct SumP {
   }
 };
 
-/* max and argmax: (value, index) pairs; `b` wins when it is NaN and `a` is not, when it is larger, or
-   on a tie (both NaN, or equal) when its index is smaller. */
-template <class T, bool ARG>
-struct MaxP {
+/* max / min and their arg forms: (value, index) pairs; `b` wins when it is NaN and `a` is not, when
+   it is larger (smaller for MIN), or on a tie (both NaN, or equal) when its index is smaller. */
+template <class T, bool ARG, bool MIN>
+struct ExtremeP {
   typedef T In;
   typedef typename std::conditional<ARG, int32_t, T>::type Out;
   struct S {
@@ -61,15 +62,15 @@ struct MaxP {
     int32_t i;
   };
   static __device__ __forceinline__ S init() {
-    if constexpr (std::is_same<T, float>::value) return S{-INFINITY, INT32_MAX};
-    else return S{INT32_MIN, INT32_MAX};
+    if constexpr (std::is_same<T, float>::value) return S{MIN ? INFINITY : -INFINITY, INT32_MAX};
+    else return S{MIN ? INT32_MAX : INT32_MIN, INT32_MAX};
   }
   static __device__ __forceinline__ S make(T v, int64_t j) { return S{v, (int32_t)j}; }
   static __device__ __forceinline__ S combine(S a, S b) {
     bool take;
     if (is_nan(b.v)) take = !is_nan(a.v) || b.i < a.i;
     else if (is_nan(a.v)) take = false;
-    else take = b.v > a.v || (b.v == a.v && b.i < a.i);
+    else take = (MIN ? b.v < a.v : b.v > a.v) || (b.v == a.v && b.i < a.i);
     return take ? b : a;
   }
   static __device__ __forceinline__ S shfl_down(S s, int off) {
@@ -80,6 +81,16 @@ struct MaxP {
     else return s.v;
   }
 };
+
+/* The policy names the CN_REDUCE_OP rows use. */
+template <class T>
+using MaxP = ExtremeP<T, false, false>;
+template <class T>
+using ArgMaxP = ExtremeP<T, true, false>;
+template <class T>
+using MinP = ExtremeP<T, false, true>;
+template <class T>
+using ArgMinP = ExtremeP<T, true, true>;
 
 template <class P>
 __device__ __forceinline__ typename P::S warp_reduce(typename P::S s) {
@@ -197,29 +208,31 @@ static int launch_reduce(void *out_, const void *x_, int64_t outer, int64_t n, i
 template <class T>
 static int reduce_typed(int32_t op, void *out, const void *x, int64_t outer, int64_t n, int64_t inner) {
   switch (op) {
-    case CN_R_SUM: return launch_reduce<SumP<T>>(out, x, outer, n, inner, "reduce: SUM");
-    case CN_R_MAX: return launch_reduce<MaxP<T, false>>(out, x, outer, n, inner, "reduce: MAX");
-    default: return launch_reduce<MaxP<T, true>>(out, x, outer, n, inner, "reduce: ARGMAX");
+#define CN_REDUCE_OP(NAME, ts, code, policy) \
+  case code: return launch_reduce<policy<T>>(out, x, outer, n, inner, "cn_reduce: " #NAME);
+#include "../ops.def"
   }
+  return CN_UNKNOWN_OP("cn_reduce", "reduce", op, cn_reduce_codes);
 }
 
 extern "C" int cn_reduce(int32_t op, int32_t dtype, void *out, const void *x, int64_t outer, int64_t n,
                          int64_t inner) {
-  CN_REQUIRE(op >= CN_R_SUM && op <= CN_R_ARGMAX, "reduce: op %d is not a reduction (expected 0..2: SUM MAX ARGMAX)",
-             op);
-  CN_REQUIRE(dtype == CN_F32 || dtype == CN_I32, "reduce: dtype %d is not CN_F32 (0) or CN_I32 (1)", dtype);
-  CN_REQUIRE(outer >= 0 && n >= 0 && inner >= 0, "reduce: sizes must be >= 0, got outer=%lld n=%lld inner=%lld",
+  if (!reduce_op_name(op)) return CN_UNKNOWN_OP("cn_reduce", "reduce", op, cn_reduce_codes);
+  CN_TRY(cn_require_arith_dtype("cn_reduce", dtype));
+  CN_REQUIRE(outer >= 0 && n >= 0 && inner >= 0, "cn_reduce: sizes must be >= 0, got outer=%lld n=%lld inner=%lld",
              (long long)outer, (long long)n, (long long)inner);
   const int64_t outputs = outer * inner;
   if (outputs == 0) return CN_OK;
-  CN_REQUIRE(n <= INT32_MAX || op == CN_R_SUM, "reduce: n=%lld is too long for an int32 index (at most %d)",
+  CN_REQUIRE(n <= INT32_MAX || op == CN_R_SUM, "cn_reduce: n=%lld is too long for an int32 index (at most %d)",
              (long long)n, INT32_MAX);
-  CN_REQUIRE(out != NULL && (x != NULL || n == 0), "reduce: %s is NULL (outer=%lld n=%lld inner=%lld)",
+  CN_REQUIRE(out != NULL && (x != NULL || n == 0), "cn_reduce: %s is NULL (outer=%lld n=%lld inner=%lld)",
              out ? "x" : "out", (long long)outer, (long long)n, (long long)inner);
   CN_TRY(cn_init());
   if (n == 0) {
-    if (op == CN_R_MAX && dtype == CN_F32) return cn_fill(CN_F32, out, -INFINITY, outputs);
-    return cn_fill(op == CN_R_ARGMAX ? CN_I32 : dtype, out, 0.0, outputs);
+    const bool arg = op == CN_R_ARGMAX || op == CN_R_ARGMIN;
+    if (dtype == CN_F32 && op == CN_R_MAX) return cn_fill(CN_F32, out, -INFINITY, outputs);
+    if (dtype == CN_F32 && op == CN_R_MIN) return cn_fill(CN_F32, out, INFINITY, outputs);
+    return cn_fill(arg ? CN_I32 : dtype, out, 0.0, outputs);
   }
   return dtype == CN_F32 ? reduce_typed<float>(op, out, x, outer, n, inner)
                          : reduce_typed<int32_t>(op, out, x, outer, n, inner);

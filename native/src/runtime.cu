@@ -79,10 +79,47 @@ static int check_kernel_errors(void) {
       return cn_fail(CN_ERR_KERNEL,
                      "crossEntropy: target %d at batch index %d is out of range; expected a class in [0, %d)", rec[2],
                      rec[1], rec[3]);
+    case CN_KE_GATHER_INDEX:
+    case CN_KE_SCATTER_INDEX:
+      return cn_fail(CN_ERR_KERNEL,
+                     "%s: index %d at position %d%s of the index is out of range; expected an index in [0, %d)",
+                     rec[0] == CN_KE_GATHER_INDEX ? "gather" : "scatterAdd", rec[2], rec[1],
+                     rec[1] == INT32_MAX ? " (or later)" : "", rec[3]);
     default:
       return cn_fail(CN_ERR_KERNEL, "a kernel reported error code %d (index %d, value %d, limit %d)", rec[0], rec[1],
                      rec[2], rec[3]);
   }
+}
+
+const char *cn_dtype_name(int32_t dtype) {
+  switch (dtype) {
+    case CN_F32: return "float32";
+    case CN_I32: return "int32";
+    case CN_I64: return "int64";
+  }
+  static thread_local char other[32];
+  snprintf(other, sizeof other, "dtype %d", (int)dtype);
+  return other;
+}
+
+int cn_dtype_bytes(int32_t dtype) {
+  switch (dtype) {
+    case CN_F32: return 4;
+    case CN_I32: return 4;
+    case CN_I64: return 8;
+  }
+  return 0;
+}
+
+int cn_require_arith_dtype(const char *fn, int32_t dtype) {
+  if (dtype == CN_F32 || dtype == CN_I32) return CN_OK;
+  if (dtype == CN_I64) {
+    return cn_fail(CN_ERR_INVALID,
+                   "%s: dtype int64 is storage only (alloc, fill, copy, cast); arithmetic on int64 is not supported, "
+                   "cast to int32 or float32 first",
+                   fn);
+  }
+  return cn_fail(CN_ERR_INVALID, "%s: dtype %d is not CN_F32 (0) or CN_I32 (1)", fn, (int)dtype);
 }
 
 /* ------------------------------------------------------------------ the ABI */

@@ -22,11 +22,7 @@
 #define XENT_MAX_BLOCKS 4096
 
 __device__ __forceinline__ void record_target_error(int32_t *slot, int64_t row, int32_t t, int32_t c) {
-  if (atomicCAS(&slot[0], (int32_t)CN_KE_NONE, (int32_t)CN_KE_TARGET_RANGE) == CN_KE_NONE) {
-    slot[1] = (int32_t)row;
-    slot[2] = t;
-    slot[3] = c;
-  }
+  cn_record_kernel_error(slot, CN_KE_TARGET_RANGE, row, t, c);
 }
 
 __device__ __forceinline__ double warp_sum(double v) {

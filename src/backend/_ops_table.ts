@@ -1,5 +1,11 @@
 // Generated from native/ops.def by scripts/gen_ops_table.ts: do not edit (tests/ops_table_test.ts checks it).
-// PLACEHOLDER written by hand until the generator exists.
+
+/**
+ * The op codes shared by C, CUDA and TypeScript (one table: native/ops.def), and each op's formula
+ * for the TypeScript backends (float32 rounding happens on store).
+ *
+ * @module
+ */
 
 /** Unary op codes. */
 export const UNARY_OPS = { neg: 0, exp: 1, log: 2, relu: 3, sqrt: 4, abs: 5, sigmoid: 6, tanh: 7 } as const;
@@ -11,7 +17,7 @@ export const BINARY_OPS = { add: 0, sub: 1, mul: 2, div: 3, eq: 4, ne: 5, gt: 6,
 /** Binary elementwise ops. */
 export type BinaryOp = keyof typeof BINARY_OPS;
 
-/** Ops between a tensor and a number `s`: `x + s`, `x - s`, `s - x`, `x * s`, `x / s`, `s / x`, `x ** s`, max, min, comparisons. */
+/** Ops between a tensor and a number `s` (`rsub` is `s - x`, `rdiv` is `s / x`); comparisons write int32 0/1. */
 export const SCALAR_OPS = {
   add: 0,
   sub: 1,
@@ -37,12 +43,12 @@ export const REDUCE_OPS = { sum: 0, max: 1, argmax: 2, min: 3, argmin: 4 } as co
 /** Reductions over the middle axis of [outer, n, inner]. */
 export type ReduceOp = keyof typeof REDUCE_OPS;
 
-/** Each unary op on one number (the TypeScript backends' reference; float32 rounding happens on store). */
+/** Each unary op on one number. */
 export const UNARY_FNS: Record<UnaryOp, (x: number) => number> = {
   neg: (x) => -x,
   exp: (x) => Math.exp(x),
   log: (x) => Math.log(x),
-  relu: (x) => (x > 0 || x !== x ? x : 0),
+  relu: (x) => x > 0 || x !== x ? x : 0,
   sqrt: (x) => Math.sqrt(x),
   abs: (x) => Math.abs(x),
   sigmoid: (x) => 1 / (1 + Math.exp(-x)),
@@ -55,12 +61,12 @@ export const BINARY_FNS: Record<BinaryOp, (a: number, b: number) => number> = {
   sub: (a, b) => a - b,
   mul: (a, b) => a * b,
   div: (a, b) => a / b,
-  eq: (a, b) => (a === b ? 1 : 0),
-  ne: (a, b) => (a !== b ? 1 : 0),
-  gt: (a, b) => (a > b ? 1 : 0),
-  lt: (a, b) => (a < b ? 1 : 0),
-  ge: (a, b) => (a >= b ? 1 : 0),
-  le: (a, b) => (a <= b ? 1 : 0),
+  eq: (a, b) => a === b ? 1 : 0,
+  ne: (a, b) => a !== b ? 1 : 0,
+  gt: (a, b) => a > b ? 1 : 0,
+  lt: (a, b) => a < b ? 1 : 0,
+  ge: (a, b) => a >= b ? 1 : 0,
+  le: (a, b) => a <= b ? 1 : 0,
 };
 
 /** Each tensor-number op (`x` the element, `s` the number). */
@@ -72,15 +78,24 @@ export const SCALAR_FNS: Record<ScalarOp, (x: number, s: number) => number> = {
   div: (x, s) => x / s,
   rdiv: (x, s) => s / x,
   pow: (x, s) => x ** s,
-  max: (x, s) => (x > s || x !== x ? x : s),
-  min: (x, s) => (x < s || x !== x ? x : s),
-  eq: (x, s) => (x === s ? 1 : 0),
-  ne: (x, s) => (x !== s ? 1 : 0),
-  gt: (x, s) => (x > s ? 1 : 0),
-  lt: (x, s) => (x < s ? 1 : 0),
-  ge: (x, s) => (x >= s ? 1 : 0),
-  le: (x, s) => (x <= s ? 1 : 0),
+  max: (x, s) => x > s || x !== x ? x : s,
+  min: (x, s) => x < s || x !== x ? x : s,
+  eq: (x, s) => x === s ? 1 : 0,
+  ne: (x, s) => x !== s ? 1 : 0,
+  gt: (x, s) => x > s ? 1 : 0,
+  lt: (x, s) => x < s ? 1 : 0,
+  ge: (x, s) => x >= s ? 1 : 0,
+  le: (x, s) => x <= s ? 1 : 0,
 };
 
 /** The binary and scalar ops that compare: they write int32 0/1 whatever the operands' dtype. */
 export const COMPARISONS: ReadonlySet<string> = new Set(["eq", "ne", "gt", "lt", "ge", "le"]);
+
+/** Element type codes of native storage (float64 has none: it lives on the TypeScript backends only). */
+export const DTYPE_CODES = { float32: 0, int32: 1, int64: 2 } as const;
+
+/** Distribution codes of the native random fill. */
+export const DISTRIBUTION_CODES = { uniform: 0, normal: 1, bernoulli: 2 } as const;
+
+/** Pooling kind codes of the native pooling kernels. */
+export const POOL_KIND_CODES = { max: 0, avg: 1, sum: 2 } as const;

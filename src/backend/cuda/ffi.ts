@@ -93,7 +93,7 @@ export const SYMBOLS = {
     result: "i32",
   },
 
-  // ---- elementwise ----
+  // ---- elementwise (op codes: src/backend/_ops_table.ts, generated from native/ops.def) ----
   cn_fill: {
     parameters: [
       "i32", // int32_t dtype
@@ -148,6 +148,21 @@ export const SYMBOLS = {
     ],
     result: "i32",
   },
+  cn_where: {
+    parameters: [
+      "i32", // int32_t dtype
+      "pointer", // void *out
+      "pointer", // const int32_t *cond
+      "pointer", // const void *a
+      "pointer", // const void *b
+      "i32", // int32_t rank
+      "buffer", // const int64_t *shape
+      "buffer", // const int64_t *cond_strides
+      "buffer", // const int64_t *a_strides
+      "buffer", // const int64_t *b_strides
+    ],
+    result: "i32",
+  },
   cn_add_inplace: {
     parameters: [
       "i32", // int32_t dtype
@@ -157,14 +172,27 @@ export const SYMBOLS = {
     ],
     result: "i32",
   },
-  cn_expand: {
+  cn_copy_strided: {
     parameters: [
       "i32", // int32_t dtype
       "pointer", // void *out
       "pointer", // const void *x
       "i32", // int32_t rank
       "buffer", // const int64_t *shape
+      "buffer", // const int64_t *out_strides
+      "i64", // int64_t out_offset
       "buffer", // const int64_t *x_strides
+      "i64", // int64_t x_offset
+      "i32", // int32_t accumulate
+    ],
+    result: "i32",
+  },
+  cn_relu_backward: {
+    parameters: [
+      "pointer", // float *dx
+      "pointer", // const float *dy
+      "pointer", // const float *x
+      "i64", // int64_t n
     ],
     result: "i32",
   },
@@ -176,6 +204,34 @@ export const SYMBOLS = {
       "pointer", // const void *x
       "i64", // int64_t outer
       "i64", // int64_t n
+      "i64", // int64_t inner
+    ],
+    result: "i32",
+  },
+
+  // ---- gather / scatter along an axis ----
+  cn_gather: {
+    parameters: [
+      "i32", // int32_t dtype
+      "pointer", // void *out
+      "pointer", // const void *x
+      "pointer", // const int32_t *index
+      "i64", // int64_t outer
+      "i64", // int64_t n
+      "i64", // int64_t m
+      "i64", // int64_t inner
+    ],
+    result: "i32",
+  },
+  cn_scatter_add: {
+    parameters: [
+      "i32", // int32_t dtype
+      "pointer", // void *out
+      "pointer", // const void *src
+      "pointer", // const int32_t *index
+      "i64", // int64_t outer
+      "i64", // int64_t n
+      "i64", // int64_t m
       "i64", // int64_t inner
     ],
     result: "i32",
@@ -194,6 +250,24 @@ export const SYMBOLS = {
       "i32", // int32_t trans_b
       "f32", // float alpha
       "f32", // float beta
+      "i32", // int32_t batch
+      "i64", // int64_t stride_a
+      "i64", // int64_t stride_b
+      "i64", // int64_t stride_c
+    ],
+    result: "i32",
+  },
+
+  // ---- random numbers ----
+  cn_random_fill: {
+    parameters: [
+      "i32", // int32_t distribution (enum cn_distribution)
+      "pointer", // float *out
+      "i64", // int64_t n
+      "u64", // uint64_t seed
+      "u64", // uint64_t offset
+      "f64", // double p0
+      "f64", // double p1
     ],
     result: "i32",
   },
@@ -330,22 +404,6 @@ export const SYMBOLS = {
       "f32", // float weight_decay
       "i32", // int32_t amsgrad
       "i32", // int32_t step
-    ],
-    result: "i32",
-  },
-
-  // ---- data ----
-  cn_gather_normalize: {
-    parameters: [
-      "pointer", // float *images
-      "pointer", // int32_t *labels
-      "pointer", // const uint8_t *bytes
-      "pointer", // const uint8_t *label_bytes
-      "buffer", // const int32_t *idx (host)
-      "i32", // int32_t batch
-      "i32", // int32_t pixels
-      "f32", // float mean
-      "f32", // float std
     ],
     result: "i32",
   },
