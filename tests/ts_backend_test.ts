@@ -300,8 +300,10 @@ function threadedOutputs(): Float32Array[] {
   }
   for (const [m, n, k] of GEMM_SHAPES) {
     for (const [transA, transB] of [[false, false], [false, true], [true, false], [true, true]]) {
-      const c = input(3 * m * n);
-      fast.gemm(c, input(3 * m * k), input(k * n), {
+      // Storage from the backend: with threads on, batch entries are views into the shared heap.
+      const host = (a: Float32Array) => fast.fromHost("float32", a) as Float32Array;
+      const c = host(input(3 * m * n));
+      fast.gemm(c, host(input(3 * m * k)), host(input(k * n)), {
         m,
         n,
         k,
@@ -356,6 +358,10 @@ Deno.test({
         checkPools(`${n} threads`);
         checkElementwise(`${n} threads`);
         checkAdadelta(`${n} threads`);
+        // Storage of every dtype lives in the shared heap now, int64 included.
+        const big = fast.fromHost("int64", BigInt64Array.of(-(2n ** 63n), 5n)) as unknown as BigInt64Array;
+        assertEquals(big.buffer instanceof SharedArrayBuffer, true, "int64 storage in the shared heap");
+        assertEquals(fast.toHost("int64", big as never, 2), BigInt64Array.of(-(2n ** 63n), 5n));
         const outs = threadedOutputs();
         assertEquals(outs.length, one.length);
         one.forEach((o, i) => assertBitEqual(outs[i], o, `${n} threads against 1 thread: output ${i}`));

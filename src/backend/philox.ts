@@ -30,6 +30,8 @@
  */
 import type { RandomFill } from "./backend.ts";
 
+export type { RandomFill } from "./backend.ts";
+
 /** Multipliers of the two products in a round. */
 const M0 = 0xD2511F53, M1 = 0xCD9E8D57;
 /** Weyl increments of the key between rounds (golden ratio, √3 − 1). */

@@ -53,20 +53,30 @@ export function plan(shape: readonly number[], strides: readonly (readonly numbe
 }
 
 /**
- * Calls `row(at)` for every row of `w`, where `at[k]` is operand k's flat index of the row's
- * first element (starting from `offsets[k]`). `at` is reused between calls: read it, do not keep it.
+ * Calls `row(o0, o1, o2, o3)` for every row of `w`, where `ok` is operand k's flat index of the
+ * row's first element (starting from `offsets[k]`; at most 4 operands, the missing ones read 0).
+ * Plain numbers rather than an array: this runs once per row, and rows can be short.
  */
-export function forEachRow(w: Walk, offsets: readonly number[], row: (at: number[]) => void): void {
+export function forEachRow(
+  w: Walk,
+  offsets: readonly number[],
+  row: (o0: number, o1: number, o2: number, o3: number) => void,
+): void {
   if (w.size === 0) return;
-  const at = offsets.slice(), rank = w.outer.length, idx = new Array<number>(rank).fill(0);
+  if (offsets.length > 4) throw new Error(`ts backend: forEachRow walks at most 4 operands, got ${offsets.length}`);
+  const rank = w.outer.length, dims = w.outer, idx = new Array<number>(rank).fill(0);
+  const zeros = new Array<number>(rank).fill(0);
+  const s0 = w.outerStrides[0] ?? zeros, s1 = w.outerStrides[1] ?? zeros;
+  const s2 = w.outerStrides[2] ?? zeros, s3 = w.outerStrides[3] ?? zeros;
+  let a0 = offsets[0] ?? 0, a1 = offsets[1] ?? 0, a2 = offsets[2] ?? 0, a3 = offsets[3] ?? 0;
   for (;;) {
-    row(at);
+    row(a0, a1, a2, a3);
     let d = rank - 1;
     for (; d >= 0; d--) {
-      const s = w.outerStrides;
-      for (let k = 0; k < at.length; k++) at[k] += s[k][d];
-      if (++idx[d] < w.outer[d]) break;
-      for (let k = 0; k < at.length; k++) at[k] -= s[k][d] * w.outer[d];
+      a0 += s0[d], a1 += s1[d], a2 += s2[d], a3 += s3[d];
+      if (++idx[d] < dims[d]) break;
+      const n = dims[d];
+      a0 -= s0[d] * n, a1 -= s1[d] * n, a2 -= s2[d] * n, a3 -= s3[d] * n;
       idx[d] = 0;
     }
     if (d < 0) return;

@@ -59,15 +59,15 @@ export function binary(op: BinaryOp, out: TsStorage, a: TsStorage, b: TsStorage,
   checkReach(name, "a", as.length, { shape, strides: bc.aStrides, offset: 0 });
   checkReach(name, "b", bs.length, { shape, strides: bc.bStrides, offset: 0 });
   const w = plan(shape, [outStrides, bc.aStrides, bc.bStrides]);
-  const [so, sa, sb] = w.step;
+  const [, sa, sb] = w.step; // out is dense: its rows are contiguous
   if (w.outer.length === 0 && sa === 1 && sb === 1) {
     // Same shapes, no broadcasting: one flat loop.
     for (let i = 0; i < w.size; i++) o[i] = f(as[i], bs[i]);
     return;
   }
   const n = w.count;
-  forEachRow(w, [0, 0, 0], ([io, ia, ib]) => {
-    for (let j = 0; j < n; j++) o[io + j * so] = f(as[ia + j * sa], bs[ib + j * sb]);
+  forEachRow(w, [0, 0, 0], (io, ia, ib) => {
+    for (let j = 0; j < n; j++, ia += sa, ib += sb) o[io + j] = f(as[ia], bs[ib]);
   });
 }
 
@@ -89,8 +89,8 @@ export function where(out: TsStorage, cond: TsStorage, a: TsStorage, b: TsStorag
   checkReach("where", "a", as.length, { shape, strides: layout.aStrides, offset: 0 });
   checkReach("where", "b", bs.length, { shape, strides: layout.bStrides, offset: 0 });
   const w = plan(shape, [outStrides, layout.condStrides, layout.aStrides, layout.bStrides]);
-  const [so, sc, sa, sb] = w.step, n = w.count;
-  forEachRow(w, [0, 0, 0, 0], ([io, ic, ia, ib]) => {
-    for (let j = 0; j < n; j++) o[io + j * so] = cond[ic + j * sc] !== 0 ? as[ia + j * sa] : bs[ib + j * sb];
+  const [, sc, sa, sb] = w.step, n = w.count; // out is dense: its rows are contiguous
+  forEachRow(w, [0, 0, 0, 0], (io, ic, ia, ib) => {
+    for (let j = 0; j < n; j++, ic += sc, ia += sa, ib += sb) o[io + j] = cond[ic] !== 0 ? as[ia] : bs[ib];
   });
 }

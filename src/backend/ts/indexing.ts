@@ -12,6 +12,9 @@ import { checkReach, forEachRow, plan } from "./_walk.ts";
 /** Element access shared by number and bigint storage (a copy moves values without looking at them). */
 type Cells = { [i: number]: number | bigint };
 
+/** Rows at least this long are copied with `set` (a subarray per row costs more than a short loop). */
+const BLOCK_COPY = 64;
+
 /**
  * `out[outOffset + Σ i_d·outStrides_d] (+)= x[xOffset + Σ i_d·xStrides_d]` over `layout.shape`.
  * int64 storage may be copied but not accumulated.
@@ -29,17 +32,16 @@ export function copyStrided(out: TsStorage, x: TsStorage, layout: StridedCopy): 
   const [so, sx] = w.step, n = w.count;
   if (accumulate) {
     const o = out as Float32Array, xs = x as Float32Array; // number storage (checked above)
-    forEachRow(w, [outOffset, xOffset], ([io, ix]) => {
-      for (let j = 0; j < n; j++) o[io + j * so] += xs[ix + j * sx];
+    forEachRow(w, [outOffset, xOffset], (io, ix) => {
+      for (let j = 0; j < n; j++, io += so, ix += sx) o[io] += xs[ix];
     });
-  } else if (so === 1 && sx === 1) {
-    // Contiguous rows: a block copy.
+  } else if (so === 1 && sx === 1 && n >= BLOCK_COPY) {
     const o = out as Float32Array, xs = x as Float32Array; // the same type: set copies raw elements
-    forEachRow(w, [outOffset, xOffset], ([io, ix]) => o.set(xs.subarray(ix, ix + n), io));
+    forEachRow(w, [outOffset, xOffset], (io, ix) => o.set(xs.subarray(ix, ix + n), io));
   } else {
     const o = out as Cells, xs = x as Cells;
-    forEachRow(w, [outOffset, xOffset], ([io, ix]) => {
-      for (let j = 0; j < n; j++) o[io + j * so] = xs[ix + j * sx];
+    forEachRow(w, [outOffset, xOffset], (io, ix) => {
+      for (let j = 0; j < n; j++, io += so, ix += sx) o[io] = xs[ix];
     });
   }
 }
