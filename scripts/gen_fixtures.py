@@ -371,7 +371,8 @@ def gen_tensor_ops():
                      sum/mean {dims?: int | [int], keepDim?}; var {dims?, unbiased?, keepDim?};
                      softmax/logSoftmax {dim}; arange {start?, end, step?}; eye {n, m?};
                      randint {seed, high, shape, low?} (torch.manual_seed(seed) then
-                     torch.randint(low, high, shape)).
+                     torch.randint(low, high, shape)); add/sub/mul/div {other?: number} (absent: input y);
+                     pow {exponent}; view {shape}; argmax {dim}; neg/exp/log/clone {}.
       inputs       named tensors: x (the receiver), y (a comparison's other tensor), a and b (matmul,
                    where), cond (where), index (indexSelect, gather), t0, t1... (cat/stack, in order)
       output       a tensor, or a list of tensors for split and chunk
@@ -777,6 +778,33 @@ def gen_tensor_ops():
         ("seed 5, rank 0", {"seed": 5, "high": 100, "shape": []}),
     ]:
         add("randint", name, args, randint_fn(args), none)
+
+    # ---- the arithmetic, views and clone (appended last, so the cases above keep their seeds) ----
+    def two(x_shape, y_shape, positive_y=False):
+        def make(g):
+            y = torch.randn(y_shape, generator=g)
+            return {"x": torch.randn(x_shape, generator=g), "y": y.abs() + 0.5 if positive_y else y}
+        return make
+
+    for op, fn in (("add", torch.add), ("sub", torch.sub), ("mul", torch.mul), ("div", torch.div)):
+        for name, xs, ys in [("same shape [3, 4]", (3, 4), (3, 4)), ("broadcast [2, 3, 4] and [3, 1]", (2, 3, 4), (3, 1)),
+                             ("broadcast [4] and [2, 1]", (4,), (2, 1)), ("rank 0 and [3]", (), (3,))]:
+            add(op, name, {}, lambda x, y, fn=fn: fn(x, y), two(xs, ys, positive_y=op == "div"))
+        add(op, "with the number 2.5 [2, 3]", {"other": 2.5}, lambda x, fn=fn: fn(x, 2.5), randn(2, 3))
+    for name, make in [("[3, 4]", randn(3, 4)), ("rank 0", randn())]:
+        add("neg", name, {}, lambda x: -x, make)
+        add("exp", name, {}, lambda x: x.exp(), make)
+        add("clone", name, {}, lambda x: x.clone(), make)
+    for name, make in [("[3, 4]", positive((3, 4))), ("rank 0", positive(()))]:
+        add("log", name, {}, lambda x: x.log(), make)
+    for name, e in [("square", 2.0), ("cube", 3.0), ("square root", 0.5), ("inverse", -1.0)]:
+        add("pow", name, {"exponent": e}, lambda x, e=e: x.pow(e), positive((2, 5)))
+    for name, shape, to in [("[2, 3, 4] as [6, 4]", (2, 3, 4), [6, 4]), ("[2, 3, 4] as [-1]", (2, 3, 4), [-1]),
+                            ("[12] as [3, -1, 2]", (12,), [3, -1, 2])]:
+        add("view", name, {"shape": to}, lambda x, to=to: x.view(to), randn(*shape))
+    for name, shape, dim in [("dim 1 of [3, 5]", (3, 5), 1), ("dim 0 of [4, 2, 3]", (4, 2, 3), 0),
+                             ("dim -1 of [2, 3, 4]", (2, 3, 4), -1)]:
+        add("argmax", name, {"dim": dim}, lambda x, d=dim: x.argmax(d), distinct(*shape))
 
     return {"torch": torch.__version__, "cases": cases}
 

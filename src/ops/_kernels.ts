@@ -13,6 +13,7 @@ import {
   broadcastShapes,
   broadcastStrides,
   checkTensor,
+  floatOnly,
   noInt64,
   reduceDims,
   sameDevice,
@@ -159,4 +160,51 @@ export function fullLike<T extends TensorBase>(
 /** Whether two shapes are equal. */
 export function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** How a gemm reads its operands. */
+export interface GemmLayout {
+  /** Read `a` as stored [k, m]. */
+  transA?: boolean;
+  /** Read `b` as stored [n, k]. */
+  transB?: boolean;
+  /** Matrices in the batch (default 1). */
+  batch?: number;
+  /** `a` is one matrix shared by the whole batch. */
+  shareA?: boolean;
+  /** `b` is one matrix shared by the whole batch. */
+  shareB?: boolean;
+}
+
+/** `op(a) · op(b)` into a new tensor of `shape` ([..., m, n]), without autograd. */
+export function gemmRaw<T extends TensorBase>(
+  op: string,
+  a: T,
+  b: TensorBase,
+  shape: readonly number[],
+  layout: GemmLayout = {},
+): T {
+  sameDevice(op, a, b);
+  floatOnly(op, a);
+  sameDtype(op, a, b);
+  const m = shape[shape.length - 2], n = shape[shape.length - 1];
+  const transA = layout.transA ?? false, transB = layout.transB ?? false;
+  const k = transA ? a.shape[a.rank - 2] : a.shape[a.rank - 1];
+  const batch = layout.batch ?? 1;
+  const aData = a._data(op), bData = b._data(op);
+  const out = a._backend.alloc(a.dtype, numel(shape));
+  a._backend.gemm(out, aData, bData, {
+    m,
+    n,
+    k,
+    transA,
+    transB,
+    alpha: 1,
+    beta: 0,
+    batch,
+    strideA: layout.shareA ? 0 : m * k,
+    strideB: layout.shareB ? 0 : k * n,
+    strideC: m * n,
+  });
+  return a._wrap(out, shape);
 }

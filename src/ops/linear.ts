@@ -7,7 +7,7 @@ import { fmtShape } from "../backend/shape.ts";
 import { TensorBase } from "../autograd/tensor_base.ts";
 import { record } from "../autograd/graph.ts";
 import { checkFloat, checkRank } from "./_util.ts";
-import { gemmRaw } from "./matmul.ts";
+import { gemmRaw } from "./_kernels.ts";
 import { add } from "./add.ts";
 import { view } from "./view.ts";
 
