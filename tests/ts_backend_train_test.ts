@@ -4,13 +4,8 @@
  * The kernel-level checks are in ts_backend_test.ts, which imports the backend only.
  */
 import { assertEquals } from "./_std.ts";
-import { getNumThreads, setNumThreads } from "../src/backend/ts/mod.ts";
-import { Tensor, tidy } from "../src/tensor/mod.ts";
-import { manualSeed } from "../src/tensor/random.ts";
-import { crossEntropy } from "../src/tensor/functional.ts";
-import { Net } from "../src/train/mnist_net.ts";
-import { Adadelta } from "../src/optim/mod.ts";
-import { DataLoader, loadMnist } from "../src/data/mod.ts";
+import { data, F, getNumThreads, manualSeed, optim, setNumThreads, Tensor, tidy } from "../mod.ts";
+import { Net } from "../examples/mnist/net.ts";
 
 /** Fails with the first mismatches unless the arrays are equal bit for bit (NaNs equal). */
 function assertBitEqual(got: ArrayLike<number>, want: ArrayLike<number>, label: string): void {
@@ -37,16 +32,16 @@ Deno.test("Tensor.zeros reads zeros after the fast backend recycled a block", ()
 
 /** 20 training steps of the seed's Net on real MNIST: the final weights and the losses. */
 async function train20(): Promise<{ weights: Float32Array[]; losses: number[] }> {
-  const ds = await loadMnist({ train: true });
+  const ds = await data.loadMnist({ train: true });
   manualSeed(3);
   const model = new Net();
-  const opt = new Adadelta(model.parameters(), { lr: 1.0 });
-  const loader = new DataLoader(ds, { batchSize: 10, shuffle: true, seed: 3, limit: 200 });
+  const opt = new optim.Adadelta(model.parameters(), { lr: 1.0 });
+  const loader = new data.DataLoader(ds, { batchSize: 10, shuffle: true, seed: 3, limit: 200 });
   const losses: number[] = [];
   for (const [x, y] of loader) {
     losses.push(tidy(() => {
       opt.zeroGrad();
-      const loss = crossEntropy(model.forward(x), y);
+      const loss = F.crossEntropy(model.forward(x), y);
       loss.backward();
       opt.step();
       return loss.item();
