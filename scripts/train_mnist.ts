@@ -5,12 +5,13 @@
  *   deno task train [-- --epochs 1 --device cpu ...]     (run with --help for every flag)
  *
  * Exit codes: 0 done, 1 the run failed (e.g. `--device cuda` without CUDA), 2 a bad flag.
- * The training itself lives in src/train (`trainMnist`); this file parses flags and draws
+ * The training itself lives in examples/mnist (`trainMnist`); this file parses flags and draws
  * a progress bar on stderr when stdout is a terminal.
  *
  * @module
  */
-import { type Progress, trainMnist, type TrainMnistOptions } from "../src/train/mod.ts";
+import { trainMnist, type TrainMnistOptions } from "../examples/mnist/train.ts";
+import { ProgressBar } from "../src/train/mod.ts";
 
 type Kind = "int0" | "int1" | "positive" | "path" | "bool" | "choice";
 
@@ -178,36 +179,6 @@ function parseFlags(args: readonly string[]): { help: boolean; opts: TrainMnistO
     opts[f.key] = parseValue(name, f, raw);
   }
   return { help, opts: opts as TrainMnistOptions };
-}
-
-/** A one-line progress bar on stderr, redrawn at most 10 times a second. */
-class ProgressBar {
-  #last = 0;
-  #shown = false;
-  readonly #enc = new TextEncoder();
-
-  update(p: Progress): void {
-    const now = performance.now();
-    if (now - this.#last < 100 && p.batch !== p.batches) return;
-    this.#last = now;
-    const width = 30;
-    const filled = Math.round(width * p.batch / p.batches);
-    const label = p.phase === "train" ? `epoch ${p.epoch} train` : `epoch ${p.epoch} test `;
-    this.#write(
-      `\r${label} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${p.batch}/${p.batches}\x1b[K`,
-    );
-    this.#shown = true;
-  }
-
-  /** Erases the bar (before a log line is printed on the same terminal). */
-  clear(): void {
-    if (this.#shown) this.#write("\r\x1b[K");
-    this.#shown = false;
-  }
-
-  #write(s: string): void {
-    Deno.stderr.writeSync(this.#enc.encode(s));
-  }
 }
 
 async function main(args: string[]): Promise<number> {

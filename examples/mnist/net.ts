@@ -3,8 +3,7 @@
  *
  * @module
  */
-import { Conv2d, Linear, MaxPool2d, Module, ReLU } from "../nn/mod.ts";
-import type { Tensor } from "../tensor/mod.ts";
+import { nn, type Tensor } from "../../mod.ts";
 
 /**
  * The network of the seed's PyTorch script: Conv2d(1→16, 3×3, padding 1) → ReLU →
@@ -15,22 +14,22 @@ import type { Tensor } from "../tensor/mod.ts";
  * @example
  * ```ts
  * import { manualSeed, Tensor } from "../../mod.ts";
- * import { Net } from "./mnist_net.ts";
+ * import { Net } from "./net.ts";
  * manualSeed(1);
  * const net = new Net();
  * const logits = net.forward(Tensor.randn([2, 1, 28, 28])); // shape [2, 10]
  * Object.keys(net.stateDict()); // ["conv1.weight", "conv1.bias", "fc.weight", "fc.bias"]
  * ```
  */
-export class Net extends Module {
+export class Net extends nn.Module {
   /** 16 filters of 3×3, stride 1, padding 1: `[N, 1, 28, 28]` → `[N, 16, 28, 28]`. */
-  conv1: Conv2d = new Conv2d(1, 16, { kernelSize: 3, stride: 1, padding: 1 });
+  conv1: nn.Conv2d = new nn.Conv2d(1, 16, { kernelSize: 3, stride: 1, padding: 1 });
   /** ReLU activation. */
-  relu: ReLU = new ReLU();
+  relu: nn.ReLU = new nn.ReLU();
   /** 2×2 max pooling, stride 2: `[N, 16, 28, 28]` → `[N, 16, 14, 14]`. */
-  maxpool: MaxPool2d = new MaxPool2d({ kernelSize: 2, stride: 2 });
+  maxpool: nn.MaxPool2d = new nn.MaxPool2d({ kernelSize: 2, stride: 2 });
   /** The classifier: 3136 features → 10 logits. */
-  fc: Linear = new Linear(16 * 14 * 14, 10);
+  fc: nn.Linear = new nn.Linear(16 * 14 * 14, 10);
 
   /** Logits `[N, 10]` for images `[N, 1, 28, 28]`. */
   forward(x: Tensor): Tensor {

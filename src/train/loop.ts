@@ -1,0 +1,281 @@
+/**
+ * The two loops of a training script, for any model, loss and loader: `trainEpoch` (zero the
+ * gradients, forward, loss, backward, step, with PyTorch's `Train Epoch: ...` log lines) and
+ * `evaluate` (the average loss and the accuracy, without autograd).
+ *
+ * @module
+ */
+import type { Device } from "../backend/device.ts";
+import { noGrad, type Tensor, tidy } from "../tensor/mod.ts";
+import { crossEntropy } from "../tensor/functional.ts";
+import type { Module } from "../nn/mod.ts";
+import type { Optimizer } from "../optim/mod.ts";
+
+/**
+ * A loss: the model's output and the batch's target in, a scalar (the batch mean, as PyTorch's
+ * default `reduction="mean"`) out. The default everywhere is `F.crossEntropy`.
+ *
+ * @example
+ * ```ts
+ * import type { LossFunction } from "./mod.ts";
+ * const mse: LossFunction = (output, target) => output.sub(target).pow(2).mean();
+ * ```
+ */
+export type LossFunction = (output: Tensor, target: Tensor) => Tensor;
+
+/**
+ * What the loops iterate over: `[input, target]` batches, one pass per epoch, with the sizes
+ * PyTorch's log lines print (`len(loader)` and `len(loader.dataset)`). `data.DataLoader` is one.
+ * The loops dispose each batch after its step, so every pass must yield fresh tensors.
+ *
+ * @example
+ * ```ts
+ * import { Tensor } from "../../mod.ts";
+ * import type { BatchLoader } from "./mod.ts";
+ * // 4 batches of 8 random points, whose target is their sum.
+ * const loader: BatchLoader = {
+ *   length: 4,
+ *   dataset: { length: 32 },
+ *   *[Symbol.iterator]() {
+ *     for (let i = 0; i < 4; i++) {
+ *       const x = Tensor.randn([8, 3]);
+ *       yield [x, x.sum(1, { keepDim: true })];
+ *     }
+ *   },
+ * };
+ * ```
+ */
+export interface BatchLoader extends Iterable<[input: Tensor, target: Tensor]> {
+  /** Batches one pass yields. */
+  readonly length: number;
+  /** What the batches are drawn from; its `length` (samples per pass) is printed in the log lines. */
+  readonly dataset: { readonly length: number };
+}
+
+/**
+ * Where a loop is, reported to `onProgress` after every batch by {@linkcode trainEpoch} and {@linkcode evaluate}.
+ *
+ * @example
+ * ```ts
+ * import type { Progress } from "./mod.ts";
+ * const onProgress = (p: Progress) => console.log(`${p.phase} ${p.epoch}: ${p.batch}/${p.batches}`);
+ * ```
+ */
+export interface Progress {
+  /** `"train"` (from `trainEpoch`) or `"test"` (from `evaluate`). */
+  phase: "train" | "test";
+  /** The epoch (1-based; 0 for an evaluation outside training). */
+  epoch: number;
+  /** Batches done in this phase. */
+  batch: number;
+  /** Batches this phase will run. */
+  batches: number;
+}
+
+/** Options of {@linkcode trainEpoch}. */
+export interface TrainEpochOptions {
+  /** The loss to minimise; default `F.crossEntropy` (logits and class indices). */
+  loss?: LossFunction;
+  /** The epoch number used in the log lines (1-based); default 1. */
+  epoch?: number;
+  /** Log every this many batches (batch 0 included, as PyTorch's example does); default 100. */
+  logInterval?: number;
+  /** Stop after this many batches (a dry run uses 1); default: the whole epoch. */
+  maxBatches?: number;
+  /** The device batches are moved to; default: where the loader built them (no move). */
+  device?: Device;
+  /** Where the log lines go; default `console.log`. */
+  log?: (line: string) => void;
+  /** Called after every batch (e.g. to draw a progress bar). */
+  onProgress?: (p: Progress) => void;
+}
+
+/** What {@linkcode trainEpoch} did. */
+export interface TrainEpochResult {
+  /** Batches run. */
+  batches: number;
+  /** Samples seen. */
+  samples: number;
+  /** The loss of every logged batch (batch 0, logInterval, 2·logInterval, ...), in order. */
+  losses: number[];
+  /** Wall-clock seconds the epoch took. */
+  seconds: number;
+}
+
+/**
+ * One training epoch: for each batch, zero the gradients, forward, loss, backward, optimizer
+ * step; every `logInterval` batches log `Train Epoch: 1 [1000/60000 (2%)]\tLoss: 0.412345`
+ * exactly as PyTorch's examples print it. Each step runs inside `tidy`, so memory stays flat
+ * however long the epoch; the loss is read back (a GPU sync) only on the logged batches.
+ *
+ * @example
+ * ```ts
+ * import { manualSeed, nn, optim, Tensor } from "../../mod.ts";
+ * import { type BatchLoader, trainEpoch } from "./mod.ts";
+ * manualSeed(1);
+ * const model = new nn.Linear(3, 1);
+ * const opt = new optim.SGD(model.parameters(), { lr: 0.1 });
+ * const loader: BatchLoader = {
+ *   length: 50,
+ *   dataset: { length: 400 },
+ *   *[Symbol.iterator]() {
+ *     for (let i = 0; i < 50; i++) {
+ *       const x = Tensor.randn([8, 3]);
+ *       yield [x, x.sum(1, { keepDim: true })];
+ *     }
+ *   },
+ * };
+ * const mse = (out: Tensor, y: Tensor) => out.sub(y).pow(2).mean();
+ * const { losses } = trainEpoch(model, opt, loader, { loss: mse, logInterval: 10 });
+ * // logs "Train Epoch: 1 [0/400 (0%)]\tLoss: ..." and 4 more lines; losses falls towards 0
+ * ```
+ */
+export function trainEpoch(
+  model: Module,
+  optimizer: Optimizer,
+  loader: BatchLoader,
+  opts: TrainEpochOptions = {},
+): TrainEpochResult {
+  const lossFn = opts.loss ?? crossEntropy;
+  const epoch = opts.epoch ?? 1;
+  const logInterval = opts.logInterval ?? 100;
+  const log = opts.log ?? console.log;
+  if (!Number.isInteger(logInterval) || logInterval < 1) {
+    throw new Error(`trainEpoch: logInterval must be a positive integer, got ${String(opts.logInterval)}`);
+  }
+  const total = loader.dataset.length;
+  const numBatches = loader.length;
+  const batches = Math.min(numBatches, opts.maxBatches ?? numBatches);
+  const losses: number[] = [];
+  let samples = 0;
+  let batchIdx = 0;
+  const start = performance.now();
+  model.train();
+  for (const [input, target] of loader) {
+    if (batchIdx >= batches) {
+      input.dispose();
+      target.dispose();
+      break;
+    }
+    const n = input.shape[0];
+    const logThis = batchIdx % logInterval === 0;
+    const loss = tidy(() => {
+      const [x, y] = toDevice(input, target, opts.device);
+      optimizer.zeroGrad();
+      const out = model.forward(x);
+      const loss = lossFn(out, y);
+      loss.backward();
+      optimizer.step();
+      return logThis ? loss.item() : NaN; // item() syncs a GPU: only when logging
+    });
+    input.dispose();
+    target.dispose();
+    if (logThis) {
+      losses.push(loss);
+      log(
+        `Train Epoch: ${epoch} [${batchIdx * n}/${total} (${(100 * batchIdx / numBatches).toFixed(0)}%)]` +
+          `\tLoss: ${loss.toFixed(6)}`,
+      );
+    }
+    samples += n;
+    batchIdx++;
+    opts.onProgress?.({ phase: "train", epoch, batch: batchIdx, batches });
+  }
+  return { batches: batchIdx, samples, losses, seconds: (performance.now() - start) / 1000 };
+}
+
+/** Options of {@linkcode evaluate}. */
+export interface EvaluateOptions {
+  /** The loss to average; default `F.crossEntropy` (logits and class indices). */
+  loss?: LossFunction;
+  /**
+   * Count the samples whose `output.argmax(1)` equals the target (class-index targets);
+   * default `true`. With `false`, `correct` and `accuracy` are `NaN`.
+   */
+  accuracy?: boolean;
+  /** The device batches are moved to; default: where the loader built them (no move). */
+  device?: Device;
+  /** The epoch passed on to `onProgress`; default 0. */
+  epoch?: number;
+  /** Called after every batch. */
+  onProgress?: (p: Progress) => void;
+}
+
+/** What {@linkcode evaluate} measured. */
+export interface EvaluateResult {
+  /** Mean loss over all samples (sum of batch mean × batch size, divided by N). */
+  loss: number;
+  /** Correctly classified samples (`NaN` with `accuracy: false`). */
+  correct: number;
+  /** Samples evaluated. */
+  total: number;
+  /** `100 · correct / total` (`NaN` with `accuracy: false`). */
+  accuracy: number;
+  /** Wall-clock seconds. */
+  seconds: number;
+}
+
+/**
+ * Evaluates `model` on every batch of `loader` in eval mode without autograd: the average loss
+ * (PyTorch's examples sum per-sample losses and divide by N) and the accuracy. The model's
+ * train/eval mode is restored afterwards.
+ *
+ * @example
+ * ```ts
+ * import { nn, randint, Tensor } from "../../mod.ts";
+ * import { type BatchLoader, evaluate } from "./mod.ts";
+ * const model = new nn.Linear(4, 3); // logits of 3 classes
+ * const loader: BatchLoader = {
+ *   length: 2,
+ *   dataset: { length: 20 },
+ *   *[Symbol.iterator]() {
+ *     for (let i = 0; i < 2; i++) yield [Tensor.randn([10, 4]), randint(3, [10])];
+ *   },
+ * };
+ * const { loss, correct, accuracy } = evaluate(model, loader); // cross-entropy; about 33% at chance
+ * ```
+ */
+export function evaluate(model: Module, loader: BatchLoader, opts: EvaluateOptions = {}): EvaluateResult {
+  const lossFn = opts.loss ?? crossEntropy;
+  const countHits = opts.accuracy ?? true;
+  const start = performance.now();
+  const wasTraining = model.training;
+  model.eval();
+  let lossSum = 0;
+  let correct = 0;
+  let total = 0;
+  let batch = 0;
+  try {
+    noGrad(() => {
+      for (const [input, target] of loader) {
+        const n = input.shape[0];
+        const [l, c] = tidy(() => {
+          const [x, y] = toDevice(input, target, opts.device);
+          const out = model.forward(x);
+          const loss = lossFn(out, y).item();
+          const hits = countHits ? out.argmax(1).eq(y).sum().item() : NaN;
+          return [loss, hits];
+        });
+        input.dispose();
+        target.dispose();
+        lossSum += l * n;
+        correct += c;
+        total += n;
+        opts.onProgress?.({ phase: "test", epoch: opts.epoch ?? 0, batch: ++batch, batches: loader.length });
+      }
+    });
+  } finally {
+    model.train(wasTraining);
+  }
+  return {
+    loss: total === 0 ? NaN : lossSum / total,
+    correct,
+    total,
+    accuracy: total === 0 ? NaN : 100 * correct / total,
+    seconds: (performance.now() - start) / 1000,
+  };
+}
+
+function toDevice(input: Tensor, target: Tensor, dev: Device | undefined): [Tensor, Tensor] {
+  return dev === undefined || dev === input.device ? [input, target] : [input.to(dev), target.to(dev)];
+}
