@@ -24,7 +24,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { Net } from "../src/train/mnist_net.ts";
+import { Net } from "../examples/mnist/net.ts";
 import { Adadelta } from "../src/optim/mod.ts";
 import { DataLoader, type ImageDataset, loadMnist } from "../src/data/mod.ts";
 import { crossEntropy } from "../src/tensor/functional.ts";
