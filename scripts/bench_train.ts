@@ -1,5 +1,5 @@
 /**
- * Training throughput of the seed's network (src/train/mnist_net.ts) on real MNIST, and with
+ * Training throughput of the seed's network (examples/mnist/net.ts) on real MNIST, and with
  * `--peers` the same model and loop in TensorFlow.js and PyTorch, in one table:
  *
  *   deno run -A scripts/bench_train.ts [--peers] [--threads N] [--device auto|cpu|cuda]
