@@ -1,231 +1,49 @@
 /**
  * The CUDA backend (src/backend/cuda) against the TypeScript reference backend, kernel by kernel,
- * on random inputs of awkward shapes; then training, memory and errors through the whole library.
- *
- * Which native library runs:
- * - by default the CPU emulation build (native/build/libconvnet_emu.so, built here by
- *   ensureEmuLibrary), so the suite runs on machines without a GPU;
- * - with CONVNET_DEVICE=cuda (scripts/gpu_check.sh on a card), the real library: CONVNET_LIB, else
- *   native/build/libconvnet_cuda.so.
- * The backend is built from that library directly, never through device("auto"), so the result does
- * not depend on what else the environment offers.
- *
- * Tolerances are atol + rtol·scale, where scale is |reference| for elementwise ops and, for sums of
- * products (GEMM, convolution, reductions), the same computation on absolute values: float32
- * accumulation error grows with the sum of |terms|, not with the (possibly cancelled) result.
+ * on random inputs of awkward shapes (the kernels the contract had before the primitives of
+ * tests/cuda_primitives_test.ts); then training, memory and errors through the whole library.
+ * The device, buffers, references and `near()` are in tests/_cuda.ts.
  */
-import { assertEquals, assertOk, assertThrows, join } from "./_std.ts";
-import { ensureEmuLibrary, findCxx } from "../scripts/build_native.ts";
+import { assertEquals, assertOk, assertThrows } from "./_std.ts";
+import { ensureEmuLibrary } from "../scripts/build_native.ts";
 import {
   type Backend,
-  type Broadcast,
+  type BinaryOp,
   type Conv2dGeometry,
   conv2dGeometry,
   type DType,
   type Pool2dGeometry,
   type PoolKind,
 } from "../src/backend/backend.ts";
-import { tsBackend } from "../src/backend/ts/mod.ts";
-import {
-  createCudaBackend,
-  type CudaBackend,
-  type CudaDevice,
-  cudaDevice,
-  type CudaStorage,
-  openLibrary,
-  STATUS,
-} from "../src/backend/cuda/mod.ts";
-import { Generator } from "../src/tensor/random.ts";
-import { type Device, device, registerCudaProvider } from "../src/tensor/device.ts";
+import { BINARY_OPS, COMPARISONS } from "../src/backend/_ops_table.ts";
+import { createCudaBackend, type CudaStorage, STATUS } from "../src/backend/cuda/mod.ts";
+import { type Device, device, registerCudaProvider } from "../src/backend/device.ts";
 import { crossEntropy } from "../src/tensor/functional.ts";
-import { memory, noGrad, type Tensor, tensor, tidy } from "../src/tensor/tensor.ts";
+import { memory, noGrad, type Tensor, tensor, tidy } from "../src/tensor/mod.ts";
 import { manualSeed } from "../src/tensor/random.ts";
 import { Conv2d, Linear, MaxPool2d, Module, ReLU } from "../src/nn/mod.ts";
 import { Adadelta, type Optimizer } from "../src/optim/mod.ts";
 import { DataLoader, type ImageDataset } from "../src/data/mod.ts";
-import { Net } from "../src/train/mnist_net.ts";
-
-const root = join(import.meta.dirname!, "..");
-const onCard = (() => {
-  try {
-    return Deno.env.get("CONVNET_DEVICE") === "cuda";
-  } catch {
-    return false;
-  }
-})();
-const quiet = () => {};
-
-/** The device under test, or why there is none. */
-async function openTarget(): Promise<CudaDevice> {
-  if (onCard) return cudaDevice(openLibrary()); // CONVNET_LIB, else native/build/libconvnet_cuda.so
-  return cudaDevice(openLibrary({ path: await ensureEmuLibrary({ log: quiet }) }));
-}
-
-const ignore = !onCard && findCxx() === null; // no g++: the emulation library cannot be built here
-let target: CudaDevice | null = null;
-let targetError: unknown = null;
-if (!ignore) {
-  try {
-    target = await openTarget();
-  } catch (e) {
-    targetError = e;
-  }
-}
-
-/** The device, or the reason it could not be opened as the test's failure. */
-function dev(): CudaDevice {
-  if (target) return target;
-  throw new Error(
-    `the CUDA backend could not be opened (${onCard ? "real library" : "emulation build"}): ${
-      targetError instanceof Error ? targetError.message : String(targetError)
-    }`,
-    { cause: targetError },
-  );
-}
-
-function test(name: string, fn: () => void | Promise<void>): void {
-  Deno.test({ name, ignore, fn });
-}
-
-// ------------------------------------------------------------------------------------------ helpers
-
-const ref = tsBackend as Backend;
-
-/** Device buffers of one test, all freed at the end. */
-class Buffers {
-  #live: CudaStorage[] = [];
-  readonly be: CudaBackend;
-  constructor() {
-    this.be = dev().backend;
-  }
-  put(values: Float32Array | Int32Array): CudaStorage {
-    const s = this.be.fromHost(values instanceof Int32Array ? "int32" : "float32", values);
-    this.#live.push(s);
-    return s;
-  }
-  /** An output buffer pre-filled with a sentinel (NaN, or -12345 for int32): unwritten outputs show. */
-  out(dtype: "float32" | "int32", size: number): CudaStorage {
-    const s = this.be.alloc(dtype, size);
-    this.#live.push(s);
-    if (size > 0) this.be.fill(s, dtype === "float32" ? NaN : -12345, size);
-    return s;
-  }
-  get(s: CudaStorage, size = s.size): Float32Array | Int32Array {
-    return this.be.toHost(s.dtype as DType, s, size) as Float32Array | Int32Array;
-  }
-  free(): void {
-    for (const s of this.#live) this.be.free(s);
-    this.#live = [];
-  }
-}
-
-/** Runs `fn` with fresh buffers, freeing them afterwards (also on failure). */
-function withBuffers(fn: (b: Buffers) => void): void {
-  const b = new Buffers();
-  try {
-    fn(b);
-  } finally {
-    b.free();
-  }
-}
-
-function uniform(g: Generator, n: number, lo = -1, hi = 1): Float32Array {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = g.uniform(lo, hi);
-  return a;
-}
-
-function ints(g: Generator, n: number, lo: number, hi: number): Int32Array {
-  const a = new Int32Array(n);
-  for (let i = 0; i < n; i++) a[i] = lo + Math.floor(g.uniform(0, hi - lo + 1));
-  return a.map((v) => Math.min(v, hi));
-}
-
-const abs = (a: Float32Array) => a.map(Math.abs);
-
-/** Runs a TypeScript-backend kernel on host copies and returns its outputs. */
-function reference(
-  inputs: (Float32Array | Int32Array | null)[],
-  outputs: [DType, number, (Float32Array | Int32Array)?][],
-  kernel: (...s: unknown[]) => void,
-): (Float32Array | Int32Array)[] {
-  const ins = inputs.map((a) => (a === null ? null : ref.fromHost(a instanceof Int32Array ? "int32" : "float32", a)));
-  const outs = outputs.map(([dtype, size, init]) => (init ? ref.fromHost(dtype, init) : ref.alloc(dtype, size)));
-  kernel(...outs, ...ins);
-  const res = outs.map((s, i) => ref.toHost(outputs[i][0], s, outputs[i][1]) as Float32Array | Int32Array);
-  for (const s of [...ins, ...outs]) if (s !== null) ref.free(s);
-  return res;
-}
-
-/**
- * Elementwise |got − want| ≤ atol + rtol·scale (scale: |want| unless given); NaN matches NaN.
- * On failure: how many differ and the first five, with their coordinates in `shape`.
- */
-function near(
-  label: string,
-  got: ArrayLike<number>,
-  want: ArrayLike<number>,
-  opts: { atol?: number; rtol?: number; scale?: ArrayLike<number>; shape?: readonly number[] } = {},
-): void {
-  const { atol = 0, rtol = 0, scale, shape } = opts;
-  if (got.length !== want.length) throw new Error(`${label}: ${got.length} values, expected ${want.length}`);
-  const coords = (i: number) => {
-    if (!shape) return `[${i}]`;
-    const c: number[] = [];
-    for (let d = shape.length - 1; d >= 0; d--) {
-      c.unshift(i % shape[d]);
-      i = Math.floor(i / shape[d]);
-    }
-    return `[${c.join(", ")}]`;
-  };
-  const bad: string[] = [];
-  let count = 0;
-  for (let i = 0; i < got.length; i++) {
-    const g = got[i], w = want[i];
-    if (
-      Number.isNaN(w) ? Number.isNaN(g) : g === w || Math.abs(g - w) <= atol + rtol * (scale ? scale[i] : Math.abs(w))
-    ) {
-      continue;
-    }
-    count++;
-    if (bad.length < 5) bad.push(`${coords(i)} got ${g}, expected ${w} (diff ${Math.abs(g - w).toExponential(2)})`);
-  }
-  if (count > 0) {
-    throw new Error(
-      `${label}: ${count} of ${got.length} elements differ (atol ${atol}, rtol ${rtol}${
-        scale ? " × |terms|" : ""
-      }); first: ${bad.join("; ")}`,
-    );
-  }
-}
-
-function contiguous(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i];
-  }
-  return s;
-}
-
-/** Numpy broadcasting of two shapes (as src/tensor/tensor.ts builds it). */
-function broadcast(a: number[], b: number[]): Broadcast {
-  const rank = Math.max(a.length, b.length);
-  const as = contiguous(a), bs = contiguous(b);
-  const shape: number[] = [], aStrides: number[] = [], bStrides: number[] = [];
-  for (let i = 0; i < rank; i++) {
-    const ai = i - (rank - a.length), bi = i - (rank - b.length);
-    const da = ai >= 0 ? a[ai] : 1, db = bi >= 0 ? b[bi] : 1;
-    shape.push(Math.max(da, db));
-    aStrides.push(da === 1 ? 0 : as[ai]);
-    bStrides.push(db === 1 ? 0 : bs[bi]);
-  }
-  return { shape, aStrides, bStrides };
-}
-
-const numel = (s: readonly number[]) => s.reduce((p, d) => p * d, 1);
-const SIZES = [1, 7, 1000, 4099];
+import { Net } from "../examples/mnist/net.ts";
+import {
+  abs,
+  broadcast,
+  child,
+  contiguous,
+  dev,
+  Generator,
+  ints,
+  near,
+  numel,
+  onCard,
+  quiet,
+  ref,
+  reference,
+  SIZES,
+  test,
+  uniform,
+  withBuffers,
+} from "./_cuda.ts";
 
 // ------------------------------------------------------------------------------------------ elementwise
 
@@ -348,29 +166,32 @@ const BROADCASTS: [number[], number[]][] = [
   [[2, 1, 2, 1, 2, 1, 2, 3], [1, 2, 1, 2, 1, 2, 1, 3]], // rank 8, the ABI's limit
 ];
 
-test("cuda binary ops with broadcasting match the TypeScript backend (every op, ranks 0 to 8, int32 too)", () => {
+test("cuda binary ops with broadcasting match the TypeScript backend (every op of the table, ranks 0 to 8, int32 too)", () => {
   const g = new Generator(4);
+  const ops = Object.keys(BINARY_OPS) as BinaryOp[];
   withBuffers((b) => {
     for (const [as, bs] of BROADCASTS) {
       const bc = broadcast(as, bs);
       const n = numel(bc.shape), na = numel(as), nb = numel(bs);
       const tag = `[${as}] with [${bs}]`;
-      for (const op of ["add", "sub", "mul", "div", "eq", "reluGrad"] as const) {
-        // eq needs equal values to be interesting: small integers as floats
-        const a = op === "eq" ? Float32Array.from(ints(g, na, 0, 2)) : uniform(g, na, -3, 3);
-        const bv = op === "eq"
+      for (const op of ops) {
+        // comparisons need equal values to be interesting: small integers as floats
+        const cmp = COMPARISONS.has(op);
+        const a = cmp ? Float32Array.from(ints(g, na, 0, 2)) : uniform(g, na, -3, 3);
+        const bv = cmp
           ? Float32Array.from(ints(g, nb, 0, 2))
           : op === "div"
           ? uniform(g, nb, 0.5, 2).map((v, i) => (i % 2 ? -v : v))
           : uniform(g, nb, -3, 3);
-        const outType = op === "eq" ? "int32" : "float32";
+        const outType = cmp ? "int32" : "float32";
         const out = b.out(outType, n);
         b.be.binary(op, out, b.put(a), b.put(bv), bc);
         const want = reference([a, bv], [[outType, n]], (o, x, y) => ref.binary(op, o, x, y, bc))[0];
         near(`binary ${op} ${tag}`, b.get(out), want, { rtol: 1e-7, shape: bc.shape });
       }
-      for (const op of ["add", "sub", "mul", "eq"] as const) {
+      for (const op of ops) {
         const a = ints(g, na, -3, 3), bv = ints(g, nb, -3, 3);
+        if (op === "div") bv.forEach((v, i) => (bv[i] = v === 0 ? 2 : v));
         const out = b.out("int32", n);
         b.be.binary(op, out, b.put(a), b.put(bv), bc);
         const want = reference([a, bv], [["int32", n]], (o, x, y) => ref.binary(op, o, x, y, bc))[0];
@@ -380,19 +201,25 @@ test("cuda binary ops with broadcasting match the TypeScript backend (every op, 
   });
 });
 
-test("cuda expand matches the TypeScript backend (broadcast of every operand shape above)", () => {
+test("cuda copyStrided broadcasting matches the TypeScript backend (every operand shape above, float32 and int32)", () => {
   const g = new Generator(5);
   withBuffers((b) => {
     for (const [xs, full] of BROADCASTS) {
-      const bc0 = broadcast(full, xs); // x as operand b, then moved to the aStrides slot
-      const bc = { shape: bc0.shape, aStrides: bc0.bStrides, bStrides: bc0.bStrides };
+      const bc = broadcast(full, xs); // x as operand b
+      const layout = {
+        shape: bc.shape,
+        outStrides: contiguous(bc.shape),
+        outOffset: 0,
+        xStrides: bc.bStrides,
+        xOffset: 0,
+      };
       const n = numel(bc.shape);
       for (const dtype of ["float32", "int32"] as const) {
         const x = dtype === "float32" ? uniform(g, numel(xs)) : ints(g, numel(xs), -9, 9);
         const out = b.out(dtype, n);
-        b.be.expand(out, b.put(x), bc);
-        const want = reference([x], [[dtype, n]], (o, xv) => ref.expand(o, xv, bc))[0];
-        near(`expand ${dtype} [${xs}] to [${bc.shape}]`, b.get(out), want, { shape: bc.shape });
+        b.be.copyStrided(out, b.put(x), layout);
+        const want = reference([x], [[dtype, n]], (o, xv) => ref.copyStrided(o, xv, layout))[0];
+        near(`copyStrided ${dtype} [${xs}] to [${bc.shape}]`, b.get(out), want, { shape: bc.shape });
       }
     }
   });
@@ -655,7 +482,7 @@ function checkOptimizer(
   label: string,
   lists: number,
   nullable: number | null,
-  step: (be: Backend, t: unknown[][], sizes: number[], i: number) => void,
+  step: (be: Required<Backend>, t: unknown[][], sizes: number[], i: number) => void,
 ) {
   const g = new Generator(11);
   const sizes = [1, 7, 1000, 4099, 33];
@@ -668,7 +495,7 @@ function checkOptimizer(
     const dev = host.map((l) => l.map((a) => b.put(a)));
     const tsS = host.map((l) => l.map((a) => ref.fromHost("float32", a)));
     for (let i = 1; i <= 3; i++) {
-      step(b.be as Backend, dev, sizes, i);
+      step(b.be as Required<Backend>, dev, sizes, i);
       step(ref, tsS, sizes, i);
     }
     for (let l = 0; l < lists; l++) {
@@ -732,37 +559,6 @@ test("cuda Adam multi-tensor step matches the TypeScript backend (with and witho
         ),
     );
   }
-});
-
-// ------------------------------------------------------------------------------------------ data
-
-test("cuda gatherNormalize matches the TypeScript backend (MNIST-sized and 13-pixel samples, repeated indices)", () => {
-  const g = new Generator(12);
-  withBuffers((b) => {
-    for (const [count, pixels] of [[37, 784], [5, 13], [1, 1]]) {
-      const bytes = Uint8Array.from(ints(g, count * pixels, 0, 255));
-      const labels = Uint8Array.from(ints(g, count, 0, 9));
-      const idx = ints(g, 17, 0, count - 1);
-      idx[0] = count - 1;
-      const opts = { pixels, mean: 0.1307, std: 0.3081 };
-      const B = b.be.uploadBytes(bytes), L = b.be.uploadBytes(labels);
-      try {
-        const img = b.out("float32", idx.length * pixels), lab = b.out("int32", idx.length);
-        b.be.gatherNormalize(img, lab, B, L, idx, opts);
-        const rb = ref.uploadBytes(bytes), rl = ref.uploadBytes(labels);
-        const [wi, wl] = reference(
-          [],
-          [["float32", idx.length * pixels], ["int32", idx.length]],
-          (i, l) => ref.gatherNormalize(i, l, rb, rl, idx, opts),
-        );
-        near(`gatherNormalize images ${count}×${pixels}`, b.get(img), wi, { shape: [idx.length, pixels] });
-        near(`gatherNormalize labels ${count}×${pixels}`, b.get(lab), wl);
-      } finally {
-        b.be.free(B);
-        b.be.free(L);
-      }
-    }
-  });
 });
 
 // ------------------------------------------------------------------------------------------ storage and errors
@@ -924,23 +720,6 @@ test("cuda tensors: using a disposed tensor is an Error, not a crash", () => {
   assertThrows(() => u.toArray(), "disposed");
   assertThrows(() => tensor([1.5], [1], { dtype: "float64", device: d }), "float64");
 });
-
-/** Runs `code` (a module importing from the repository) in a fresh Deno process; returns stdout + stderr. */
-async function child(code: string, env: Record<string, string>, perms: string[]): Promise<string> {
-  const file = await Deno.makeTempFile({ suffix: ".ts" });
-  try {
-    await Deno.writeTextFile(file, code.replaceAll("ROOT/", `${root}/`));
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--no-prompt", ...perms, file],
-      env: { NO_COLOR: "1", CONVNET_DEVICE: "auto", ...env },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    return new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-  } finally {
-    await Deno.remove(file);
-  }
-}
 
 test("device(): CONVNET_LIB picks the library; a missing one, or no --allow-ffi, falls back with one line", async () => {
   if (onCard) return; // on a card, CONVNET_LIB is the real library: covered by gpu_check's own run

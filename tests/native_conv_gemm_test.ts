@@ -2,8 +2,9 @@
  * The native GEMM and convolution kernels (native/src/gemm.cu, conv2d.cu) against the TypeScript
  * reference backend, on the CPU emulation build of the library: awkward sizes (1s, primes, sizes
  * that are not multiples of the tiles), every transpose, stride, padding, dilation, groups,
- * non-square kernels, and the shapes that select each kernel variant (direct kernels for small
- * channel counts, 64x64 and 128x128 tiles, split-K with its reduction).
+ * non-square kernels, batched products (shared operands, gaps between c matrices), and the shapes
+ * that select each kernel variant (direct kernels for small channel counts, 64x64 and 128x128
+ * tiles, split-K with its reduction, with and without room for its workspace).
  *
  * The reference runs in float64 on the same float32 inputs; the tolerance is atol + rtol * scale,
  * where scale is the same computation on absolute values (the sum of |terms| of each output).
@@ -33,8 +34,24 @@ const SYMBOLS = {
   cn_memcpy_h2d: { parameters: ["pointer", "buffer", "i64"], result: "i32" }, // void *dst, const void *src, bytes
   cn_memcpy_d2h: { parameters: ["buffer", "pointer", "i64"], result: "i32" }, // void *dst, const void *src, bytes
   cn_gemm: {
-    // float *c, const float *a, const float *b, m, n, k, trans_a, trans_b, float alpha, float beta
-    parameters: ["pointer", "pointer", "pointer", "i32", "i32", "i32", "i32", "i32", "f32", "f32"],
+    // float *c, const float *a, const float *b, m, n, k, trans_a, trans_b, float alpha, float beta,
+    // int32_t batch, int64_t stride_a, int64_t stride_b, int64_t stride_c
+    parameters: [
+      "pointer",
+      "pointer",
+      "pointer",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "f32",
+      "f32",
+      "i32",
+      "i64",
+      "i64",
+      "i64",
+    ],
     result: "i32",
   },
   // float *y, const float *x, const float *w, const float *bias, const cn_conv2d_geom *g
@@ -175,7 +192,8 @@ function checkGemm(
   const dc = beta === 0 ? dev.nan(m * n) : dev.upload(c);
   const s = dev.lib.symbols;
   const da = dev.upload(a), db = dev.upload(b);
-  dev.call("cn_gemm", () => s.cn_gemm(dc, da, db, m, n, k, +ta, +tb, alpha, beta));
+  const [sa, sb, sc] = [m * k, k * n, m * n].map(BigInt);
+  dev.call("cn_gemm", () => s.cn_gemm(dc, da, db, m, n, k, +ta, +tb, alpha, beta, 1, sa, sb, sc));
   const what = `gemm m=${m} n=${n} k=${k} transA=${ta} transB=${tb} alpha=${alpha} beta=${beta}`;
   return mismatches(what, dev.download(dc, m * n), want, scale);
 }
@@ -237,11 +255,84 @@ Deno.test({
   async fn() {
     await withLib((dev) => {
       const s = dev.lib.symbols, p = dev.alloc(4);
-      assertEquals(s.cn_gemm(p, p, p, -1, 2, 2, 0, 0, 1, 0), 1);
+      assertEquals(s.cn_gemm(p, p, p, -1, 2, 2, 0, 0, 1, 0, 1, 0n, 0n, 0n), 1);
       assertOk(dev.lastError().includes("gemm: sizes must be >= 0, got m=-1"), dev.lastError());
-      assertEquals(s.cn_gemm(p, null, p, 1, 1, 1, 0, 0, 1, 0), 1);
+      assertEquals(s.cn_gemm(p, null, p, 1, 1, 1, 0, 0, 1, 0, 1, 1n, 1n, 1n), 1);
       assertOk(dev.lastError().includes("gemm: a is NULL"), dev.lastError());
-      assertEquals(s.cn_gemm(null, null, null, 0, 5, 5, 0, 0, 1, 0), 0, "an empty product is a no-op");
+      assertEquals(s.cn_gemm(null, null, null, 0, 5, 5, 0, 0, 1, 0, 1, 0n, 25n, 0n), 0, "an empty product is a no-op");
+      assertEquals(s.cn_gemm(null, null, null, 2, 2, 2, 0, 0, 1, 0, 0, 4n, 4n, 4n), 0, "an empty batch is a no-op");
+      assertEquals(s.cn_gemm(p, p, p, 2, 3, 1, 0, 0, 1, 0, 2, 2n, 3n, 5n), 1);
+      assertOk(dev.lastError().includes("stride_c=5 makes the 2 c matrices of 2 x 3 overlap"), dev.lastError());
+      assertEquals(s.cn_gemm(p, p, p, 1, 1, 1, 0, 0, 1, 0, 2, -1n, 1n, 1n), 1);
+      assertOk(dev.lastError().includes("gemm: strides must be >= 0, got stride_a=-1"), dev.lastError());
+    });
+  },
+});
+
+interface BatchCase {
+  m: number;
+  n: number;
+  k: number;
+  batch: number;
+  /** Element strides; undefined: packed (m·k, k·n, m·n). */
+  strides?: [number, number, number];
+}
+
+/** One batched product against the reference; c's gaps between matrices (strideC > m·n) must stay untouched. */
+function checkBatch(dev: Dev, bc: BatchCase, ta: boolean, tb: boolean, alpha: number, beta: number): string[] {
+  const { m, n, k, batch } = bc;
+  const [strideA, strideB, strideC] = bc.strides ?? [m * k, k * n, m * n];
+  const span = (stride: number, size: number) => Math.max(1, (batch - 1) * stride + size);
+  const a = rand(span(strideA, m * k)), b = rand(span(strideB, k * n)), c = rand(span(strideC, m * n));
+  const opts = { m, n, k, transA: ta, transB: tb, alpha, beta, batch, strideA, strideB, strideC };
+  const want = f64(c), scale = abs64(c);
+  gemm(want, f64(a), f64(b), opts);
+  gemm(scale, abs64(a), abs64(b), { ...opts, alpha: Math.abs(alpha), beta: Math.abs(beta) });
+  const dc = dev.upload(c), da = dev.upload(a), db = dev.upload(b);
+  const s = dev.lib.symbols;
+  const [sa, sb, sc] = [strideA, strideB, strideC].map(BigInt);
+  dev.call("cn_gemm", () => s.cn_gemm(dc, da, db, m, n, k, +ta, +tb, alpha, beta, batch, sa, sb, sc));
+  const what = `gemm batch=${batch} m=${m} n=${n} k=${k} strides=[${strideA}, ${strideB}, ${strideC}] ` +
+    `transA=${ta} transB=${tb} alpha=${alpha} beta=${beta}${dev.tight ? " (no workspace)" : ""}`;
+  return mismatches(what, dev.download(dc, c.length), want, scale);
+}
+
+const BATCH_CASES: BatchCase[] = [
+  { m: 1, n: 1, k: 1, batch: 1 },
+  { m: 3, n: 5, k: 7, batch: 4 },
+  { m: 7, n: 13, k: 5, batch: 3, strides: [0, 65, 100] }, // one a for every product; gaps in c
+  { m: 5, n: 9, k: 11, batch: 5, strides: [55, 0, 45] }, // one b for every product (a Linear layer)
+  { m: 17, n: 1, k: 3, batch: 2, strides: [60, 5, 31] }, // gaps everywhere
+  { m: 10, n: 20, k: 3136, batch: 3 }, // split-K over the batch (packed c)
+  { m: 10, n: 20, k: 2048, batch: 2, strides: [10 * 2048, 0, 250] }, // long k, c not packed: no split-K
+  { m: 70, n: 130, k: 9, batch: 7 }, // several 64x64 tiles per product
+];
+
+Deno.test({
+  name: "cn_gemm batched matches the reference (shared a or b, gaps in c, split-K, no workspace, naive kernel)",
+  ignore,
+  async fn() {
+    await withLib((dev) => {
+      const errors: string[] = [];
+      for (const bc of BATCH_CASES) {
+        for (let t = 0; t < 4; t++) {
+          const ta = (t & 1) === 1, tb = (t & 2) === 2;
+          errors.push(...checkBatch(dev, bc, ta, tb, 1, 0));
+          errors.push(...checkBatch(dev, bc, ta, tb, 0.5, -1.5));
+        }
+      }
+      dev.tight = true;
+      errors.push(...checkBatch(dev, { m: 10, n: 20, k: 3136, batch: 3 }, false, true, 1, 0.5));
+      dev.tight = false;
+      const before = Deno.env.get("CONVNET_GEMM");
+      Deno.env.set("CONVNET_GEMM", "naive");
+      try {
+        errors.push(...checkBatch(dev, { m: 7, n: 13, k: 5, batch: 3, strides: [0, 65, 100] }, true, false, 2, -1));
+      } finally {
+        if (before === undefined) Deno.env.delete("CONVNET_GEMM");
+        else Deno.env.set("CONVNET_GEMM", before);
+      }
+      assertEquals(errors, []);
     });
   },
 });

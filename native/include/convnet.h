@@ -77,12 +77,13 @@ int cn_memcpy_d2d(void *dst, const void *src, int64_t bytes);
 
 /* ---- elementwise (see native/ops.def for every op's formula) ---- */
 
-/* out[i] = value: ToInt32 for int32 (as Int32Array.fill), truncated toward zero for int64 (a value
-   that is not finite or not within int64 is CN_ERR_INVALID). */
+/* out[i] = value: ToInt32 for int32 (as Int32Array.fill); for int64 truncated toward zero and
+   wrapped modulo 2^64, NaN and infinities as 0 (as the TypeScript backend's toInt64). */
 int cn_fill(int32_t dtype, void *out, double value, int64_t n);
 /* out[i] = (out_dtype) x[i]; float -> int32 is JavaScript's ToInt32 (truncates, NaN and infinities
-   give 0, wraps modulo 2^32); float -> int64 truncates, NaN gives 0, out of range saturates;
-   int64 -> int32 keeps the low 32 bits; int -> float rounds to nearest. */
+   give 0, wraps modulo 2^32); float -> int64 truncates and wraps modulo 2^64 (NaN and infinities
+   give 0); int64 -> int32 keeps the low 32 bits; int64 -> float32 rounds through double (as
+   Number(bigint) does); int32 -> float32 rounds to nearest. */
 int cn_cast(int32_t out_dtype, void *out, int32_t x_dtype, const void *x, int64_t n);
 
 enum cn_unary_op {
@@ -166,12 +167,13 @@ enum cn_distribution {
    key = [lo32(seed), hi32(seed)]) with q = i / 4 + offset (64-bit, wrapping); 10 rounds with the
    multipliers 0xD2511F53, 0xCD9E8D57 and key bumps 0x9E3779B9, 0xBB67AE85 (Random123's philox4x32).
    u = (word >> 8) * 2^-24, in [0, 1).
-   - UNIFORM (p0 = low, p1 = high): fround(low + fround(u * fround(high - low))), low and high
-     doubles, each step rounded to float32 (no fused multiply-add);
-   - BERNOULLI (p0 = p): 1 where u < fround(p), else 0;
-   - NORMAL (p0 = mean, p1 = std): Box-Muller on the words of elements 2j and 2j + 1 (u1 from the
-     first, u2 from the second), in double: r = sqrt(-2 log(1 - u1)), t = 2 pi u2; element 2j gets
-     fround(mean + std * r * cos t), element 2j + 1 fround(mean + std * r * sin t). */
+   - UNIFORM (p0 = low, p1 = high): lo = f32(low), span = f32(f32(high) - lo), value =
+     f32(f32(u * span) + lo), each float32 operation rounded (no fused multiply-add);
+   - BERNOULLI (p0 = p): 1 where u < f32(p), else 0;
+   - NORMAL (p0 = mean, p1 = std): Box-Muller on the words of elements 2j and 2j + 1, in double:
+     u1 = ((w_2j >> 8) + 1) * 2^-24 in (0, 1], u2 = (w_2j+1 >> 8) * 2^-24, r = sqrt(-2 log u1),
+     t = 2 pi u2; element 2j gets f32(mean + std * r * cos t), element 2j + 1 f32(mean + std * r *
+     sin t) (an odd last element takes the cos one). The specification is src/backend/philox.ts. */
 int cn_random_fill(int32_t distribution, float *out, int64_t n, uint64_t seed, uint64_t offset, double p0,
                    double p1);
 

@@ -68,16 +68,24 @@ struct F32ToI32 {
 struct I32ToF32 {
   __device__ __forceinline__ float operator()(int32_t v) const { return (float)v; }
 };
-struct F32ToI64 { /* truncates; NaN gives 0; out of range saturates */
-  __device__ __forceinline__ int64_t operator()(float v) const {
-    if (v != v) return 0;
-    if (v >= 9223372036854775808.0f) return INT64_MAX;
-    if (v < -9223372036854775808.0f) return INT64_MIN;
-    return (int64_t)v;
-  }
+/* A number as int64 the way the TypeScript backend stores one: truncated, wrapped modulo 2^64, NaN and
+   infinities as 0. Exact: beyond 2^63 a double is a multiple of 2^11, so fmod and the 2^64 shifts
+   stay representable. */
+__host__ __device__ __forceinline__ int64_t to_int64(double v) {
+  if (!(fabs(v) <= 1.7976931348623157e308)) return 0;
+  double t = trunc(v);
+  if (t >= -9223372036854775808.0 && t < 9223372036854775808.0) return (int64_t)t;
+  t = fmod(t, 18446744073709551616.0);
+  if (t >= 9223372036854775808.0) t -= 18446744073709551616.0;
+  if (t < -9223372036854775808.0) t += 18446744073709551616.0;
+  return (int64_t)t;
+}
+
+struct F32ToI64 {
+  __device__ __forceinline__ int64_t operator()(float v) const { return to_int64((double)v); }
 };
-struct I64ToF32 {
-  __device__ __forceinline__ float operator()(int64_t v) const { return (float)v; }
+struct I64ToF32 { /* through double, as Number(bigint) then the Float32Array store */
+  __device__ __forceinline__ float operator()(int64_t v) const { return (float)(double)v; }
 };
 struct I32ToI64 {
   __device__ __forceinline__ int64_t operator()(int32_t v) const { return (int64_t)v; }
@@ -239,16 +247,12 @@ extern "C" int cn_fill(int32_t dtype, void *out, double value, int64_t n) {
   CN_REQUIRE(dtype == CN_F32 || dtype == CN_I32 || dtype == CN_I64,
              "cn_fill: dtype %d is not CN_F32 (0), CN_I32 (1) or CN_I64 (2)", (int)dtype);
   CN_REQUIRE(n >= 0, "cn_fill: n must be >= 0, got %lld", (long long)n);
-  if (dtype == CN_I64) {
-    CN_REQUIRE(value == value && trunc(value) >= -9223372036854775808.0 && trunc(value) < 9223372036854775808.0,
-               "cn_fill: %g is not an int64 value (expected a finite number in [-2^63, 2^63))", value);
-  }
   if (n == 0) return CN_OK;
   CN_REQUIRE(out != NULL, "cn_fill: out is NULL (n=%lld)", (long long)n);
   CN_TRY(cn_init());
   const int64_t bytes = n * cn_dtype_bytes(dtype);
   if (dtype == CN_I64) {
-    const int64_t v = (int64_t)trunc(value);
+    const int64_t v = to_int64(value);
     if (v == 0) return cn_cuda_status(cudaMemsetAsync(out, 0, (size_t)bytes, cn_stream()), "cn_fill: memset");
     auto k = fill_kernel<int64_t>;
     CN_LAUNCH(k, cn_blocks(n, EW_THREADS), EW_THREADS, (int64_t *)out, v, n);

@@ -1,8 +1,8 @@
 /*
  * philox.cu: cn_random_fill, counter-based random numbers (Philox4x32-10, Salmon et al. 2011, as
  * Random123 and cuRAND's philox define it). No state lives on the device: element i is a pure
- * function of (seed, offset, i), so every backend computes the same numbers (convnet.h gives the
- * exact recipe, which the TypeScript backend follows).
+ * function of (seed, offset, i), so every backend computes the same numbers. The recipe is
+ * src/backend/philox.ts (the TypeScript reference and the specification), summed up in convnet.h.
  *
  * One thread per 4-word block: one Philox call (10 rounds of 2 32x32->64 multiplies) gives the
  * words of 4 consecutive elements. ~40 integer instructions per 4 floats: an H100 does ~30 T int
@@ -43,12 +43,10 @@ __device__ __forceinline__ uint4 philox4x32_10(uint4 c, uint32_t k0, uint32_t k1
 /* The top 24 bits as a float in [0, 1): exact. */
 __device__ __forceinline__ float word_to_unit(uint32_t w) { return (float)(w >> 8) * 5.9604644775390625e-8f; }
 
-struct UniformD { /* fround(low + fround(u * span)), span = fround(high - low) */
-  double low;
-  float span;
+struct UniformD { /* f32(f32(u * span) + lo), lo = f32(low), span = f32(f32(high) - lo) */
+  float lo, span;
   __device__ __forceinline__ float operator()(uint32_t w) const {
-    const float t = __fmul_rn(word_to_unit(w), span);
-    return __double2float_rn(__dadd_rn(low, (double)t));
+    return __fadd_rn(__fmul_rn(word_to_unit(w), span), lo);
   }
 };
 
@@ -57,12 +55,13 @@ struct BernoulliD { /* 1 where u < fround(p) */
   __device__ __forceinline__ float operator()(uint32_t w) const { return word_to_unit(w) < p ? 1.0f : 0.0f; }
 };
 
-/* Box-Muller in double on a pair of words: r = sqrt(-2 log(1 - u1)), t = 2 pi u2. */
+/* Box-Muller in double on a pair of words: u1 = ((w1 >> 8) + 1) * 2^-24 in (0, 1] (log never sees
+   0), u2 = (w2 >> 8) * 2^-24, r = sqrt(-2 log u1), t = 2 pi u2; mean + (std * r) * cos t (sin t). */
 struct NormalD {
   double mean, std;
   __device__ __forceinline__ void operator()(uint32_t w1, uint32_t w2, float *first, float *second) const {
-    const double u1 = (double)word_to_unit(w1), u2 = (double)word_to_unit(w2);
-    const double r = sqrt(__dmul_rn(-2.0, log(__dadd_rn(1.0, -u1))));
+    const double u1 = (double)((w1 >> 8) + 1u) * 5.9604644775390625e-8, u2 = (double)word_to_unit(w2);
+    const double r = sqrt(__dmul_rn(-2.0, log(u1)));
     const double t = __dmul_rn(6.283185307179586, u2);
     const double sr = __dmul_rn(std, r);
     *first = __double2float_rn(__dadd_rn(mean, __dmul_rn(sr, cos(t))));
@@ -116,8 +115,8 @@ extern "C" int cn_random_fill(int32_t distribution, float *out, int64_t n, uint6
   CN_TRY(cn_init());
   if (distribution == CN_UNIFORM) {
     UniformD d;
-    d.low = p0;
-    d.span = (float)(p1 - p0);
+    d.lo = (float)p0;
+    d.span = (float)((double)(float)p1 - (double)d.lo); /* in double, rounded once, as philox.ts */
     return launch_random(out, n, seed, offset, d, "cn_random_fill: uniform");
   }
   if (distribution == CN_BERNOULLI) {

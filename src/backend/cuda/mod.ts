@@ -11,7 +11,16 @@
  *
  * @module
  */
-import type { Backend, Device, DeviceMemoryInfo, DType, GemmOptions, RandomFill, StridedCopy } from "../backend.ts";
+import type {
+  Device,
+  DeviceMemoryInfo,
+  DType,
+  FusedKernels,
+  GemmOptions,
+  Primitives,
+  RandomFill,
+  StridedCopy,
+} from "../backend.ts";
 import { BINARY_OPS, DISTRIBUTION_CODES, POOL_KIND_CODES, REDUCE_OPS, SCALAR_OPS, UNARY_OPS } from "../_ops_table.ts";
 import { type CudaLibrary, openLibrary, STATUS } from "./ffi.ts";
 import { type CudaDType, type CudaStorage, dtypeCode, ELEMENT_BYTES, storageOps } from "./_storage.ts";
@@ -49,8 +58,11 @@ export interface CudaDeviceInfo {
   [key: string]: unknown;
 }
 
-/** The CUDA backend plus the device-level calls that are not kernels. */
-export interface CudaBackend extends Backend<CudaStorage> {
+/**
+ * The CUDA backend: a {@linkcode Backend} with every fused kernel of the contract, plus the
+ * device-level calls that are not kernels.
+ */
+export interface CudaBackend extends Primitives<CudaStorage>, Required<FusedKernels<CudaStorage>> {
   /** The library it calls. */
   readonly library: CudaLibrary;
   /** Waits for every queued kernel; reports asynchronous kernel errors. */
@@ -94,7 +106,9 @@ function randomParams(opts: RandomFill): [number, number] {
     case "normal":
       return [opts.low ?? 0, opts.std ?? 1];
     case "bernoulli":
-      if (opts.p === undefined) throw new Error("cuda: randomFill: bernoulli needs p (the probability of a 1)");
+      if (opts.p === undefined || !(opts.p >= 0 && opts.p <= 1)) {
+        throw new Error(`cuda: randomFill: bernoulli needs p in [0, 1], got ${opts.p}`);
+      }
       return [opts.p, 0];
   }
   throw new Error(
