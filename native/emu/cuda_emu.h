@@ -2,7 +2,7 @@
  * cuda_emu.h: just enough of CUDA, in plain C++17, to run convnet's kernels on the CPU.
  *
  * Included by native/src/common.h when building with g++ -DCN_EMULATION (libconvnet_emu.so),
- * in place of <cuda_runtime.h>. The runtime lives in cuda_emu.cpp.
+ * in place of <cuda_runtime.h>. Implemented by fibers.cpp, report.cpp and runtime.cpp.
  *
  * Model
  * - A launch runs synchronously: blocks one after another (x fastest, then y, then z); inside a

@@ -1,0 +1,256 @@
+/**
+ * The two native libraries and how each is built: `libconvnet_emu.so`, the CPU emulation build (g++
+ * compiles `native/src/*.cu` as C++ against `native/emu/cuda_emu.h`, plus the emulator's own
+ * `native/emu/*.cpp`), and `libconvnet_cuda.so`, the real one (nvcc, static cudart, SASS for each
+ * architecture in `ARCHS` plus PTX). Both export only the C ABI (`cn_*`) and carry a build
+ * description (`cn_build_info()`). The make that runs these specs is in make.ts.
+ *
+ * @module
+ */
+import { join } from "../../src/_path.ts";
+import {
+  buildDir,
+  BuildError,
+  buildLibrary,
+  type BuildOptions,
+  type BuildResult,
+  type LibrarySpec,
+  listFiles,
+  readText,
+  root,
+  type Unit,
+  withLock,
+} from "./make.ts";
+import { findCxx, findNvcc, toolVersion } from "./toolchain.ts";
+
+const ARCHS = ["80", "86", "89", "90"];
+const PTX_ARCH = "90";
+
+function packageVersion(): string {
+  try {
+    return JSON.parse(Deno.readTextFileSync(join(root, "deno.json"))).version ?? "0.0.0";
+  } catch {
+    return "0.0.0";
+  }
+}
+
+/**
+ * A linker version script exporting the C ABI (`cn_*`) and nothing else: kernels, helpers and the
+ * static cudart stay private, so two libraries (or PyTorch's cudart) in one process never clash.
+ */
+function exportsMap(): string {
+  const path = join(buildDir, "exports.map");
+  const text = "/* written by scripts/build_native.ts */\n{\n  global: cn_*;\n  local: *;\n};\n";
+  if (readText(path) !== text) {
+    Deno.mkdirSync(buildDir, { recursive: true });
+    Deno.writeTextFileSync(path, text);
+  }
+  return path;
+}
+
+/** The CUDA sources of the library: `native/src/*.cu`. */
+export function cudaSources(): string[] {
+  return listFiles(join(root, "native", "src"), ".cu");
+}
+
+/** Every .cu source, compiled as C++, and the emulator itself: `native/emu/*.cpp` (objects named emu_*.o). */
+function emuUnits(objDir: string): Unit[] {
+  const units = cudaSources().map((src) => ({ src, obj: join(objDir, src.split("/").pop()!.replace(/\.cu$/, ".o")) }));
+  for (const src of listFiles(join(root, "native", "emu"), ".cpp")) {
+    units.push({ src, obj: join(objDir, "emu_" + src.split("/").pop()!.replace(/\.cpp$/, ".o")) });
+  }
+  return units;
+}
+
+/**
+ * The g++ build of `out` on the emulator: the shared library (every .cu source and the emulator), or
+ * with `link: "program"` an executable of the emulator and `extraUnits` (the selftest).
+ */
+export async function emuSpec(
+  out: string,
+  extraUnits: Unit[] = [],
+  link: "shared" | "program" = "shared",
+): Promise<{ spec: LibrarySpec; info: string }> {
+  const cxx = findCxx();
+  if (!cxx) {
+    throw new BuildError(
+      "build:native: g++ not found (looked at $CXX and PATH): the CPU emulation library needs a C++17 compiler " +
+        "(apt-get install g++, or set CXX)",
+    );
+  }
+  const version = await toolVersion(cxx, ["-dumpfullversion"], /^(\d+(?:\.\d+)?)/);
+  const info = `convnet native ${packageVersion()}; CPU emulation (g++ ${version})`;
+  const objDir = join(buildDir, "emu");
+  const compileFlags = [
+    "-std=c++17",
+    "-O2",
+    "-fPIC",
+    "-fno-strict-aliasing", // kernels read float arrays as float4, as CUDA code does
+    "-fno-gnu-unique", // __shared__ statics of template kernels would make the library impossible to unload
+    "-DCN_EMULATION",
+    `-DCN_BUILD_INFO="${info}"`,
+    "-Wall",
+    "-Wno-unknown-pragmas",
+    "-I",
+    join(root, "native", "include"),
+  ];
+  const spec: LibrarySpec = {
+    label: "g++",
+    compiler: cxx,
+    out,
+    objDir,
+    units: link === "shared"
+      ? emuUnits(objDir)
+      : [...emuUnits(objDir).filter((u) => u.src.endsWith(".cpp")), ...extraUnits],
+    compileFlags,
+    compileArgs: (u, tmp, dep) => [
+      ...compileFlags,
+      "-MMD",
+      "-MF",
+      dep,
+      "-c",
+      ...(u.src.endsWith(".cu") ? ["-x", "c++"] : []),
+      u.src,
+      "-o",
+      tmp,
+    ],
+    linkArgs: (objs, tmp) =>
+      link === "shared"
+        ? ["-shared", "-Wl,-z,defs", `-Wl,--version-script=${exportsMap()}`, "-o", tmp, ...objs]
+        : ["-o", tmp, ...objs],
+  };
+  return { spec, info };
+}
+
+let emuPromise: Promise<string> | null = null;
+
+/**
+ * Builds `native/build/libconvnet_emu.so` (the CPU emulation build) with g++.
+ *
+ * @example
+ * ```ts
+ * const r = await buildEmuLibrary({ log: () => {} });
+ * console.log(r.path, r.built ? "built" : "up to date");
+ * ```
+ */
+export async function buildEmuLibrary(opts: BuildOptions = {}): Promise<BuildResult> {
+  if (cudaSources().length === 0) {
+    throw new BuildError("build:native: native/src holds no .cu sources: nothing to build the emulation library from");
+  }
+  const { spec, info } = await emuSpec(join(buildDir, "libconvnet_emu.so"));
+  (opts.log ?? console.log)(`emulation library: ${info}`);
+  return await withLock("emu", () => buildLibrary(spec, opts));
+}
+
+/**
+ * Builds the CPU emulation library when it is stale and returns its absolute path. Quiet unless it
+ * compiles something; a failed build throws a {@linkcode BuildError} holding the compiler's output.
+ * Calls within one process share one build.
+ *
+ * @example
+ * ```ts
+ * const lib = Deno.dlopen(await ensureEmuLibrary(), { cn_build_info: { parameters: [], result: "pointer" } });
+ * ```
+ */
+export function ensureEmuLibrary(opts: { force?: boolean; log?: (line: string) => void } = {}): Promise<string> {
+  if (!emuPromise || opts.force) {
+    const lines: string[] = [];
+    emuPromise = buildEmuLibrary({ force: opts.force, log: (l) => lines.push(l) }).then((r) => {
+      if (r.built) { for (const l of lines) (opts.log ?? console.log)(l); }
+      return r.path;
+    });
+    emuPromise.catch(() => (emuPromise = null));
+  }
+  return emuPromise;
+}
+
+function parseArchs(arch: string | undefined): string[] {
+  if (!arch) return ARCHS;
+  const m = /^sm_(\d+)$/.exec(arch);
+  if (!m) throw new BuildError(`build:native: --arch must look like sm_90, got ${arch}`);
+  return [m[1]];
+}
+
+/** Objects of the full build in native/build/cuda, of a one-arch build in native/build/cuda-sm_XX (no rebuilds when switching). */
+export function cudaObjDir(arch: string | undefined): string {
+  return join(buildDir, arch ? `cuda-${arch}` : "cuda");
+}
+
+/** Where nvcc writes each object's `-Xptxas -v` lines. */
+export function ptxasLog(obj: string): string {
+  return obj.replace(/\.o$/, ".ptxas.txt");
+}
+
+/**
+ * Builds `native/build/libconvnet_cuda.so` with nvcc; null (after saying so) when nvcc is missing.
+ * `arch` ("sm_90") builds for that architecture only.
+ *
+ * @example
+ * ```ts
+ * const r = await buildCudaLibrary({ arch: "sm_90" });
+ * if (!r) console.log("no nvcc here");
+ * ```
+ */
+export async function buildCudaLibrary(opts: BuildOptions & { arch?: string } = {}): Promise<BuildResult | null> {
+  const log = opts.log ?? console.log;
+  const nvcc = findNvcc();
+  if (!nvcc) {
+    log("nvcc not found: skipping the CUDA library; the TypeScript backend will be used");
+    return null;
+  }
+  const cu = cudaSources();
+  if (cu.length === 0) {
+    log(`native/src holds no CUDA sources: nothing to build (nvcc: ${nvcc}); the TypeScript backend will be used`);
+    return null;
+  }
+  const archs = parseArchs(opts.arch);
+  const gencode = archs.flatMap((a) => ["-gencode", `arch=compute_${a},code=sm_${a}`]);
+  if (!opts.arch) gencode.push("-gencode", `arch=compute_${PTX_ARCH},code=compute_${PTX_ARCH}`);
+  const cudaVersion = await toolVersion(nvcc, ["--version"], /release (\d+\.\d+)/);
+  const targets = archs.map((a) => `sm_${a}`).join(" ") + (opts.arch ? "" : ` + compute_${PTX_ARCH} PTX`);
+  const info = `convnet native ${packageVersion()}; CUDA ${cudaVersion}; ${targets}`;
+  log(`CUDA library: ${info}`);
+  const objDir = cudaObjDir(opts.arch);
+  const compileFlags = [
+    "-O3",
+    "-std=c++17",
+    "-Xcompiler",
+    "-fPIC",
+    `-DCN_BUILD_INFO="${info}"`,
+    "-Xptxas",
+    "-v",
+    "-I",
+    join(root, "native", "include"),
+    ...gencode,
+  ];
+  const spec: LibrarySpec = {
+    label: "nvcc",
+    compiler: nvcc,
+    out: join(buildDir, "libconvnet_cuda.so"),
+    objDir,
+    units: cu.map((src) => ({ src, obj: join(objDir, src.split("/").pop()!.replace(/\.cu$/, ".o")) })),
+    compileFlags,
+    compileArgs: (u, tmp, dep) => [...compileFlags, "-MD", "-MF", dep, "-c", u.src, "-o", tmp],
+    filterOutput: (u, output) => {
+      Deno.writeTextFileSync(ptxasLog(u.obj), output);
+      return output.split("\n").filter((l) => !/^ptxas info|^\s+\d+ bytes stack frame/.test(l)).join("\n");
+    },
+    linkArgs: (
+      objs,
+      tmp,
+    ) => [
+      "-shared",
+      "--cudart",
+      "static",
+      "-Xlinker",
+      "-z,defs",
+      "-Xlinker",
+      `--version-script=${exportsMap()}`,
+      "-o",
+      tmp,
+      ...objs,
+    ],
+  };
+  const result = await withLock("cuda", () => buildLibrary(spec, opts));
+  return result;
+}
