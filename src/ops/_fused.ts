@@ -1,22 +1,22 @@
 /**
- * Reaching a backend's optional fused kernels.
+ * Choosing between a backend's optional fused kernels and their composites.
  *
  * @module
  */
 import type { Backend, FusedKernels } from "../backend/backend.ts";
 
+/** A set of fused kernels, all present. */
+export type Kernels<K extends keyof FusedKernels> = Required<Pick<FusedKernels, K>>;
+
 /**
- * The fused kernel `name` of `be`, bound to it; an Error naming the op, the kernel and the
- * backend when the backend does not have it.
+ * For each kernel of `composites`: the backend's own, bound to it, when it has one; otherwise the
+ * composite (the same math from primitives, with the same signature).
  */
-export function fused<K extends keyof FusedKernels>(
-  be: Backend,
-  name: K,
-  op: string,
-): NonNullable<FusedKernels[K]> {
-  const kernel = be[name];
-  if (!kernel) {
-    throw new Error(`${op}: the ${be.name} backend has no ${name} kernel, and this op has no composite for it yet`);
+export function fusedOrComposite<K extends keyof FusedKernels>(be: Backend, composites: Kernels<K>): Kernels<K> {
+  const out = {} as Record<string, unknown>;
+  for (const name of Object.keys(composites) as K[]) {
+    const own = be[name] as ((...args: unknown[]) => void) | undefined;
+    out[name] = own ? own.bind(be) : composites[name];
   }
-  return (kernel as (...args: unknown[]) => void).bind(be) as NonNullable<FusedKernels[K]>;
+  return out as Kernels<K>;
 }

@@ -1,6 +1,7 @@
 /**
  * `conv2d`: 2-d convolution (cross-correlation, as in PyTorch), its argument checks, and its
- * backward through the backend's convolution kernels.
+ * backward: the backend's fused convolution kernels where it has them, their composites
+ * (im2col + gemm, _conv_composite.ts) where it does not.
  *
  * @module
  */
@@ -9,7 +10,8 @@ import { fmtShape } from "../backend/shape.ts";
 import { TensorBase } from "../autograd/tensor_base.ts";
 import { record } from "../autograd/graph.ts";
 import { checkFloat, checkOptionKeys, checkRank, pair, sameDevice, type Size2 } from "./_util.ts";
-import { fused } from "./_fused.ts";
+import { fusedOrComposite } from "./_fused.ts";
+import { conv2dComposites } from "./_conv_composite.ts";
 
 /** Options of {@linkcode conv2d}. */
 export interface Conv2dOptions {
@@ -90,25 +92,25 @@ export function conv2d<T extends TensorBase>(
   });
   const { oh, ow } = g;
   const be = x._backend;
-  const forward = fused(be, "conv2dForward", op);
+  const kernels = fusedOrComposite(be, conv2dComposites(be, x.dtype));
   const y = be.alloc(x.dtype, n * k * oh * ow);
-  forward(y, x._data(op), weight._data(op), bias ? bias._data(op) : null, g);
+  kernels.conv2dForward(y, x._data(op), weight._data(op), bias ? bias._data(op) : null, g);
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return record(x._wrap(y, [n, k, oh, ow]), inputs, (dy) => {
     const grads: (TensorBase | null)[] = [null, null, null];
     if (x.requiresGrad) {
       const dx = be.alloc(x.dtype, x.size);
-      fused(be, "conv2dBackwardInput", op)(dx, dy._data(op), weight._data(op), g);
+      kernels.conv2dBackwardInput(dx, dy._data(op), weight._data(op), g);
       grads[0] = x._wrap(dx, x.shape);
     }
     if (weight.requiresGrad) {
       const dw = be.alloc(x.dtype, weight.size);
-      fused(be, "conv2dBackwardWeight", op)(dw, dy._data(op), x._data(op), g);
+      kernels.conv2dBackwardWeight(dw, dy._data(op), x._data(op), g);
       grads[1] = x._wrap(dw, weight.shape);
     }
     if (bias?.requiresGrad) {
       const db = be.alloc(x.dtype, k);
-      fused(be, "conv2dBackwardBias", op)(db, dy._data(op), g);
+      kernels.conv2dBackwardBias(db, dy._data(op), g);
       grads[2] = x._wrap(db, bias.shape);
     }
     return grads.slice(0, inputs.length);

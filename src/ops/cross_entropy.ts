@@ -1,5 +1,6 @@
 /**
- * `crossEntropy`: log-softmax and negative log-likelihood, mean over the batch, fused.
+ * `crossEntropy`: log-softmax and negative log-likelihood, mean over the batch: one fused kernel
+ * each way where the backend has them, else the composite `−mean(gather(logSoftmax(x), targets))`.
  *
  * @module
  */
@@ -7,11 +8,15 @@ import { fmtShape } from "../backend/shape.ts";
 import { TensorBase } from "../autograd/tensor_base.ts";
 import { record } from "../autograd/graph.ts";
 import { checkFloat, checkRank, sameDevice } from "./_util.ts";
-import { fused } from "./_fused.ts";
+import { div } from "./div.ts";
+import { gather } from "./gather.ts";
+import { logSoftmax } from "./softmax.ts";
+import { sum } from "./sum.ts";
+import { view } from "./view.ts";
 
 /**
  * Cross-entropy between `logits` [N, C] and int32 class indices `targets` [N], averaged over
- * the batch: a fused, numerically stable log-softmax + negative log-likelihood. A target
+ * the batch: a numerically stable log-softmax + negative log-likelihood. A target
  * outside [0, C) is an error.
  *
  * @example
@@ -42,11 +47,12 @@ export function crossEntropy<T extends TensorBase>(logits: T, targets: TensorBas
   if (n === 0) throw new Error(`${op}: the batch is empty (logits ${fmtShape(logits.shape)})`);
   sameDevice(op, logits, targets);
   const be = logits._backend;
-  const forward = fused(be, "logSoftmaxNllForward", op);
+  if (!be.logSoftmaxNllForward || !be.logSoftmaxNllBackward) return composite(logits, targets);
+  const nllBackward = be.logSoftmaxNllBackward.bind(be);
   const loss = be.alloc(logits.dtype, 1);
   const logp = be.alloc(logits.dtype, n * c);
   try {
-    forward(loss, logp, logits._data(op), targets._data(op), n, c);
+    be.logSoftmaxNllForward(loss, logp, logits._data(op), targets._data(op), n, c);
   } catch (e) {
     be.free(loss);
     be.free(logp);
@@ -57,10 +63,34 @@ export function crossEntropy<T extends TensorBase>(logits: T, targets: TensorBas
     [logits],
     (g) => {
       const d = be.alloc(logits.dtype, n * c);
-      fused(be, "logSoftmaxNllBackward", op)(d, logp, targets._data(op), g._data(op), n, c);
+      nllBackward(d, logp, targets._data(op), g._data(op), n, c);
       return [logits._wrap(d, logits.shape)];
     },
     op,
     () => be.free(logp),
   );
+}
+
+/** `−Σ logSoftmax(logits)[i, targets[i]] / n`, from ops: autograd gives its backward. */
+function composite<T extends TensorBase>(logits: T, targets: TensorBase): T {
+  const [n, c] = logits.shape;
+  const logp = logSoftmax(logits, 1);
+  const rows = view(targets, [n, 1]);
+  let picked: T;
+  try {
+    picked = gather(logp, 1, rows);
+  } catch (e) {
+    logp.dispose();
+    rows.dispose();
+    throw new Error(
+      `crossEntropy: a target is out of range; expected class indices in [0, ${c}) (${(e as Error).message})`,
+      { cause: e },
+    );
+  }
+  const total = sum(picked);
+  const loss = div(total, -n);
+  if (!loss.requiresGrad) {
+    for (const t of [logp, rows, picked, total]) t.dispose();
+  }
+  return loss;
 }

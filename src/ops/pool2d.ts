@@ -1,6 +1,7 @@
 /**
  * `maxPool2d`, `avgPool2d`, `sumPool2d`: the three poolings of the seed article, with PyTorch's
- * window rules, and their backward through the backend's pooling kernels.
+ * window rules, and their backward: the backend's fused pooling kernels where it has them, their
+ * composites (one strided copy of the windows and a reduction, _pool2d_composite.ts) where not.
  *
  * @module
  */
@@ -8,7 +9,8 @@ import type { Pool2dGeometry, PoolKind } from "../backend/geometry.ts";
 import type { TensorBase } from "../autograd/tensor_base.ts";
 import { record } from "../autograd/graph.ts";
 import { checkFloat, checkOptionKeys, checkRank, pair, type Size2 } from "./_util.ts";
-import { fused } from "./_fused.ts";
+import { fusedOrComposite } from "./_fused.ts";
+import { pool2dComposites } from "./_pool2d_composite.ts";
 
 /** Options of the poolings. */
 export interface Pool2dOptions {
@@ -47,17 +49,17 @@ function pool2d<T extends TensorBase>(kind: PoolKind, op: string, x: T, opts: Po
   const ow = Math.floor((w + 2 * padW - kw) / strideW) + 1;
   const g: Pool2dGeometry = { n, c, h, w, kh, kw, oh, ow, strideH, strideW, padH, padW };
   const be = x._backend;
-  const forward = fused(be, "pool2dForward", op);
+  const kernels = fusedOrComposite(be, pool2dComposites(be, x.dtype));
   const size = n * c * oh * ow;
   const y = be.alloc(x.dtype, size);
   const indices = kind === "max" ? be.alloc("int32", size) : null;
-  forward(kind, y, indices, x._data(op), g);
+  kernels.pool2dForward(kind, y, indices, x._data(op), g);
   return record(
     x._wrap(y, [n, c, oh, ow]),
     [x],
     (dy) => {
       const dx = be.alloc(x.dtype, x.size);
-      fused(be, "pool2dBackward", op)(kind, dx, dy._data(op), indices, g);
+      kernels.pool2dBackward(kind, dx, dy._data(op), indices, g);
       return [x._wrap(dx, x.shape)];
     },
     op,

@@ -1,6 +1,6 @@
 import { checkRange, Optimizer, type ParamGroupInput } from "./optimizer.ts";
 import { checkOptionKeys } from "../ops/_util.ts";
-import { fused } from "../ops/_fused.ts";
+import { adadeltaComposite } from "./_composite.ts";
 import type { Tensor } from "../tensor/mod.ts";
 
 /** Options of {@linkcode Adadelta}. */
@@ -43,13 +43,21 @@ export class Adadelta extends Optimizer<AdadeltaOptions> {
   step(): void {
     for (const { group: g, params, grads } of this.batches()) {
       const states = params.map((p) => this.stateOf(p, ["squareAvg", "accDelta"]));
-      fused(params[0]._backend, "adadeltaStep", "Adadelta")({
+      const squareAvgs = states.map((s) => s.squareAvg), accDeltas = states.map((s) => s.accDelta);
+      const sizes = params.map((p) => p.size);
+      const hyper = { lr: g.lr, rho: g.rho, eps: g.eps, weightDecay: g.weightDecay };
+      const be = params[0]._backend;
+      if (!be.adadeltaStep) {
+        adadeltaComposite({ params, grads, squareAvgs, accDeltas, sizes }, hyper);
+        continue;
+      }
+      be.adadeltaStep({
         params: params.map((p) => p._data("Adadelta")),
         grads: grads.map((t) => t._data("Adadelta")),
-        squareAvgs: states.map((s) => s.squareAvg._data()),
-        accDeltas: states.map((s) => s.accDelta._data()),
-        sizes: params.map((p) => p.size),
-      }, { lr: g.lr, rho: g.rho, eps: g.eps, weightDecay: g.weightDecay });
+        squareAvgs: squareAvgs.map((t) => t._data()),
+        accDeltas: accDeltas.map((t) => t._data()),
+        sizes,
+      }, hyper);
     }
   }
 }

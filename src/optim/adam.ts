@@ -1,6 +1,6 @@
 import { checkRange, Optimizer, type ParamGroupInput } from "./optimizer.ts";
 import { checkOptionKeys } from "../ops/_util.ts";
-import { fused } from "../ops/_fused.ts";
+import { adamComposite } from "./_composite.ts";
 import type { Tensor } from "../tensor/mod.ts";
 
 /** Options of {@linkcode Adam}. */
@@ -56,14 +56,10 @@ export class Adam extends Optimizer<AdamOptions> {
       const names = g.amsgrad ? ["expAvg", "expAvgSq", "maxExpAvgSq"] : ["expAvg", "expAvgSq"];
       const states = params.map((p) => this.stateOf(p, names));
       for (const p of params) this.#steps.set(p, step);
-      fused(params[0]._backend, "adamStep", "Adam")({
-        params: params.map((p) => p._data("Adam")),
-        grads: grads.map((t) => t._data("Adam")),
-        expAvgs: states.map((s) => s.expAvg._data()),
-        expAvgSqs: states.map((s) => s.expAvgSq._data()),
-        maxExpAvgSqs: g.amsgrad ? states.map((s) => s.maxExpAvgSq._data()) : null,
-        sizes: params.map((p) => p.size),
-      }, {
+      const expAvgs = states.map((s) => s.expAvg), expAvgSqs = states.map((s) => s.expAvgSq);
+      const maxExpAvgSqs = g.amsgrad ? states.map((s) => s.maxExpAvgSq) : null;
+      const sizes = params.map((p) => p.size);
+      const hyper = {
         lr: g.lr,
         beta1: g.betas[0],
         beta2: g.betas[1],
@@ -71,7 +67,20 @@ export class Adam extends Optimizer<AdamOptions> {
         weightDecay: g.weightDecay,
         amsgrad: g.amsgrad,
         step,
-      });
+      };
+      const be = params[0]._backend;
+      if (!be.adamStep) {
+        adamComposite({ params, grads, expAvgs, expAvgSqs, maxExpAvgSqs, sizes }, hyper);
+        continue;
+      }
+      be.adamStep({
+        params: params.map((p) => p._data("Adam")),
+        grads: grads.map((t) => t._data("Adam")),
+        expAvgs: expAvgs.map((t) => t._data()),
+        expAvgSqs: expAvgSqs.map((t) => t._data()),
+        maxExpAvgSqs: maxExpAvgSqs && maxExpAvgSqs.map((t) => t._data()),
+        sizes,
+      }, hyper);
     }
   }
 }

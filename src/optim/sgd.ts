@@ -1,6 +1,6 @@
 import { checkRange, Optimizer, type ParamGroupInput } from "./optimizer.ts";
 import { checkOptionKeys } from "../ops/_util.ts";
-import { fused } from "../ops/_fused.ts";
+import { sgdComposite } from "./_composite.ts";
 import type { Tensor } from "../tensor/mod.ts";
 
 /** Options of {@linkcode SGD}. */
@@ -54,23 +54,28 @@ export class SGD extends Optimizer<SgdOptions> {
   step(): void {
     // Parameters whose momentum buffer starts now are batched apart from the others.
     for (const { group: g, params, grads, key } of this.batches((p) => this.#started.has(p) ? 0 : 1)) {
-      const bufs = g.momentum !== 0
-        ? params.map((p) => this.stateOf(p, ["momentumBuffer"]).momentumBuffer._data())
-        : null;
+      const bufs = g.momentum !== 0 ? params.map((p) => this.stateOf(p, ["momentumBuffer"]).momentumBuffer) : null;
       for (const p of params) this.#started.add(p);
-      fused(params[0]._backend, "sgdStep", "SGD")({
-        params: params.map((p) => p._data("SGD")),
-        grads: grads.map((t) => t._data("SGD")),
-        momentumBufs: bufs,
-        sizes: params.map((p) => p.size),
-      }, {
+      const sizes = params.map((p) => p.size);
+      const hyper = {
         lr: g.lr,
         momentum: g.momentum,
         dampening: g.dampening,
         nesterov: g.nesterov,
         weightDecay: g.weightDecay,
         first: key === 1,
-      });
+      };
+      const be = params[0]._backend;
+      if (!be.sgdStep) {
+        sgdComposite({ params, grads, momentumBufs: bufs, sizes }, hyper);
+        continue;
+      }
+      be.sgdStep({
+        params: params.map((p) => p._data("SGD")),
+        grads: grads.map((t) => t._data("SGD")),
+        momentumBufs: bufs && bufs.map((t) => t._data()),
+        sizes,
+      }, hyper);
     }
   }
 }
