@@ -18,11 +18,17 @@ function gatherAlong<T extends TensorBase>(op: string, x: T, d: number, index: T
   const xData = x._data(op), indexData = index._data(op);
   const out = x._backend.alloc(x.dtype, index.size);
   x._backend.gather(out, xData, indexData, { outer, n, m, inner });
-  return record(x._wrap(out, index.shape), [x], (g) => {
-    const dx = fullLike(x, 0);
-    x._backend.scatterAdd(dx._data(op), g._data(op), index._data(op), { outer, n, m, inner });
-    return [dx];
-  }, op, ownsIndex ? () => index.dispose() : undefined);
+  return record(
+    x._wrap(out, index.shape),
+    [x],
+    (g) => {
+      const dx = fullLike(x, 0);
+      x._backend.scatterAdd(dx._data(op), g._data(op), index._data(op), { outer, n, m, inner });
+      return [dx];
+    },
+    op,
+    ownsIndex ? () => index.dispose() : undefined,
+  );
 }
 
 function checkIndex(op: string, x: TensorBase, index: TensorBase): void {
