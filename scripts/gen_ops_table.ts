@@ -240,6 +240,14 @@ export async function generateOpsTable(opsDef: string): Promise<string> {
   return await format(render(parseOpsDef(opsDef)));
 }
 
+/** Where {@linkcode main} reads the table and writes the module (tests point them elsewhere). */
+export interface OpsTablePaths {
+  /** The X-macro table (default native/ops.def). */
+  opsDef?: string;
+  /** The generated module (default src/backend/_ops_table.ts). */
+  table?: string;
+}
+
 /**
  * Writes src/backend/_ops_table.ts, or with `--check` only compares; returns the exit code
  * (1: stale under --check, or a bad table).
@@ -251,7 +259,8 @@ export async function generateOpsTable(opsDef: string): Promise<string> {
  * console.log(code === 0 ? "current" : "stale");
  * ```
  */
-export async function main(args: string[]): Promise<number> {
+export async function main(args: string[], paths: OpsTablePaths = {}): Promise<number> {
+  const opsDef = paths.opsDef ?? OPS_DEF_PATH, table = paths.table ?? OPS_TABLE_PATH;
   const unknown = args.filter((a) => a !== "--check");
   if (unknown.length) {
     console.error(`gen_ops_table: unknown argument ${unknown[0]}; expected nothing or --check`);
@@ -259,30 +268,29 @@ export async function main(args: string[]): Promise<number> {
   }
   let text: string;
   try {
-    text = await generateOpsTable(await Deno.readTextFile(OPS_DEF_PATH));
+    text = await generateOpsTable(await Deno.readTextFile(opsDef));
   } catch (e) {
     console.error(`gen_ops_table: ${(e as Error).message}`);
     return 1;
   }
   let current: string | null = null;
   try {
-    current = await Deno.readTextFile(OPS_TABLE_PATH);
+    current = await Deno.readTextFile(table);
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
   if (args.includes("--check")) {
     if (current === text) return 0;
     console.error(
-      `gen_ops_table: src/backend/_ops_table.ts is ${current === null ? "missing" : "stale"}; ` +
-        `run deno run -A scripts/gen_ops_table.ts`,
+      `gen_ops_table: ${table} is ${current === null ? "missing" : "stale"}; run deno run -A scripts/gen_ops_table.ts`,
     );
     return 1;
   }
   if (current === text) {
-    console.log("src/backend/_ops_table.ts is up to date");
+    console.log(`${table} is up to date`);
   } else {
-    await Deno.writeTextFile(OPS_TABLE_PATH, text);
-    console.log("wrote src/backend/_ops_table.ts from native/ops.def");
+    await Deno.writeTextFile(table, text);
+    console.log(`wrote ${table} from ${opsDef}`);
   }
   return 0;
 }

@@ -252,6 +252,7 @@ export function createCudaBackend(library: CudaLibrary): CudaBackend {
     gemm(c, a, b, o: GemmOptions) {
       const batch = o.batch ?? 1, mn = o.m * o.n;
       const strideA = o.strideA ?? o.m * o.k, strideB = o.strideB ?? o.k * o.n, strideC = o.strideC ?? mn;
+      for (const [name, s] of [["c", c], ["a", a], ["b", b]] as const) requireDType("gemm", name, s, "float32");
       const ap = rd(a, "gemm"), bp = rd(b, "gemm");
       // beta = 0: c is only written (never read, NaN included), as in BLAS
       const covered = batch === 1 || strideC === mn ? batch * mn : 0;
