@@ -152,6 +152,10 @@ function codes(rows: OpRow[]): string {
   return `{ ${rows.map((r) => `${r.tsName}: ${r.code}`).join(", ")} }`;
 }
 
+function union(rows: OpRow[]): string {
+  return rows.map((r) => JSON.stringify(r.tsName)).join(" | ");
+}
+
 function fns(rows: OpRow[], params: string): string {
   return `{\n${rows.map((r) => `  ${r.tsName}: (${params}) => ${r.tsExpr},`).join("\n")}\n}`;
 }
@@ -164,25 +168,25 @@ function render(rows: OpRow[]): string {
   const cmp = [...new Set([...binary, ...scalar].filter((r) => r.comparison).map((r) => r.tsName))];
   const q = (s: string) => JSON.stringify(s);
   return `${HEADER}
-/** Unary op codes. */
-export const UNARY_OPS = ${codes(unary)} as const;
 /** Unary elementwise ops. */
-export type UnaryOp = keyof typeof UNARY_OPS;
+export type UnaryOp = ${union(unary)};
+/** Unary op codes. */
+export const UNARY_OPS: Readonly<Record<UnaryOp, number>> = ${codes(unary)};
 
-/** Binary op codes (broadcasting); comparisons write int32 0/1. */
-export const BINARY_OPS = ${codes(binary)} as const;
-/** Binary elementwise ops. */
-export type BinaryOp = keyof typeof BINARY_OPS;
+/** Binary elementwise ops (broadcasting); comparisons write int32 0/1. */
+export type BinaryOp = ${union(binary)};
+/** Binary op codes. */
+export const BINARY_OPS: Readonly<Record<BinaryOp, number>> = ${codes(binary)};
 
 /** Ops between a tensor and a number \`s\` (\`rsub\` is \`s - x\`, \`rdiv\` is \`s / x\`); comparisons write int32 0/1. */
-export const SCALAR_OPS = ${codes(scalar)} as const;
-/** Tensor-number ops. */
-export type ScalarOp = keyof typeof SCALAR_OPS;
+export type ScalarOp = ${union(scalar)};
+/** Tensor-number op codes. */
+export const SCALAR_OPS: Readonly<Record<ScalarOp, number>> = ${codes(scalar)};
 
-/** Reduction op codes. */
-export const REDUCE_OPS = ${codes(reduce)} as const;
 /** Reductions over the middle axis of [outer, n, inner]. */
-export type ReduceOp = keyof typeof REDUCE_OPS;
+export type ReduceOp = ${union(reduce)};
+/** Reduction op codes. */
+export const REDUCE_OPS: Readonly<Record<ReduceOp, number>> = ${codes(reduce)};
 
 /** Each unary op on one number. */
 export const UNARY_FNS: Record<UnaryOp, (x: number) => number> = ${fns(unary, "x")};
@@ -197,13 +201,13 @@ export const SCALAR_FNS: Record<ScalarOp, (x: number, s: number) => number> = ${
 export const COMPARISONS: ReadonlySet<string> = new Set([${cmp.map(q).join(", ")}]);
 
 /** Element type codes of native storage (float64 has none: it lives on the TypeScript backends only). */
-export const DTYPE_CODES = ${codes(dtypes)} as const;
+export const DTYPE_CODES: Readonly<Record<${union(dtypes)}, number>> = ${codes(dtypes)};
 
 /** Distribution codes of the native random fill. */
-export const DISTRIBUTION_CODES = ${codes(distributions)} as const;
+export const DISTRIBUTION_CODES: Readonly<Record<${union(distributions)}, number>> = ${codes(distributions)};
 
 /** Pooling kind codes of the native pooling kernels. */
-export const POOL_KIND_CODES = ${codes(poolKinds)} as const;
+export const POOL_KIND_CODES: Readonly<Record<${union(poolKinds)}, number>> = ${codes(poolKinds)};
 `;
 }
 

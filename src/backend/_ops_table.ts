@@ -7,18 +7,55 @@
  * @module
  */
 
-/** Unary op codes. */
-export const UNARY_OPS = { neg: 0, exp: 1, log: 2, relu: 3, sqrt: 4, abs: 5, sigmoid: 6, tanh: 7 } as const;
 /** Unary elementwise ops. */
-export type UnaryOp = keyof typeof UNARY_OPS;
+export type UnaryOp = "neg" | "exp" | "log" | "relu" | "sqrt" | "abs" | "sigmoid" | "tanh";
+/** Unary op codes. */
+export const UNARY_OPS: Readonly<Record<UnaryOp, number>> = {
+  neg: 0,
+  exp: 1,
+  log: 2,
+  relu: 3,
+  sqrt: 4,
+  abs: 5,
+  sigmoid: 6,
+  tanh: 7,
+};
 
-/** Binary op codes (broadcasting); comparisons write int32 0/1. */
-export const BINARY_OPS = { add: 0, sub: 1, mul: 2, div: 3, eq: 4, ne: 5, gt: 6, lt: 7, ge: 8, le: 9 } as const;
-/** Binary elementwise ops. */
-export type BinaryOp = keyof typeof BINARY_OPS;
+/** Binary elementwise ops (broadcasting); comparisons write int32 0/1. */
+export type BinaryOp = "add" | "sub" | "mul" | "div" | "eq" | "ne" | "gt" | "lt" | "ge" | "le";
+/** Binary op codes. */
+export const BINARY_OPS: Readonly<Record<BinaryOp, number>> = {
+  add: 0,
+  sub: 1,
+  mul: 2,
+  div: 3,
+  eq: 4,
+  ne: 5,
+  gt: 6,
+  lt: 7,
+  ge: 8,
+  le: 9,
+};
 
 /** Ops between a tensor and a number `s` (`rsub` is `s - x`, `rdiv` is `s / x`); comparisons write int32 0/1. */
-export const SCALAR_OPS = {
+export type ScalarOp =
+  | "add"
+  | "sub"
+  | "rsub"
+  | "mul"
+  | "div"
+  | "rdiv"
+  | "pow"
+  | "max"
+  | "min"
+  | "eq"
+  | "ne"
+  | "gt"
+  | "lt"
+  | "ge"
+  | "le";
+/** Tensor-number op codes. */
+export const SCALAR_OPS: Readonly<Record<ScalarOp, number>> = {
   add: 0,
   sub: 1,
   rsub: 2,
@@ -34,14 +71,12 @@ export const SCALAR_OPS = {
   lt: 12,
   ge: 13,
   le: 14,
-} as const;
-/** Tensor-number ops. */
-export type ScalarOp = keyof typeof SCALAR_OPS;
+};
 
-/** Reduction op codes. */
-export const REDUCE_OPS = { sum: 0, max: 1, argmax: 2, min: 3, argmin: 4 } as const;
 /** Reductions over the middle axis of [outer, n, inner]. */
-export type ReduceOp = keyof typeof REDUCE_OPS;
+export type ReduceOp = "sum" | "max" | "argmax" | "min" | "argmin";
+/** Reduction op codes. */
+export const REDUCE_OPS: Readonly<Record<ReduceOp, number>> = { sum: 0, max: 1, argmax: 2, min: 3, argmin: 4 };
 
 /** Each unary op on one number. */
 export const UNARY_FNS: Record<UnaryOp, (x: number) => number> = {
@@ -92,10 +127,14 @@ export const SCALAR_FNS: Record<ScalarOp, (x: number, s: number) => number> = {
 export const COMPARISONS: ReadonlySet<string> = new Set(["eq", "ne", "gt", "lt", "ge", "le"]);
 
 /** Element type codes of native storage (float64 has none: it lives on the TypeScript backends only). */
-export const DTYPE_CODES = { float32: 0, int32: 1, int64: 2 } as const;
+export const DTYPE_CODES: Readonly<Record<"float32" | "int32" | "int64", number>> = { float32: 0, int32: 1, int64: 2 };
 
 /** Distribution codes of the native random fill. */
-export const DISTRIBUTION_CODES = { uniform: 0, normal: 1, bernoulli: 2 } as const;
+export const DISTRIBUTION_CODES: Readonly<Record<"uniform" | "normal" | "bernoulli", number>> = {
+  uniform: 0,
+  normal: 1,
+  bernoulli: 2,
+};
 
 /** Pooling kind codes of the native pooling kernels. */
-export const POOL_KIND_CODES = { max: 0, avg: 1, sum: 2 } as const;
+export const POOL_KIND_CODES: Readonly<Record<"max" | "avg" | "sum", number>> = { max: 0, avg: 1, sum: 2 };
