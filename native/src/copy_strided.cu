@@ -69,8 +69,9 @@ extern "C" int cn_copy_strided(int32_t dtype, void *out, const void *x, int32_t 
   const char *names[2] = {"out_strides", "x_strides"};
   CN_TRY(make_strided_layout(&L, "cn_copy_strided", rank, shape, strides, names));
   if (L.size == 0) return CN_OK;
-  CN_REQUIRE(out_offset >= 0 && x_offset >= 0, "cn_copy_strided: offsets must be >= 0, got out_offset=%lld x_offset=%lld",
-             (long long)out_offset, (long long)x_offset);
+  CN_REQUIRE(out_offset >= 0 && x_offset >= 0,
+             "cn_copy_strided: offsets must be >= 0, got out_offset=%lld x_offset=%lld", (long long)out_offset,
+             (long long)x_offset);
   CN_REQUIRE(out_offset + lowest_reach(L, 0) >= 0 && x_offset + lowest_reach(L, 1) >= 0,
              "cn_copy_strided: negative strides reach before the start of %s (offset %lld, lowest step %lld)",
              out_offset + lowest_reach(L, 0) < 0 ? "out" : "x",

@@ -280,9 +280,9 @@ extern "C" int cn_fill(int32_t dtype, void *out, double value, int64_t n) {
 }
 
 extern "C" int cn_cast(int32_t out_dtype, void *out, int32_t x_dtype, const void *x, int64_t n) {
-  CN_REQUIRE(cn_dtype_bytes(out_dtype) > 0 && cn_dtype_bytes(x_dtype) > 0,
-             "cn_cast: %s is not CN_F32 (0), CN_I32 (1) or CN_I64 (2), got %d", cn_dtype_bytes(out_dtype) ? "x_dtype" : "out_dtype",
-             (int)(cn_dtype_bytes(out_dtype) ? x_dtype : out_dtype));
+  const bool known = cn_dtype_bytes(out_dtype) > 0;
+  CN_REQUIRE(known && cn_dtype_bytes(x_dtype) > 0, "cn_cast: %s is not CN_F32 (0), CN_I32 (1) or CN_I64 (2), got %d",
+             known ? "x_dtype" : "out_dtype", (int)(known ? x_dtype : out_dtype));
   CN_REQUIRE(n >= 0, "cn_cast: n must be >= 0, got %lld", (long long)n);
   if (n == 0) return CN_OK;
   CN_REQUIRE(out != NULL && x != NULL, "cn_cast: %s is NULL (n=%lld)", out ? "x" : "out", (long long)n);
@@ -292,14 +292,19 @@ extern "C" int cn_cast(int32_t out_dtype, void *out, int32_t x_dtype, const void
         cudaMemcpyAsync(out, x, (size_t)(n * cn_dtype_bytes(x_dtype)), cudaMemcpyDeviceToDevice, cn_stream()),
         "cn_cast: copy");
   }
-  const int pair = out_dtype * 3 + x_dtype;
-  switch (pair) {
-    case CN_I32 * 3 + CN_F32: return launch_map1((int32_t *)out, (const float *)x, n, F32ToI32(), "cn_cast: float32 to int32");
-    case CN_F32 * 3 + CN_I32: return launch_map1((float *)out, (const int32_t *)x, n, I32ToF32(), "cn_cast: int32 to float32");
-    case CN_I64 * 3 + CN_F32: return launch_map1((int64_t *)out, (const float *)x, n, F32ToI64(), "cn_cast: float32 to int64");
-    case CN_F32 * 3 + CN_I64: return launch_map1((float *)out, (const int64_t *)x, n, I64ToF32(), "cn_cast: int64 to float32");
-    case CN_I64 * 3 + CN_I32: return launch_map1((int64_t *)out, (const int32_t *)x, n, I32ToI64(), "cn_cast: int32 to int64");
-    case CN_I32 * 3 + CN_I64: return launch_map1((int32_t *)out, (const int64_t *)x, n, I64ToI32(), "cn_cast: int64 to int32");
+  switch (out_dtype * 3 + x_dtype) { /* the six casts between float32, int32 and int64 */
+    case CN_I32 * 3 + CN_F32:
+      return launch_map1((int32_t *)out, (const float *)x, n, F32ToI32(), "cn_cast: float32 to int32");
+    case CN_F32 * 3 + CN_I32:
+      return launch_map1((float *)out, (const int32_t *)x, n, I32ToF32(), "cn_cast: int32 to float32");
+    case CN_I64 * 3 + CN_F32:
+      return launch_map1((int64_t *)out, (const float *)x, n, F32ToI64(), "cn_cast: float32 to int64");
+    case CN_F32 * 3 + CN_I64:
+      return launch_map1((float *)out, (const int64_t *)x, n, I64ToF32(), "cn_cast: int64 to float32");
+    case CN_I64 * 3 + CN_I32:
+      return launch_map1((int64_t *)out, (const int32_t *)x, n, I32ToI64(), "cn_cast: int32 to int64");
+    case CN_I32 * 3 + CN_I64:
+      return launch_map1((int32_t *)out, (const int64_t *)x, n, I64ToI32(), "cn_cast: int64 to int32");
   }
   return cn_fail(CN_ERR_INVALID, "cn_cast: no cast from %s to %s", cn_dtype_name(x_dtype), cn_dtype_name(out_dtype));
 }
