@@ -117,9 +117,9 @@ export function benchKernels(be: Backend, opts: { minTime: number; quick: boolea
     const flops = 2 * c.n * c.k * c.oh * c.ow * c.c * c.kh * c.kw;
     for (
       const [kernel, fn] of [
-        ["conv2d forward", () => be.conv2dForward(y, x, w, b, c)],
-        ["conv2d backward-input", () => be.conv2dBackwardInput(dx, dy, w, c)],
-        ["conv2d backward-weight", () => be.conv2dBackwardWeight(dw, dy, x, c)],
+        ["conv2d forward", () => be.conv2dForward!(y, x, w, b, c)],
+        ["conv2d backward-input", () => be.conv2dBackwardInput!(dx, dy, w, c)],
+        ["conv2d backward-weight", () => be.conv2dBackwardWeight!(dw, dy, x, c)],
       ] as const
     ) {
       const ms = time(fn, opts.minTime, sync);
@@ -133,9 +133,9 @@ export function benchKernels(be: Backend, opts: { minTime: number; quick: boolea
     const idx = be.alloc("int32", p.n * p.c * p.oh * p.ow), dx = be.alloc("float32", p.n * p.c * p.h * p.w);
     const bytes = 4 * (p.n * p.c * p.h * p.w + p.n * p.c * p.oh * p.ow);
     for (const kind of ["max", "avg", "sum"] as PoolKind[]) {
-      const fwd = time(() => be.pool2dForward(kind, y, kind === "max" ? idx : null, x, p), opts.minTime, sync);
+      const fwd = time(() => be.pool2dForward!(kind, y, kind === "max" ? idx : null, x, p), opts.minTime, sync);
       rows.push({ kernel: `${kind}Pool2d forward`, shape: name, ms: fwd, gbps: bytes / fwd / 1e6, args: p });
-      const bwd = time(() => be.pool2dBackward(kind, dx, y, kind === "max" ? idx : null, p), opts.minTime, sync);
+      const bwd = time(() => be.pool2dBackward!(kind, dx, y, kind === "max" ? idx : null, p), opts.minTime, sync);
       rows.push({ kernel: `${kind}Pool2d backward`, shape: name, ms: bwd, gbps: bytes / bwd / 1e6, args: p });
     }
   }

@@ -11,13 +11,12 @@
  */
 import type { Device, DType } from "../backend/backend.ts";
 import { cpu } from "../backend/device.ts";
-import { checkShape, fmtShape, numel } from "../backend/shape.ts";
+import { checkShape, numel } from "../backend/shape.ts";
 import { TensorBase } from "../autograd/tensor_base.ts";
 import { runBackward } from "../autograd/graph.ts";
 import { type Generator, globalGenerator } from "./random.ts";
 import { abs } from "../ops/abs.ts";
 import { add } from "../ops/add.ts";
-import { cat, stack } from "../ops/cat.ts";
 import { clamp, type ClampOptions } from "../ops/clamp.ts";
 import { clone } from "../ops/clone.ts";
 import { eq, ge, gt, le, lt, ne } from "../ops/compare.ts";
