@@ -76,33 +76,11 @@ export function conv2dGeometry(
   return { n, c, h, w, k, kh, kw, oh, ow, strideH, strideW, padH, padW, dilationH, dilationW, groups };
 }
 
-/** Geometry of a 2-d pooling over [n, c, h, w] producing [n, c, oh, ow]. */
-export interface Pool2dGeometry {
-  /** Batch size. */
-  n: number;
-  /** Input channels. */
-  c: number;
-  /** Input height. */
-  h: number;
-  /** Input width. */
-  w: number;
-  /** Kernel height. */
-  kh: number;
-  /** Kernel width. */
-  kw: number;
-  /** Output height. */
-  oh: number;
-  /** Output width. */
-  ow: number;
-  /** Vertical stride. */
-  strideH: number;
-  /** Horizontal stride. */
-  strideW: number;
-  /** Rows of padding above and below. */
-  padH: number;
-  /** Columns of padding left and right. */
-  padW: number;
-}
+/** Geometry of a 2-d pooling over [n, c, h, w] producing [n, c, oh, ow]: the window fields of a convolution. */
+export type Pool2dGeometry = Pick<
+  Conv2dGeometry,
+  "n" | "c" | "h" | "w" | "kh" | "kw" | "oh" | "ow" | "strideH" | "strideW" | "padH" | "padW"
+>;
 
 /** The three poolings of the seed article. */
 export type PoolKind = "max" | "avg" | "sum";

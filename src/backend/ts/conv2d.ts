@@ -29,35 +29,31 @@ export function conv2dForward(
   bias: FloatArray | null,
   g: Conv2dGeometry,
 ): void {
-  const cg = g.c / g.groups, kg = g.k / g.groups;
-  const planeX = g.h * g.w, planeY = g.oh * g.ow;
-  for (let b = 0; b < g.n; b++) {
-    for (let oc = 0; oc < g.k; oc++) {
-      const yOff = (b * g.k + oc) * planeY;
-      y.fill(bias ? bias[oc] : 0, yOff, yOff + planeY);
-      const group = Math.floor(oc / kg);
-      for (let icg = 0; icg < cg; icg++) {
-        const xOff = (b * g.c + group * cg + icg) * planeX;
-        const wOff = (oc * cg + icg) * g.kh * g.kw;
-        forEachTap(g, (i, j, o0, o1, q0, q1) => {
-          const wv = w[wOff + i * g.kw + j];
-          for (let o = o0; o < o1; o++) {
-            let xi = xOff + (o * g.strideH - g.padH + i * g.dilationH) * g.w +
-              q0 * g.strideW - g.padW + j * g.dilationW;
-            const yEnd = yOff + o * g.ow + q1;
-            for (let yi = yOff + o * g.ow + q0; yi < yEnd; yi++, xi += g.strideW) y[yi] += wv * x[xi];
-          }
-        });
-      }
-    }
-  }
+  const planeY = g.oh * g.ow;
+  for (let p = 0; p < g.n * g.k; p++) y.fill(bias ? bias[p % g.k] : 0, p * planeY, (p + 1) * planeY);
+  forEachRow(g, (wi, xi, y0, y1) => {
+    const wv = w[wi];
+    for (let yi = y0; yi < y1; yi++, xi += g.strideW) y[yi] += wv * x[xi];
+  });
 }
 
 /** `dx = ∂(Σ y·dy)/∂x`: the forward loops with the roles of x and y swapped (a scatter). */
 export function conv2dBackwardInput(dx: FloatArray, dy: FloatArray, w: FloatArray, g: Conv2dGeometry): void {
+  dx.fill(0);
+  forEachRow(g, (wi, xi, y0, y1) => {
+    const wv = w[wi];
+    for (let yi = y0; yi < y1; yi++, xi += g.strideW) dx[xi] += wv * dy[yi];
+  });
+}
+
+/**
+ * The loop nest the forward pass and the input gradient share: for each (batch, out channel,
+ * in channel of its group, kernel tap, output row) the weight's index, the first input index
+ * (the following ones step by strideW) and the output row's valid range [y0, y1).
+ */
+function forEachRow(g: Conv2dGeometry, fn: (wi: number, xi: number, y0: number, y1: number) => void): void {
   const cg = g.c / g.groups, kg = g.k / g.groups;
   const planeX = g.h * g.w, planeY = g.oh * g.ow;
-  dx.fill(0);
   for (let b = 0; b < g.n; b++) {
     for (let oc = 0; oc < g.k; oc++) {
       const yOff = (b * g.k + oc) * planeY;
@@ -66,12 +62,10 @@ export function conv2dBackwardInput(dx: FloatArray, dy: FloatArray, w: FloatArra
         const xOff = (b * g.c + group * cg + icg) * planeX;
         const wOff = (oc * cg + icg) * g.kh * g.kw;
         forEachTap(g, (i, j, o0, o1, q0, q1) => {
-          const wv = w[wOff + i * g.kw + j];
           for (let o = o0; o < o1; o++) {
-            let xi = xOff + (o * g.strideH - g.padH + i * g.dilationH) * g.w +
-              q0 * g.strideW - g.padW + j * g.dilationW;
-            const yEnd = yOff + o * g.ow + q1;
-            for (let yi = yOff + o * g.ow + q0; yi < yEnd; yi++, xi += g.strideW) dx[xi] += wv * dy[yi];
+            const xi = xOff + (o * g.strideH - g.padH + i * g.dilationH) * g.w + q0 * g.strideW - g.padW +
+              j * g.dilationW;
+            fn(wOff + i * g.kw + j, xi, yOff + o * g.ow + q0, yOff + o * g.ow + q1);
           }
         });
       }
