@@ -1,5 +1,7 @@
 /*
  * cuda_emu.h: just enough of CUDA, in plain C++17, to run convnet's kernels on the CPU.
+ * Over 500 lines: the whole CUDA surface the kernels compile against (types, intrinsics, atomics,
+ * warp ops, the runtime API) in one header, as <cuda_runtime.h> is one.
  *
  * Included by native/src/common.h when building with g++ -DCN_EMULATION (libconvnet_emu.so),
  * in place of <cuda_runtime.h>. Implemented by fibers.cpp, report.cpp and runtime.cpp.

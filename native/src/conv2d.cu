@@ -1,6 +1,8 @@
 /*
  * conv2d.cu: 2-d convolution (NCHW, any kernel size, stride, padding, dilation, groups), forward and
  * the three gradients. Semantics: src/backend/ts/conv2d.ts.
+ * Over 500 lines: one op, its three passes, the direct and implicit-GEMM variant of each and the
+ * napkin math that picks between them per shape; the launchers choose a variant, so they stay here.
  *
  * Choice: implicit GEMM, not im2col + GEMM. The tiled GEMM of gemm_tile.cuh runs with operand
  * structs that compute im2col indices while fetching a tile (zero for padding), so:

@@ -1,7 +1,8 @@
 /**
  * The C ABI of convnet's native library (native/include/convnet.h) for `Deno.dlopen`: the one
  * symbol table, the one function that finds and opens the library, and the typed error that a
- * non-zero status becomes.
+ * non-zero status becomes. Over 500 lines: the whole symbol table in one place, every parameter
+ * with its C type, so that one file is checked against convnet.h.
  *
  * Where the library is looked for, in order:
  * 1. `path` given to {@linkcode openLibrary} (tests pass the emulation build this way);
