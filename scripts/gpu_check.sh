@@ -229,8 +229,9 @@ if skipped tests; then
 else
   t0=$(now)
   if [ $DRY = 1 ]; then
-    say "tests: tests/cuda_backend_test.ts on the emulator"
-    "$DENO" test -A tests/cuda_backend_test.ts 2>&1 | tee "$OUT/tests.txt"
+    say "tests: the CUDA backend and op tests on the emulator"
+    "$DENO" test -A tests/cuda_*_test.ts tests/ops_table_test.ts tests/op_table_test.ts \
+      tests/tensor_ops_parity_test.ts 2>&1 | tee "$OUT/tests.txt"
   else
     say "tests: the whole suite with CONVNET_DEVICE=cuda (the CUDA backend suite against $CUDA_LIB)"
     CONVNET_DEVICE=cuda CONVNET_LIB=$CUDA_LIB timeout 420 \

@@ -24,8 +24,7 @@ import {
   zerosLike,
 } from "../mod.ts";
 import { assertEquals, dirname, fromFileUrl, join } from "./_std.ts";
-import { cudaDevice, openLibrary } from "../src/backend/cuda/mod.ts";
-import { ensureEmuLibrary, findCxx } from "../scripts/build_native.ts";
+import { dev, ignore } from "./_cuda.ts";
 
 /** A fixture tensor: float32 unless `dtype` says int32. */
 export interface T {
@@ -138,17 +137,12 @@ export function callOp(c: Case, inputs: Inputs): Tensor | Tensor[] {
   return receiver[c.op](...positional);
 }
 
-let emulated: Device | null | undefined;
-
 /**
- * The devices each case runs on: the CPU, and the CUDA backend through the emulation build
- * (built on first use; left out only where no C++ compiler exists).
+ * The devices each case runs on: the CPU, and the CUDA backend (tests/_cuda.ts: the real card with
+ * CONVNET_DEVICE=cuda, else the emulation build; left out only where no C++ compiler exists).
  */
-export async function devices(): Promise<Device[]> {
-  if (emulated === undefined) {
-    emulated = findCxx() === null ? null : cudaDevice(openLibrary({ path: await ensureEmuLibrary({ log: () => {} }) }));
-  }
-  return emulated ? [cpu, emulated] : [cpu];
+export function devices(): Device[] {
+  return ignore ? [cpu] : [cpu, dev()];
 }
 
 /**

@@ -84,7 +84,7 @@ function ones(shape: number[], dev: Device) {
   });
 }
 
-const cuda = (await devices()).find((d) => d.type === "cuda");
+const cuda = (devices()).find((d) => d.type === "cuda");
 
 Deno.test({
   name: "op table: every op runs on the CUDA backend (emulation build), forward and backward",

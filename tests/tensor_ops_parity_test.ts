@@ -7,7 +7,7 @@ import { cpu } from "../mod.ts";
 import { assertEquals } from "./_std.ts";
 import { devices, fixture, runCase } from "./_op_cases.ts";
 
-const targets = await devices();
+const targets = devices();
 for (const op of new Set(fixture.cases.map((c) => c.op))) {
   Deno.test(`${op} matches PyTorch 1.13 in values and gradients`, async (t) => {
     const cases = fixture.cases.filter((c) => c.op === op);

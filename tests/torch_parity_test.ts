@@ -1,9 +1,11 @@
 /**
  * convnet against PyTorch 1.13: forward values and gradients of every layer op, the update rules of
- * every optimizer, and 20 training steps of the seed's network. The numbers come from
+ * every optimizer, and 20 training steps of the seed's network; the layer ops on the CPU and on the
+ * CUDA backend (the emulation build here). The numbers come from
  * `scripts/gen_fixtures.py` (run with Debian's python3-torch); the fixtures are committed.
  */
-import { F, manualSeed, nn, optim, Tensor, tensor } from "../mod.ts";
+import { type Device, F, manualSeed, nn, optim, Tensor, tensor } from "../mod.ts";
+import { devices } from "./_op_cases.ts";
 import { assertClose, assertEquals, dirname, fromFileUrl, join } from "./_std.ts";
 
 const fixtures = join(dirname(fromFileUrl(import.meta.url)), "fixtures");
@@ -24,7 +26,7 @@ interface OpCase {
 
 const ops: { cases: OpCase[] } = JSON.parse(Deno.readTextFileSync(join(fixtures, "ops.json")));
 
-const leaf = (t: T) => tensor(t.data, t.shape, { requiresGrad: true });
+const leaf = (t: T, device?: Device) => tensor(t.data, t.shape, { requiresGrad: true, device });
 
 function run(c: OpCase, x: Record<string, Tensor>): Tensor {
   // deno-lint-ignore no-explicit-any
@@ -52,23 +54,25 @@ for (const op of ["conv2d", "max_pool2d", "avg_pool2d", "sum_pool2d", "linear", 
   Deno.test(`F.${op} matches PyTorch's values and gradients`, async (t) => {
     const cases = ops.cases.filter((c) => c.op === op);
     assertEquals(cases.length > 0, true, `no ${op} cases in ops.json`);
-    for (const c of cases) {
-      await t.step(c.name, () => {
-        const inputs: Record<string, Tensor> = {};
-        for (const [k, v] of Object.entries(c.inputs)) {
-          inputs[k] = k === "targets" ? tensor(v.data, v.shape, { dtype: "int32" }) : leaf(v);
-        }
-        const y = run(c, inputs);
-        assertEquals([...y.shape], c.output.shape);
-        assertClose(y.toArray(), c.output.data, { atol: 1e-5, rtol: 1e-4, label: `${c.name}: output` });
-        y.backward(tensor(c.grad_output.data, c.grad_output.shape));
-        for (const [k, g] of Object.entries(c.grads)) {
-          const got = inputs[k].grad;
-          assertEquals(got !== null, true, `${c.name}: no gradient for ${k}`);
-          assertEquals([...got!.shape], g.shape);
-          assertClose(got!.toArray(), g.data, { atol: 1e-5, rtol: 1e-4, label: `${c.name}: d${k}` });
-        }
-      });
+    for (const device of devices()) {
+      for (const c of cases) {
+        await t.step(device.type === "cpu" ? c.name : `${c.name} (${device.type})`, () => {
+          const inputs: Record<string, Tensor> = {};
+          for (const [k, v] of Object.entries(c.inputs)) {
+            inputs[k] = k === "targets" ? tensor(v.data, v.shape, { dtype: "int32", device }) : leaf(v, device);
+          }
+          const y = run(c, inputs);
+          assertEquals([...y.shape], c.output.shape);
+          assertClose(y.toArray(), c.output.data, { atol: 1e-5, rtol: 1e-4, label: `${c.name}: output` });
+          y.backward(tensor(c.grad_output.data, c.grad_output.shape, { device }));
+          for (const [k, g] of Object.entries(c.grads)) {
+            const got = inputs[k].grad;
+            assertEquals(got !== null, true, `${c.name}: no gradient for ${k}`);
+            assertEquals([...got!.shape], g.shape);
+            assertClose(got!.toArray(), g.data, { atol: 1e-5, rtol: 1e-4, label: `${c.name}: d${k}` });
+          }
+        });
+      }
     }
   });
 }
