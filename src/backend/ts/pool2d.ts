@@ -16,42 +16,29 @@ export function pool2dForward(
   x: FloatArray,
   g: Pool2dGeometry,
 ): void {
-  const planeX = g.h * g.w, planeY = g.oh * g.ow;
-  for (let p = 0; p < g.n * g.c; p++) {
-    const xOff = p * planeX;
-    for (let o = 0; o < g.oh; o++) {
-      const hs = o * g.strideH - g.padH;
-      const he = Math.min(hs + g.kh, g.h + g.padH);
-      const h0 = Math.max(hs, 0), h1 = Math.min(he, g.h);
-      for (let q = 0; q < g.ow; q++) {
-        const ws = q * g.strideW - g.padW;
-        const we = Math.min(ws + g.kw, g.w + g.padW);
-        const w0 = Math.max(ws, 0), w1 = Math.min(we, g.w);
-        const yi = p * planeY + o * g.ow + q;
-        if (kind === "max") {
-          let best = -Infinity, at = h0 * g.w + w0;
-          window: for (let ih = h0; ih < h1; ih++) {
-            for (let iw = w0; iw < w1; iw++) {
-              const v = x[xOff + ih * g.w + iw];
-              if (v > best || Number.isNaN(v)) {
-                best = v;
-                at = ih * g.w + iw;
-                if (Number.isNaN(v)) break window; // the first NaN wins, as in PyTorch
-              }
-            }
+  forEachWindow(g, (xOff, yi, { h0, h1, w0, w1, area }) => {
+    if (kind === "max") {
+      let best = -Infinity, at = h0 * g.w + w0;
+      window: for (let ih = h0; ih < h1; ih++) {
+        for (let iw = w0; iw < w1; iw++) {
+          const v = x[xOff + ih * g.w + iw];
+          if (v > best || Number.isNaN(v)) {
+            best = v;
+            at = ih * g.w + iw;
+            if (Number.isNaN(v)) break window; // the first NaN wins, as in PyTorch
           }
-          y[yi] = best;
-          indices![yi] = at;
-        } else {
-          let s = 0;
-          for (let ih = h0; ih < h1; ih++) {
-            for (let iw = w0; iw < w1; iw++) s += x[xOff + ih * g.w + iw];
-          }
-          y[yi] = kind === "avg" ? s / ((he - hs) * (we - ws)) : s;
         }
       }
+      y[yi] = best;
+      indices![yi] = at;
+    } else {
+      let s = 0;
+      for (let ih = h0; ih < h1; ih++) {
+        for (let iw = w0; iw < w1; iw++) s += x[xOff + ih * g.w + iw];
+      }
+      y[yi] = kind === "avg" ? s / area : s;
     }
-  }
+  });
 }
 
 /** Scatters `dy` into `dx` (overwritten). */
@@ -62,27 +49,45 @@ export function pool2dBackward(
   indices: Int32Array | null,
   g: Pool2dGeometry,
 ): void {
-  const planeX = g.h * g.w, planeY = g.oh * g.ow;
   dx.fill(0);
-  for (let p = 0; p < g.n * g.c; p++) {
-    const xOff = p * planeX, yOff = p * planeY;
+  forEachWindow(g, (xOff, yi, { h0, h1, w0, w1, area }) => {
     if (kind === "max") {
-      for (let yi = yOff; yi < yOff + planeY; yi++) dx[xOff + indices![yi]] += dy[yi];
-      continue;
+      dx[xOff + indices![yi]] += dy[yi];
+      return;
     }
+    const v = kind === "avg" ? dy[yi] / area : dy[yi];
+    for (let ih = h0; ih < h1; ih++) {
+      for (let iw = w0; iw < w1; iw++) dx[xOff + ih * g.w + iw] += v;
+    }
+  });
+}
+
+/** One pooling window: its rows [h0, h1) and columns [w0, w1) inside the input, and its size clipped to the padded input. */
+interface Window {
+  h0: number;
+  h1: number;
+  w0: number;
+  w1: number;
+  area: number;
+}
+
+/** Calls `fn` for every output element, in order, with its plane's input offset, its index and its window. */
+function forEachWindow(g: Pool2dGeometry, fn: (xOff: number, yi: number, win: Window) => void): void {
+  const planeX = g.h * g.w, planeY = g.oh * g.ow;
+  const win: Window = { h0: 0, h1: 0, w0: 0, w1: 0, area: 0 };
+  for (let p = 0; p < g.n * g.c; p++) {
     for (let o = 0; o < g.oh; o++) {
       const hs = o * g.strideH - g.padH;
       const he = Math.min(hs + g.kh, g.h + g.padH);
-      const h0 = Math.max(hs, 0), h1 = Math.min(he, g.h);
+      win.h0 = Math.max(hs, 0);
+      win.h1 = Math.min(he, g.h);
       for (let q = 0; q < g.ow; q++) {
         const ws = q * g.strideW - g.padW;
         const we = Math.min(ws + g.kw, g.w + g.padW);
-        const w0 = Math.max(ws, 0), w1 = Math.min(we, g.w);
-        const d = dy[yOff + o * g.ow + q];
-        const v = kind === "avg" ? d / ((he - hs) * (we - ws)) : d;
-        for (let ih = h0; ih < h1; ih++) {
-          for (let iw = w0; iw < w1; iw++) dx[xOff + ih * g.w + iw] += v;
-        }
+        win.w0 = Math.max(ws, 0);
+        win.w1 = Math.min(we, g.w);
+        win.area = (he - hs) * (we - ws);
+        fn(p * planeX, p * planeY + o * g.ow + q, win);
       }
     }
   }
