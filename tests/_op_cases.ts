@@ -23,7 +23,7 @@ import {
   where,
   zerosLike,
 } from "../mod.ts";
-import { assertEquals, dirname, fromFileUrl, join } from "./_std.ts";
+import { assertEquals, dirname, fromFileUrl, join, near } from "./_std.ts";
 import { dev, ignore } from "./_cuda.ts";
 
 /** A fixture tensor: float32 unless `dtype` says int32. */
@@ -143,42 +143,6 @@ export function callOp(c: Case, inputs: Inputs): Tensor | Tensor[] {
  */
 export function devices(): Device[] {
   return ignore ? [cpu] : [cpu, dev()];
-}
-
-/**
- * Elementwise |got − want| ≤ atol + rtol·|want|; NaN matches NaN.
- * On failure: how many differ and the first five, with their coordinates in `shape`.
- */
-export function near(
-  label: string,
-  got: ArrayLike<number>,
-  want: ArrayLike<number>,
-  opts: { atol?: number; rtol?: number; shape?: readonly number[] } = {},
-): void {
-  const { atol = 0, rtol = 0, shape } = opts;
-  if (got.length !== want.length) throw new Error(`${label}: ${got.length} values, expected ${want.length}`);
-  const coords = (i: number) => {
-    if (!shape) return `[${i}]`;
-    const c: number[] = [];
-    for (let d = shape.length - 1; d >= 0; d--) {
-      c.unshift(i % shape[d]);
-      i = Math.floor(i / shape[d]);
-    }
-    return `[${c.join(", ")}]`;
-  };
-  const bad: string[] = [];
-  let count = 0;
-  for (let i = 0; i < got.length; i++) {
-    const g = got[i], w = want[i];
-    if (Number.isNaN(w) ? Number.isNaN(g) : g === w || Math.abs(g - w) <= atol + rtol * Math.abs(w)) continue;
-    count++;
-    if (bad.length < 5) bad.push(`${coords(i)} got ${g}, expected ${w} (diff ${Math.abs(g - w).toExponential(2)})`);
-  }
-  if (count > 0) {
-    throw new Error(
-      `${label}: ${count} of ${got.length} elements differ (atol ${atol}, rtol ${rtol}); first: ${bad.join("; ")}`,
-    );
-  }
 }
 
 const TOLERANCE = { atol: 1e-5, rtol: 1e-4 };

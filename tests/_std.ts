@@ -87,3 +87,48 @@ export function assertClose(
     );
   }
 }
+
+/**
+ * Elementwise |got − want| ≤ atol + rtol·scale (scale: |want| unless given); NaN matches NaN.
+ * On failure: how many differ and the first five, with their coordinates in `shape`. int64 values
+ * are compared as numbers (exact below 2^53).
+ */
+export function near(
+  label: string,
+  gotValues: ArrayLike<number> | BigInt64Array,
+  wantValues: ArrayLike<number> | BigInt64Array,
+  opts: { atol?: number; rtol?: number; scale?: ArrayLike<number>; shape?: readonly number[] } = {},
+): void {
+  const { atol = 0, rtol = 0, scale, shape } = opts;
+  const asNumbers = (a: ArrayLike<number> | BigInt64Array) => (a instanceof BigInt64Array ? Array.from(a, Number) : a);
+  const got = asNumbers(gotValues), want = asNumbers(wantValues);
+  if (got.length !== want.length) throw new Error(`${label}: ${got.length} values, expected ${want.length}`);
+  const coords = (i: number) => {
+    if (!shape) return `[${i}]`;
+    const c: number[] = [];
+    for (let d = shape.length - 1; d >= 0; d--) {
+      c.unshift(i % shape[d]);
+      i = Math.floor(i / shape[d]);
+    }
+    return `[${c.join(", ")}]`;
+  };
+  const bad: string[] = [];
+  let count = 0;
+  for (let i = 0; i < got.length; i++) {
+    const g = got[i], w = want[i];
+    if (
+      Number.isNaN(w) ? Number.isNaN(g) : g === w || Math.abs(g - w) <= atol + rtol * (scale ? scale[i] : Math.abs(w))
+    ) {
+      continue;
+    }
+    count++;
+    if (bad.length < 5) bad.push(`${coords(i)} got ${g}, expected ${w} (diff ${Math.abs(g - w).toExponential(2)})`);
+  }
+  if (count > 0) {
+    throw new Error(
+      `${label}: ${count} of ${got.length} elements differ (atol ${atol}, rtol ${rtol}${
+        scale ? " × |terms|" : ""
+      }); first: ${bad.join("; ")}`,
+    );
+  }
+}

@@ -7,7 +7,7 @@ import { cpu, F, manualSeed, optim, Tensor, tensor } from "../mod.ts";
 import type { Backend, Device, FusedKernels } from "../src/backend/backend.ts";
 import { tsReferenceBackend } from "../src/backend/ts/mod.ts";
 import { Net } from "../examples/mnist/net.ts";
-import { assertEquals, assertThrows, dirname, fromFileUrl, join } from "./_std.ts";
+import { assertEquals, assertThrows, dirname, fromFileUrl, join, near } from "./_std.ts";
 
 /** Every fused kernel of the contract (the type makes a new one a compile error here until listed). */
 const FUSED_KERNELS: Record<keyof FusedKernels, true> = {
@@ -36,39 +36,6 @@ const prim: Device = {
   backend: primitivesOnlyBackend(),
   description: "cpu (TypeScript reference primitives, no fused kernels)",
 };
-
-/** |got − want| ≤ atol + rtol·|want| everywhere; otherwise an Error listing the first mismatches. */
-function near(
-  label: string,
-  got: ArrayLike<number>,
-  want: ArrayLike<number>,
-  opts: { atol?: number; rtol?: number; shape?: readonly number[] } = {},
-): void {
-  const { atol = 0, rtol = 0, shape } = opts;
-  if (got.length !== want.length) throw new Error(`${label}: ${got.length} values, expected ${want.length}`);
-  const coords = (i: number) => {
-    if (!shape) return `[${i}]`;
-    const c: number[] = [];
-    for (let d = shape.length - 1; d >= 0; d--) {
-      c.unshift(i % shape[d]);
-      i = Math.floor(i / shape[d]);
-    }
-    return `[${c.join(", ")}]`;
-  };
-  const bad: string[] = [];
-  let count = 0;
-  for (let i = 0; i < got.length; i++) {
-    const g = got[i], w = want[i];
-    if (Number.isNaN(w) ? Number.isNaN(g) : g === w || Math.abs(g - w) <= atol + rtol * Math.abs(w)) continue;
-    count++;
-    if (bad.length < 5) bad.push(`${coords(i)} got ${g}, expected ${w} (diff ${Math.abs(g - w).toExponential(2)})`);
-  }
-  if (count > 0) {
-    throw new Error(
-      `${label}: ${count} of ${got.length} elements differ (atol ${atol}, rtol ${rtol}); first: ${bad.join("; ")}`,
-    );
-  }
-}
 
 const fixtures = join(dirname(fromFileUrl(import.meta.url)), "fixtures");
 
