@@ -19,6 +19,7 @@
 import { join } from "./_std.ts";
 import { ensureEmuLibrary, findCxx } from "../scripts/build_native.ts";
 import type { Backend, Broadcast, DType } from "../src/backend/backend.ts";
+import { contiguousStrides } from "../src/backend/shape.ts";
 import { tsReferenceBackend } from "../src/backend/ts/mod.ts";
 import {
   type CudaBackend,
@@ -170,15 +171,7 @@ export function reference(
 export { near } from "./_std.ts";
 
 /** Row-major strides of a shape. */
-export function contiguous(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i];
-  }
-  return s;
-}
+export const contiguous: (shape: readonly number[]) => number[] = contiguousStrides;
 
 /** Numpy broadcasting of two shapes (as src/tensor/tensor.ts builds it). */
 export function broadcast(a: number[], b: number[]): Broadcast {
