@@ -17,7 +17,7 @@ export const OPS_DEF_PATH: string = join(root, "native", "ops.def");
 export const OPS_TABLE_PATH: string = join(root, "src", "backend", "_ops_table.ts");
 
 /** A family of rows sharing one code space: the four op families and the other FFI codes. */
-export type OpFamily = "unary" | "binary" | "scalar" | "reduce" | "dtype" | "distribution" | "poolKind";
+export type OpFamily = "unary" | "binary" | "scalar" | "reduce" | "dtype" | "distribution" | "poolKind" | "status";
 
 const MACROS: Record<string, [OpFamily, number]> = {
   UNARY_OP: ["unary", 5],
@@ -29,8 +29,9 @@ const MACROS: Record<string, [OpFamily, number]> = {
   DTYPE: ["dtype", 3],
   DISTRIBUTION: ["distribution", 3],
   POOL_KIND: ["poolKind", 3],
+  STATUS: ["status", 3],
 };
-const FAMILIES: OpFamily[] = ["unary", "binary", "scalar", "reduce", "dtype", "distribution", "poolKind"];
+const FAMILIES: OpFamily[] = ["unary", "binary", "scalar", "reduce", "dtype", "distribution", "poolKind", "status"];
 
 /** One row of native/ops.def. */
 export interface OpRow {
@@ -103,7 +104,9 @@ export function parseOpsDef(text: string): OpRow[] {
     const [cName, tsName, codeText] = args;
     const code = Number(codeText);
     if (!/^[A-Z][A-Z0-9_]*$/.test(cName)) throw new Error(`${where}: the C name must be UPPER_CASE, got ${cName}`);
-    if (!/^[a-z][A-Za-z0-9]*$/.test(tsName)) throw new Error(`${where}: the TS name must be camelCase, got ${tsName}`);
+    // Status names are constants (STATUS.NO_DEVICE); every other TS name is camelCase.
+    const tsShape = family === "status" ? /^[A-Z][A-Z0-9_]*$/ : /^[a-z][A-Za-z0-9]*$/;
+    if (!tsShape.test(tsName)) throw new Error(`${where}: the TS name ${tsName} does not have the shape ${tsShape}`);
     if (!/^\d+$/.test(codeText)) throw new Error(`${where}: the code must be an integer >= 0, got ${codeText}`);
     const expr = want === 5;
     rows.push({
@@ -164,7 +167,7 @@ function fns(rows: OpRow[], params: string): string {
 function render(rows: OpRow[]): string {
   const of = (f: OpFamily) => rows.filter((r) => r.family === f).sort((a, b) => a.code - b.code);
   const unary = of("unary"), binary = of("binary"), scalar = of("scalar"), reduce = of("reduce");
-  const dtypes = of("dtype"), distributions = of("distribution"), poolKinds = of("poolKind");
+  const dtypes = of("dtype"), distributions = of("distribution"), poolKinds = of("poolKind"), statuses = of("status");
   const cmp = [...new Set([...binary, ...scalar].filter((r) => r.comparison).map((r) => r.tsName))];
   const q = (s: string) => JSON.stringify(s);
   return `${HEADER}
@@ -208,6 +211,9 @@ export const DISTRIBUTION_CODES: Readonly<Record<${union(distributions)}, number
 
 /** Pooling kind codes of the native pooling kernels. */
 export const POOL_KIND_CODES: Readonly<Record<${union(poolKinds)}, number>> = ${codes(poolKinds)};
+
+/** The status codes every native function returns (0 = ok). */
+export const STATUS_CODES: Readonly<Record<${union(statuses)}, number>> = ${codes(statuses)};
 `;
 }
 

@@ -72,6 +72,7 @@ Deno.test("ops table: codes are unique and dense from 0 in every family, and the
   assertEquals({ ...table.DTYPE_CODES }, asObject("dtype"));
   assertEquals({ ...table.DISTRIBUTION_CODES }, asObject("distribution"));
   assertEquals({ ...table.POOL_KIND_CODES }, asObject("poolKind"));
+  assertEquals({ ...table.STATUS_CODES }, asObject("status"));
   const cmp = rows.filter((r) => r.comparison).map((r) => r.tsName);
   assertEquals([...table.COMPARISONS].sort(), [...new Set(cmp)].sort());
   assertEquals([...table.COMPARISONS].sort(), ["eq", "ge", "gt", "le", "lt", "ne"]);

@@ -34,14 +34,12 @@ enum cn_dtype {
 #include "../ops.def"
 };
 
-/* Status codes. */
+/* Status codes: CN_OK = 0; CN_ERR_INVALID (a bad argument), CN_ERR_OOM (out of device memory),
+   CN_ERR_CUDA (the CUDA runtime reported an error), CN_ERR_NO_DEVICE (no driver or no device),
+   CN_ERR_KERNEL (a kernel reported bad data, e.g. a target out of range). */
 enum cn_status {
-  CN_OK = 0,
-  CN_ERR_INVALID = 1,      /* a bad argument */
-  CN_ERR_OOM = 2,          /* out of device memory */
-  CN_ERR_CUDA = 3,         /* the CUDA runtime reported an error */
-  CN_ERR_NO_DEVICE = 4,    /* no driver or no device */
-  CN_ERR_KERNEL = 5,       /* a kernel reported bad data (e.g. a target out of range) */
+#define CN_STATUS(NAME, ts, code) CN_##NAME = code,
+#include "../ops.def"
 };
 
 /* ---- runtime ---- */

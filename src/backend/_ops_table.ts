@@ -138,3 +138,13 @@ export const DISTRIBUTION_CODES: Readonly<Record<"uniform" | "normal" | "bernoul
 
 /** Pooling kind codes of the native pooling kernels. */
 export const POOL_KIND_CODES: Readonly<Record<"max" | "avg" | "sum", number>> = { max: 0, avg: 1, sum: 2 };
+
+/** The status codes every native function returns (0 = ok). */
+export const STATUS_CODES: Readonly<Record<"OK" | "INVALID" | "OOM" | "CUDA" | "NO_DEVICE" | "KERNEL", number>> = {
+  OK: 0,
+  INVALID: 1,
+  OOM: 2,
+  CUDA: 3,
+  NO_DEVICE: 4,
+  KERNEL: 5,
+};

@@ -17,6 +17,7 @@
  * @module
  */
 import { join } from "../../_path.ts";
+import { STATUS_CODES } from "../_ops_table.ts";
 
 /**
  * Every function of convnet.h, in the header's order; each parameter is commented with its C type.
@@ -413,15 +414,8 @@ export const SYMBOLS = {
 /** The symbols of an opened library. */
 export type CudaSymbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
-/** Status codes of convnet.h (`enum cn_status`). */
-export const STATUS = {
-  OK: 0,
-  INVALID: 1,
-  OOM: 2,
-  CUDA: 3,
-  NO_DEVICE: 4,
-  KERNEL: 5,
-} as const;
+/** Status codes of convnet.h (`enum cn_status`), from the ops table (native/ops.def). */
+export const STATUS: typeof STATUS_CODES = STATUS_CODES;
 
 const STATUS_NAMES = ["ok", "invalid argument", "out of memory", "CUDA error", "no device", "kernel error"];
 
