@@ -33,6 +33,7 @@ values are written as the shortest decimal that round-trips the float32.
 
 import argparse
 import hashlib
+import importlib
 import json
 import os
 
@@ -817,7 +818,12 @@ def write_json(name, obj):
     return path
 
 
-GROUPS = ("ops", "net", "optim", "tensor_ops")
+# Each scripts/fixtures_<group>.py adds a group: its gen() returns {"torch", "cases"} in the
+# tensor_ops format (make_tensor_op_case) and is written to tests/fixtures/<group>.json, where the
+# op tests find it (tests/_op_cases.ts loads every tensor_ops.json-format file).
+PLUGINS = sorted(f[len("fixtures_"):-3] for f in os.listdir(os.path.dirname(os.path.abspath(__file__)))
+                 if f.startswith("fixtures_") and f.endswith(".py"))
+GROUPS = ("ops", "net", "optim", "tensor_ops", *PLUGINS)
 
 
 def main():
@@ -840,6 +846,10 @@ def main():
         written.append(write_json("optim.json", gen_optim()))
     if "tensor_ops" in only:
         written.append(write_json("tensor_ops.json", gen_tensor_ops()))
+    for group in PLUGINS:
+        if group in only:
+            module = importlib.import_module(f"fixtures_{group}")
+            written.append(write_json(f"{group}.json", module.gen()))
     for path in written:
         with open(path, "rb") as f:
             digest = hashlib.sha256(f.read()).hexdigest()[:16]

@@ -4,8 +4,8 @@
  * parity test (values and gradients against PyTorch, on the CPU and the CUDA emulation build),
  * the float64 gradient check, and the op-table test.
  *
- * A case calls `x.<op>(y?, ...args)`: the receiver `x`, the input `y` when there is one, then the
- * fixture's args in order. Ops whose call has another shape (options objects, lists of tensors,
+ * A case calls `x.<op>(y?, ...args)` (or `F.<op>(x, y?, ...args)` when Tensor has no such method):
+ * the input `x`, the input `y` when there is one, then the fixture's args in order. Ops whose call has another shape (options objects, lists of tensors,
  * creation functions) have an entry in {@linkcode CALLS}.
  */
 import {
@@ -14,6 +14,7 @@ import {
   cpu,
   type Device,
   eye,
+  F,
   manualSeed,
   onesLike,
   randint,
@@ -73,9 +74,23 @@ export interface Case {
   grads?: Record<string, T>;
 }
 
-export const fixture: { torch: string; cases: Case[] } = JSON.parse(
-  Deno.readTextFileSync(join(dirname(fromFileUrl(import.meta.url)), "fixtures", "tensor_ops.json")),
-);
+const fixtureDir = join(dirname(fromFileUrl(import.meta.url)), "fixtures");
+
+/**
+ * The files of cases: tensor_ops.json and the groups of the scripts/fixtures_<group>.py generators
+ * (nn_*.json), all in one format.
+ */
+export const fixtureFiles: string[] = [...Deno.readDirSync(fixtureDir)]
+  .map((e) => e.name)
+  .filter((name) => name === "tensor_ops.json" || /^nn_[a-z0-9_]+\.json$/.test(name))
+  .sort();
+
+/** Every case of every file, in file order. */
+export const fixture: { cases: Case[] } = {
+  cases: fixtureFiles.flatMap((name) =>
+    (JSON.parse(Deno.readTextFileSync(join(fixtureDir, name))) as { cases: Case[] }).cases
+  ),
+};
 
 /** The keys of `args` that are present, for options objects (so that a missing option stays missing). */
 function only<K extends keyof Args>(args: Args, ...keys: K[]): Pick<Args, K> {
@@ -131,10 +146,12 @@ export const CALLS: Record<string, (x: Inputs, a: Args) => Tensor | Tensor[]> = 
 export function callOp(c: Case, inputs: Inputs): Tensor | Tensor[] {
   const call = CALLS[c.op];
   if (call) return call(inputs, c.args);
-  const receiver = inputs.x as unknown as Record<string, (...args: unknown[]) => Tensor>;
-  if (typeof receiver?.[c.op] !== "function") throw new Error(`${c.name}: Tensor has no method ${c.op}`);
   const positional = [...(inputs.y ? [inputs.y] : []), ...Object.values(c.args)];
-  return receiver[c.op](...positional);
+  const receiver = inputs.x as unknown as Record<string, (...args: unknown[]) => Tensor>;
+  if (typeof receiver?.[c.op] === "function") return receiver[c.op](...positional);
+  const functional = (F as unknown as Record<string, (...args: unknown[]) => Tensor>)[c.op];
+  if (typeof functional === "function") return functional(inputs.x, ...positional);
+  throw new Error(`${c.name}: neither Tensor nor F has ${c.op}; add a CALLS entry`);
 }
 
 /**
