@@ -46,6 +46,7 @@ export * as nn from "./src/nn/mod.ts";
 export * as optim from "./src/optim/mod.ts";
 export * as data from "./src/data/mod.ts";
 export * as io from "./src/io/mod.ts";
+export * as train from "./src/train/mod.ts";
 export type {
   AdadeltaParams,
   AdadeltaTensors,

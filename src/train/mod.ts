@@ -5,12 +5,12 @@
  *
  * @example
  * ```ts
- * import { manualSeed, nn, optim, Tensor } from "../../mod.ts";
- * import { type BatchLoader, evaluate, trainEpoch } from "./mod.ts";
+ * import { manualSeed, nn, optim, Tensor, train } from "../../mod.ts";
+ * const { evaluate, trainEpoch } = train;
  * manualSeed(1);
  * const model = new nn.Linear(3, 1);
  * const opt = new optim.SGD(model.parameters(), { lr: 0.1 });
- * const loader: BatchLoader = {
+ * const loader: train.BatchLoader = {
  *   length: 50,
  *   dataset: { length: 400 },
  *   *[Symbol.iterator]() {
