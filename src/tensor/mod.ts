@@ -10,4 +10,5 @@ export { PhiloxGenerator, philoxGenerator, type PhiloxOptions } from "./philox.t
 export { type GradNode, TensorBase } from "../autograd/tensor_base.ts";
 export { isGradEnabled, noGrad } from "../autograd/mode.ts";
 export { keep, tidy } from "../autograd/tidy.ts";
+export { defineOp, type OpDefinition } from "./custom_op.ts";
 export { memory, type MemoryInfo } from "../autograd/storage.ts";
