@@ -14,10 +14,20 @@ import {
   getNumThreads,
   io,
   manualSeed,
+  type nn,
   optim,
   setNumThreads,
 } from "../../mod.ts";
-import { evaluate, formatLr, formatTestResult, type Progress, trainEpoch } from "../../src/train/mod.ts";
+import {
+  evaluate,
+  formatLr,
+  formatTestResult,
+  type LossFunction,
+  type Progress,
+  trainEpoch,
+} from "../../src/train/mod.ts";
+
+type Module = nn.Module;
 import { Net } from "./net.ts";
 
 /**
@@ -79,6 +89,10 @@ export interface TrainMnistOptions {
   testData?: data.ImageDataset;
   /** Called after every batch of training and of evaluation (e.g. for a progress bar). */
   onProgress?: (p: Progress) => void;
+  /** Builds the network, after seeding; default the seed's {@linkcode Net}. */
+  model?: () => Module;
+  /** The loss of the model's output and the labels; default `F.crossEntropy`. */
+  loss?: LossFunction;
 }
 
 /** One epoch's numbers, as {@linkcode trainMnist} reports them. */
@@ -106,7 +120,7 @@ export interface EpochResult {
 /** What {@linkcode trainMnist} returns. */
 export interface TrainMnistResult {
   /** The trained model. */
-  model: Net;
+  model: Module;
   /** One entry per epoch (one entry with epoch 0 when `epochs` is 0). */
   epochs: EpochResult[];
   /** The best test accuracy, in percent. */
@@ -188,7 +202,7 @@ export async function trainMnist(
   });
 
   manualSeed(seed);
-  const model = new Net();
+  const model = opts.model ? opts.model() : new Net();
   if (opts.loadModel !== undefined) {
     const dict = await io.load(opts.loadModel);
     model.loadStateDict(dict);
@@ -208,7 +222,7 @@ export async function trainMnist(
 
   const results: EpochResult[] = [];
   if (epochs === 0) {
-    const ev = evaluate(model, testLoader, { device: dev, epoch: 0, onProgress: opts.onProgress });
+    const ev = evaluate(model, testLoader, { device: dev, epoch: 0, onProgress: opts.onProgress, loss: opts.loss });
     log(formatTestResult(ev));
     results.push({
       epoch: 0,
@@ -231,8 +245,9 @@ export async function trainMnist(
       device: dev,
       log,
       onProgress: opts.onProgress,
+      loss: opts.loss,
     });
-    const ev = evaluate(model, testLoader, { device: dev, epoch, onProgress: opts.onProgress });
+    const ev = evaluate(model, testLoader, { device: dev, epoch, onProgress: opts.onProgress, loss: opts.loss });
     scheduler.step();
     log(formatTestResult(ev));
     const samplesPerSec = tr.seconds > 0 ? tr.samples / tr.seconds : 0;
