@@ -10,6 +10,7 @@ import type { Backend, Device, DType, HostArray } from "../backend/backend.ts";
 import { dtypeBytes, fmtShape, numel } from "../backend/shape.ts";
 import { finalizer, stats, Storage } from "./storage.ts";
 import { trackInScope } from "./mode.ts";
+import { tensorRepr } from "./_tensor_str.ts";
 
 /** How a non-leaf tensor was computed: what `backward()` needs. */
 export interface GradNode {
@@ -202,6 +203,30 @@ export class TensorBase {
    */
   detach(): this {
     return this._share(this.shape, "detach");
+  }
+
+  /**
+   * The values as PyTorch prints them, for `Deno.inspect` and `console.log`: 4 digits, the middle
+   * of tensors over 1000 elements elided with `...`, then `size` (when elided), `dtype` (unless
+   * float32), `device` (off the CPU) and `grad_fn` or `requires_grad`. Reads the values to the host.
+   *
+   * @example
+   * ```ts
+   * import { tensor } from "../../mod.ts";
+   * Deno.inspect(tensor([[1, 2.5], [3, 4]], undefined, { requiresGrad: true }));
+   * // tensor([[1.0000, 2.5000],
+   * //         [3.0000, 4.0000]], requires_grad=True)
+   * ```
+   */
+  [Symbol.for("Deno.customInspect")](): string {
+    return tensorRepr({
+      shape: this.shape,
+      dtype: this.dtype,
+      deviceType: this.#device.type,
+      values: this.#storage === null ? null : this.toHost(),
+      op: this._node?.op ?? this._releasedOp,
+      requiresGrad: this.requiresGrad,
+    });
   }
 
   /** A short description: shape, dtype, device. */

@@ -11,6 +11,7 @@
  */
 import type { Device } from "../backend/backend.ts";
 import { fmtShape, noGrad, Tensor } from "../tensor/mod.ts";
+import { checkOptionKeys } from "../tensor/functional.ts";
 
 const parameters = new WeakSet<Tensor>();
 
@@ -67,8 +68,24 @@ export abstract class Module {
   /** Computes the module's output. */
   abstract forward(...inputs: Tensor[]): Tensor;
 
-  /** Direct sub-modules with their names, in declaration order. */
+  /**
+   * Direct sub-modules with their names, in declaration order, each module once (PyTorch's
+   * `named_children()`): a field holding an array of modules gives `layers.0`, `layers.1`, ...
+   *
+   * @example
+   * ```ts
+   * import { nn } from "../../mod.ts";
+   * const net = new nn.Sequential(new nn.Linear(4, 3), new nn.ReLU());
+   * net.namedChildren().map(([name]) => name); // ["0", "1"]
+   * ```
+   */
   namedChildren(): [string, Module][] {
+    const seen = new Set<Module>();
+    return this.#childEntries().filter(([, m]) => !seen.has(m) && seen.add(m));
+  }
+
+  /** Every field holding a module, with its name, repeats included (as PyTorch's `_modules`). */
+  #childEntries(): [string, Module][] {
     const out: [string, Module][] = [];
     for (const [key, v] of Object.entries(this)) {
       if (v instanceof Module) out.push([key, v]);
@@ -79,6 +96,149 @@ export abstract class Module {
       }
     }
     return out;
+  }
+
+  /**
+   * Direct sub-modules, in the order of `namedChildren()`.
+   *
+   * @example
+   * ```ts
+   * import { nn } from "../../mod.ts";
+   * new nn.Sequential(new nn.Linear(4, 3), new nn.ReLU()).children().length; // 2
+   * ```
+   */
+  children(): Module[] {
+    return this.namedChildren().map(([, m]) => m);
+  }
+
+  /**
+   * This module and every module under it with its dotted name, depth first, parents before
+   * children, each module once (PyTorch's `named_modules()`): `""` for this module, then `conv1`,
+   * `block`, `block.0`, ...
+   *
+   * @example
+   * ```ts
+   * import { nn } from "../../mod.ts";
+   * const net = new nn.Sequential(new nn.Sequential(new nn.Linear(4, 3), new nn.ReLU()), new nn.Linear(3, 1));
+   * net.namedModules().map(([name]) => name); // ["", "0", "0.0", "0.1", "1"]
+   * ```
+   */
+  namedModules(): [string, Module][] {
+    const out: [string, Module][] = [];
+    const seen = new Set<Module>();
+    const walk = (m: Module, prefix: string): void => {
+      if (seen.has(m)) return;
+      seen.add(m);
+      out.push([prefix, m]);
+      for (const [name, child] of m.namedChildren()) walk(child, prefix === "" ? name : `${prefix}.${name}`);
+    };
+    walk(this, "");
+    return out;
+  }
+
+  /**
+   * This module and every module under it, in the order of `namedModules()`.
+   *
+   * @example
+   * ```ts
+   * import { nn } from "../../mod.ts";
+   * new nn.Sequential(new nn.Linear(4, 3), new nn.ReLU()).modules().length; // 3
+   * ```
+   */
+  modules(): Module[] {
+    return this.namedModules().map(([, m]) => m);
+  }
+
+  /**
+   * Calls `fn` on every sub-module (children first, recursively) and then on this module, as
+   * PyTorch's `apply`; returns this module. The usual use is custom initialisation.
+   *
+   * @example
+   * ```ts
+   * import { nn } from "../../mod.ts";
+   * const net = new nn.Sequential(new nn.Linear(4, 3), new nn.ReLU(), new nn.Linear(3, 1));
+   * const visited: string[] = [];
+   * net.apply((m) => visited.push(m.constructor.name)); // ["Linear", "ReLU", "Linear", "Sequential"]
+   * ```
+   */
+  apply(fn: (m: Module) => void): this {
+    for (const child of this.children()) child.apply(fn);
+    fn(this);
+    return this;
+  }
+
+  /**
+   * The number of parameter elements, each parameter counted once even when shared; with
+   * `trainableOnly`, only those with `requiresGrad`.
+   *
+   * @example
+   * ```ts
+   * import { nn } from "../../mod.ts";
+   * new nn.Linear(3136, 10).numParameters(); // 31370
+   * ```
+   */
+  numParameters(opts: { trainableOnly?: boolean } = {}): number {
+    checkOptionKeys("numParameters", opts, ["trainableOnly"]);
+    let n = 0;
+    for (const p of new Set(this.parameters())) if (!opts.trainableOnly || p.requiresGrad) n += p.size;
+    return n;
+  }
+
+  /**
+   * The layer's settings for its printed form, as PyTorch's `extra_repr()`: `Linear` returns
+   * `in_features=3136, out_features=10, bias=True`. Empty by default; layers override it.
+   *
+   * @example
+   * ```ts
+   * import { nn, type Tensor } from "../../mod.ts";
+   * class Scale extends nn.Module {
+   *   constructor(readonly factor: number) { super(); }
+   *   override extraRepr(): string { return `factor=${this.factor}`; }
+   *   forward(x: Tensor): Tensor { return x.mul(this.factor); }
+   * }
+   * String(new Scale(2)); // "Scale(factor=2)"
+   * ```
+   */
+  extraRepr(): string {
+    return "";
+  }
+
+  /**
+   * The module's structure as PyTorch prints it: the class name, `extraRepr()`, then each child as
+   * `(name): ...`, indented two spaces per level.
+   *
+   * @example
+   * ```ts
+   * import { nn } from "../../mod.ts";
+   * String(new nn.Sequential(new nn.Linear(4, 3), new nn.ReLU()));
+   * // Sequential(
+   * //   (0): Linear(in_features=4, out_features=3, bias=True)
+   * //   (1): ReLU()
+   * // )
+   * ```
+   */
+  toString(): string {
+    const extra = this.extraRepr();
+    const extraLines = extra === "" ? [] : extra.split("\n");
+    const childLines = this.#childEntries().map(([name, m]) => `(${name}): ${String(m).split("\n").join("\n  ")}`);
+    const lines = [...extraLines, ...childLines];
+    let out = this.constructor.name + "(";
+    if (extraLines.length === 1 && childLines.length === 0) out += extraLines[0];
+    else if (lines.length > 0) out += "\n  " + lines.join("\n  ") + "\n";
+    return out + ")";
+  }
+
+  /**
+   * What `Deno.inspect` and `console.log` show: `toString()`.
+   *
+   * @example
+   * ```ts
+   * import { nn } from "../../mod.ts";
+   * Deno.inspect(new nn.ReLU()); // "ReLU()"
+   * ```
+   */
+  [Symbol.for("Deno.customInspect")](): string {
+    return this.toString();
   }
 
   /** Every parameter with its dotted name (`conv1.weight`), this module's own first, in declaration order. */
@@ -137,7 +297,7 @@ export abstract class Module {
     for (const [name, b] of this.#buffers) {
       if (b.tensor && (b.persistent || !opts.persistentOnly)) out.push([name, b.tensor]);
     }
-    for (const [prefix, m] of this.namedChildren()) {
+    for (const [prefix, m] of this.#childEntries()) {
       for (const [name, t] of m.namedBuffers(opts)) out.push([`${prefix}.${name}`, t]);
     }
     return out;
@@ -199,7 +359,7 @@ export abstract class Module {
   /** Training mode (the default); returns this module. */
   train(mode = true): this {
     this.training = mode;
-    for (const [, m] of this.namedChildren()) m.train(mode);
+    for (const m of this.children()) m.train(mode);
     return this;
   }
 
