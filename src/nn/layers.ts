@@ -249,39 +249,6 @@ export class Flatten extends Module {
 }
 
 /**
- * Runs modules one after another; their parameters are named `0.weight`, `1.bias`, ... as in PyTorch.
- *
- * @example
- * ```ts
- * import { nn, Tensor } from "../../mod.ts";
- * const net = new nn.Sequential(
- *   new nn.Conv2d(1, 16, { kernelSize: 3, padding: 1 }), new nn.ReLU(),
- *   new nn.MaxPool2d({ kernelSize: 2 }), new nn.Flatten(), new nn.Linear(3136, 10),
- * );
- * net.forward(Tensor.randn([2, 1, 28, 28])).shape; // [2, 10]
- * ```
- */
-export class Sequential extends Module {
-  [index: number]: Module;
-  /** The number of modules. */
-  declare readonly length: number;
-  /** Creates the container. */
-  constructor(...modules: Module[]) {
-    super();
-    modules.forEach((m, i) => {
-      if (!(m instanceof Module)) throw new Error(`Sequential: argument ${i} is not a Module`);
-      this[i] = m;
-    });
-    Object.defineProperty(this, "length", { value: modules.length, enumerable: false });
-  }
-  /** Applies each module in turn. */
-  forward(x: Tensor): Tensor {
-    for (let i = 0; i < this.length; i++) x = this[i].forward(x);
-    return x;
-  }
-}
-
-/**
  * Cross-entropy loss, mean over the batch; `forward(logits [N, C], targets [N] int32)`.
  *
  * @example

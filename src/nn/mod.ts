@@ -13,6 +13,21 @@ export {
   Linear,
   MaxPool2d,
   ReLU,
-  Sequential,
   SumPool2d,
 } from "./layers.ts";
+export {
+  Dropout,
+  Dropout2d,
+  type DropoutLayerOptions,
+  ELU,
+  GELU,
+  Identity,
+  LeakyReLU,
+  LogSoftmax,
+  Sigmoid,
+  SiLU,
+  Softmax,
+  type SoftmaxLayerOptions,
+  Tanh,
+} from "./activations.ts";
+export { ModuleList, Sequential } from "./containers.ts";
