@@ -29,12 +29,12 @@ const plus = (a: T, s: number) => scalarRaw("add", a, s);
 const sqrt = (a: T) => unaryRaw("sqrt", a);
 
 /** Runs one step's arithmetic outside autograd, freeing its temporaries. */
-function update(fn: () => void): void {
+export function update(fn: () => void): void {
   noGrad(() => tidy(fn));
 }
 
 /** Overwrites `target`'s storage with `value`'s. */
-function writeBack(target: T, value: T): void {
+export function writeBack(target: T, value: T): void {
   target._backend.copy(target._data("optimizer"), value._data("optimizer"), target.size);
 }
 
@@ -96,4 +96,105 @@ export function adamComposite(t: AdamTensors<T>, h: AdamParams): void {
       writeBack(param, sub(param, scale(div(expAvg, denom), stepSize)));
     })
   );
+}
+
+/** The tensors of one RMSprop step: entry i of every list belongs to one parameter. */
+export interface RmspropTensors<S> {
+  /** Parameters, updated in place. */
+  params: S[];
+  /** Their gradients. */
+  grads: S[];
+  /** Running averages of squared gradients. */
+  squareAvgs: S[];
+  /** Running averages of gradients (centered), or null. */
+  gradAvgs: S[] | null;
+  /** Momentum buffers (momentum > 0), or null. */
+  momentumBufs: S[] | null;
+}
+
+/** Hyper-parameters of one RMSprop step. */
+export interface RmspropParams {
+  /** Learning rate. */
+  lr: number;
+  /** Decay of the running averages. */
+  alpha: number;
+  /** Added to the denominator. */
+  eps: number;
+  /** L2 penalty added to the gradient. */
+  weightDecay: number;
+  /** Momentum factor (0: none). */
+  momentum: number;
+}
+
+/**
+ * RMSprop: `v = αv + (1−α)g²`; centered: `ḡ = αḡ + (1−α)g`, `avg = √(v − ḡ²) + ε`, else `√v + ε`;
+ * momentum: `b = μb + g/avg; θ −= lr·b`, else `θ −= lr·g/avg`.
+ */
+export function rmspropComposite(t: RmspropTensors<T>, h: RmspropParams): void {
+  update(() =>
+    t.params.forEach((param, i) => {
+      const g = decayedGradient(t.grads[i], param, h.weightDecay);
+      const squareAvg = add(scale(t.squareAvgs[i], h.alpha), mul(scale(g, 1 - h.alpha), g));
+      writeBack(t.squareAvgs[i], squareAvg);
+      let avg;
+      if (t.gradAvgs) {
+        const gradAvg = add(scale(t.gradAvgs[i], h.alpha), scale(g, 1 - h.alpha));
+        writeBack(t.gradAvgs[i], gradAvg);
+        avg = sqrt(sub(squareAvg, mul(gradAvg, gradAvg)));
+      } else {
+        avg = sqrt(squareAvg);
+      }
+      avg = plus(avg, h.eps);
+      if (t.momentumBufs && h.momentum > 0) {
+        const buf = add(scale(t.momentumBufs[i], h.momentum), div(g, avg));
+        writeBack(t.momentumBufs[i], buf);
+        writeBack(param, sub(param, scale(buf, h.lr)));
+      } else {
+        writeBack(param, add(param, div(scale(g, -h.lr), avg)));
+      }
+    })
+  );
+}
+
+/** The tensors of one Adagrad step. */
+export interface AdagradTensors<S> {
+  /** Parameters, updated in place. */
+  params: S[];
+  /** Their gradients. */
+  grads: S[];
+  /** Sums of squared gradients. */
+  sums: S[];
+}
+
+/** Hyper-parameters of one Adagrad step; `step` counts from 1. */
+export interface AdagradParams {
+  /** Learning rate. */
+  lr: number;
+  /** Decay of the learning rate per step. */
+  lrDecay: number;
+  /** L2 penalty added to the gradient. */
+  weightDecay: number;
+  /** Added to the denominator. */
+  eps: number;
+  /** Step count, from 1. */
+  step: number;
+}
+
+/** Adagrad: `s += g²; θ −= clr·g/(√s + ε)` with `clr = lr / (1 + (step−1)·lrDecay)`. */
+export function adagradComposite(t: AdagradTensors<T>, h: AdagradParams): void {
+  const clr = h.lr / (1 + (h.step - 1) * h.lrDecay);
+  update(() =>
+    t.params.forEach((param, i) => {
+      const g = decayedGradient(t.grads[i], param, h.weightDecay);
+      const sum = add(t.sums[i], mul(g, g));
+      writeBack(t.sums[i], sum);
+      writeBack(param, add(param, div(scale(g, -clr), plus(sqrt(sum), h.eps))));
+    })
+  );
+}
+
+/** AdamW's decoupled weight decay, in place: `θ ·= 1 − lr·weightDecay`. */
+export function decayParams(params: T[], lr: number, weightDecay: number): void {
+  if (weightDecay === 0) return;
+  update(() => params.forEach((param) => writeBack(param, scale(param, 1 - lr * weightDecay))));
 }

@@ -1,4 +1,4 @@
-import { checkRange, Optimizer, type ParamGroupInput } from "./optimizer.ts";
+import { checkRange, Optimizer, type ParamGroupInput, type StateLayout } from "./optimizer.ts";
 import { checkOptionKeys } from "../ops/_util.ts";
 import { adadeltaComposite } from "./_composite.ts";
 import type { Tensor } from "../tensor/mod.ts";
@@ -39,11 +39,17 @@ export class Adadelta extends Optimizer<AdadeltaOptions> {
     });
   }
 
+  /** `step`, `square_avg`, `acc_delta`, as PyTorch's. */
+  protected stateLayout(): StateLayout {
+    return { step: true, buffers: ["square_avg", "acc_delta"] };
+  }
+
   /** One update of every parameter with a gradient (one backend call per parameter group). */
   step(): void {
     for (const { group: g, params, grads } of this.batches()) {
-      const states = params.map((p) => this.stateOf(p, ["squareAvg", "accDelta"]));
-      const squareAvgs = states.map((s) => s.squareAvg), accDeltas = states.map((s) => s.accDelta);
+      const states = params.map((p) => this.stateOf(p, ["square_avg", "acc_delta"]));
+      for (const s of states) s.step! += 1;
+      const squareAvgs = states.map((s) => s.buffers.square_avg!), accDeltas = states.map((s) => s.buffers.acc_delta!);
       const sizes = params.map((p) => p.size);
       const hyper = { lr: g.lr, rho: g.rho, eps: g.eps, weightDecay: g.weightDecay };
       const be = params[0]._backend;

@@ -1,7 +1,16 @@
-import { checkRange, Optimizer, type ParamGroupInput } from "./optimizer.ts";
+import {
+  type Batch,
+  checkRange,
+  Optimizer,
+  type ParamGroup,
+  type ParamGroupInput,
+  type ParamState,
+  type StateLayout,
+} from "./optimizer.ts";
 import { checkOptionKeys } from "../ops/_util.ts";
 import { adamComposite } from "./_composite.ts";
 import type { Tensor } from "../tensor/mod.ts";
+import type { AdamParams } from "../backend/backend.ts";
 
 /** Options of {@linkcode Adam}. */
 export interface AdamOptions {
@@ -28,8 +37,6 @@ export interface AdamOptions {
  * ```
  */
 export class Adam extends Optimizer<AdamOptions> {
-  #steps = new Map<Tensor, number>();
-
   /** Creates the optimizer over `params` (or parameter groups). */
   constructor(params: Tensor[] | ParamGroupInput<AdamOptions>[], opts: Partial<AdamOptions> = {}) {
     checkOptionKeys("Adam", opts, ["lr", "betas", "eps", "weightDecay", "amsgrad"]);
@@ -50,37 +57,61 @@ export class Adam extends Optimizer<AdamOptions> {
     );
   }
 
+  /** `step`, `exp_avg`, `exp_avg_sq` (and `max_exp_avg_sq` with AMSGrad), as PyTorch's. */
+  protected stateLayout(group: ParamGroup<AdamOptions>): StateLayout {
+    return adamLayout(group);
+  }
+
   /** One update of every parameter with a gradient (one backend call per parameter group and step count). */
   step(): void {
-    for (const { group: g, params, grads, key: step } of this.batches((p) => (this.#steps.get(p) ?? 0) + 1)) {
-      const names = g.amsgrad ? ["expAvg", "expAvgSq", "maxExpAvgSq"] : ["expAvg", "expAvgSq"];
-      const states = params.map((p) => this.stateOf(p, names));
-      for (const p of params) this.#steps.set(p, step);
-      const expAvgs = states.map((s) => s.expAvg), expAvgSqs = states.map((s) => s.expAvgSq);
-      const maxExpAvgSqs = g.amsgrad ? states.map((s) => s.maxExpAvgSq) : null;
-      const sizes = params.map((p) => p.size);
-      const hyper = {
-        lr: g.lr,
-        beta1: g.betas[0],
-        beta2: g.betas[1],
-        eps: g.eps,
-        weightDecay: g.weightDecay,
-        amsgrad: g.amsgrad,
-        step,
-      };
-      const be = params[0]._backend;
-      if (!be.adamStep) {
-        adamComposite({ params, grads, expAvgs, expAvgSqs, maxExpAvgSqs, sizes }, hyper);
-        continue;
-      }
-      be.adamStep({
-        params: params.map((p) => p._data("Adam")),
-        grads: grads.map((t) => t._data("Adam")),
-        expAvgs: expAvgs.map((t) => t._data()),
-        expAvgSqs: expAvgSqs.map((t) => t._data()),
-        maxExpAvgSqs: maxExpAvgSqs && maxExpAvgSqs.map((t) => t._data()),
-        sizes,
-      }, hyper);
+    for (const batch of this.batches((p) => (this.state.get(p)?.step ?? 0) + 1)) {
+      const g = batch.group;
+      const states = batch.params.map((p) => this.stateOf(p, adamLayout(g).buffers));
+      adamUpdate(batch, states, g.weightDecay);
     }
   }
+}
+
+/** Adam's and AdamW's state layout. */
+export function adamLayout(group: { amsgrad: boolean }): StateLayout {
+  return {
+    step: true,
+    buffers: group.amsgrad ? ["exp_avg", "exp_avg_sq", "max_exp_avg_sq"] : ["exp_avg", "exp_avg_sq"],
+  };
+}
+
+/**
+ * One Adam step of a batch of parameters sharing a step count (`batch.key`), with the L2 penalty
+ * `weightDecay` (AdamW passes 0 and decays the parameters itself): the fused kernel where the
+ * backend has one, the composite otherwise.
+ */
+export function adamUpdate(batch: Batch<AdamOptions>, states: ParamState[], weightDecay: number): void {
+  const { group: options, params, grads, key: step } = batch;
+  for (const s of states) s.step = step;
+  const buffer = (name: string) => states.map((s) => s.buffers[name]!);
+  const expAvgs = buffer("exp_avg"), expAvgSqs = buffer("exp_avg_sq");
+  const maxExpAvgSqs = options.amsgrad ? buffer("max_exp_avg_sq") : null;
+  const sizes = params.map((p) => p.size);
+  const hyper: AdamParams = {
+    lr: options.lr,
+    beta1: options.betas[0],
+    beta2: options.betas[1],
+    eps: options.eps,
+    weightDecay,
+    amsgrad: options.amsgrad,
+    step,
+  };
+  const be = params[0]._backend;
+  if (!be.adamStep) {
+    adamComposite({ params, grads, expAvgs, expAvgSqs, maxExpAvgSqs, sizes }, hyper);
+    return;
+  }
+  be.adamStep({
+    params: params.map((p) => p._data("Adam")),
+    grads: grads.map((t) => t._data("Adam")),
+    expAvgs: expAvgs.map((t) => t._data()),
+    expAvgSqs: expAvgSqs.map((t) => t._data()),
+    maxExpAvgSqs: maxExpAvgSqs && maxExpAvgSqs.map((t) => t._data()),
+    sizes,
+  }, hyper);
 }

@@ -1,4 +1,4 @@
-import { checkRange, Optimizer, type ParamGroupInput } from "./optimizer.ts";
+import { checkRange, Optimizer, type ParamGroupInput, type StateLayout } from "./optimizer.ts";
 import { checkOptionKeys } from "../ops/_util.ts";
 import { sgdComposite } from "./_composite.ts";
 import type { Tensor } from "../tensor/mod.ts";
@@ -28,8 +28,6 @@ export interface SgdOptions {
  * ```
  */
 export class SGD extends Optimizer<SgdOptions> {
-  #started = new WeakSet<Tensor>();
-
   /** Creates the optimizer over `params` (or parameter groups). */
   constructor(
     params: Tensor[] | ParamGroupInput<SgdOptions>[],
@@ -37,7 +35,8 @@ export class SGD extends Optimizer<SgdOptions> {
   ) {
     checkOptionKeys("SGD", opts ?? {}, ["lr", "momentum", "dampening", "nesterov", "weightDecay"]);
     if (opts === undefined || opts.lr === undefined) throw new Error("SGD: lr is required, e.g. { lr: 0.01 }");
-    super("SGD", params, { momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, ...opts }, (o) => {
+    const { lr, ...rest } = opts; // lr first, as in PyTorch's parameter groups
+    super("SGD", params, { lr, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, ...rest }, (o) => {
       checkRange("SGD", "lr", o.lr, 0);
       checkRange("SGD", "momentum", o.momentum, 0);
       checkRange("SGD", "dampening", o.dampening, 0);
@@ -50,12 +49,23 @@ export class SGD extends Optimizer<SgdOptions> {
     });
   }
 
+  /** `momentum_buffer` (a tensor, or null without momentum), as PyTorch's; no step count. */
+  protected stateLayout(): StateLayout {
+    return { step: false, buffers: [], optional: ["momentum_buffer"] };
+  }
+
   /** One update of every parameter with a gradient (one backend call per parameter group). */
   step(): void {
-    // Parameters whose momentum buffer starts now are batched apart from the others.
-    for (const { group: g, params, grads, key } of this.batches((p) => this.#started.has(p) ? 0 : 1)) {
-      const bufs = g.momentum !== 0 ? params.map((p) => this.stateOf(p, ["momentumBuffer"]).momentumBuffer) : null;
-      for (const p of params) this.#started.add(p);
+    // Parameters whose momentum buffer starts now (PyTorch: None) are batched apart from the others.
+    const started = (p: Tensor) => this.state.get(p)?.buffers.momentum_buffer ? 0 : 1;
+    for (const { group: g, params, grads, key } of this.batches(started)) {
+      const states = params.map((p) => this.stateOf(p, [], { step: false }));
+      let bufs: Tensor[] | null = null;
+      if (g.momentum !== 0) {
+        bufs = params.map((p) => this.stateOf(p, ["momentum_buffer"]).buffers.momentum_buffer!);
+      } else {
+        for (const s of states) s.buffers.momentum_buffer ??= null;
+      }
       const sizes = params.map((p) => p.size);
       const hyper = {
         lr: g.lr,
