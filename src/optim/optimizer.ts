@@ -199,10 +199,11 @@ export abstract class Optimizer<O extends { lr: number } = { lr: number }> {
 
   /**
    * Loads a state saved by {@linkcode stateDict} (or converted from PyTorch's): the groups'
-   * hyper-parameters replace the current ones and the per-parameter state is copied onto the
-   * parameters' devices and dtypes. Strict: a different number of groups or parameters, a missing
-   * or unknown key, or a buffer of the wrong size is an Error, and nothing is changed then.
-   * PyTorch's implementation switches (`foreach`, `capturable`, `differentiable`, `fused`) are ignored.
+   * hyper-parameters (and schedulers' `initial_lr`) replace the current ones and the per-parameter
+   * state is copied onto the parameters' devices and dtypes. Strict: a different number of groups
+   * or parameters, a missing or unknown key, or a buffer of the wrong size is an Error, and nothing
+   * is changed then. PyTorch's implementation switches (`foreach`, `capturable`, `differentiable`,
+   * `fused`; `maximize` when false) and OneCycleLR's `max_lr`, `min_lr` are ignored.
    */
   loadStateDict(dict: OptimizerStateDict): void {
     const fail = (msg: string): never => {
