@@ -1,58 +1,115 @@
 /**
- * `crossEntropy`: log-softmax and negative log-likelihood, mean over the batch: one fused kernel
- * each way where the backend has them, else the composite `−mean(gather(logSoftmax(x), targets))`.
+ * `crossEntropy`: log-softmax and negative log-likelihood, with PyTorch 1.13's class weights,
+ * ignoreIndex, reductions and label smoothing. With the default options on [N, C] logits it is
+ * one fused kernel each way where the backend has them (the training loop's path); otherwise the
+ * composite `nllLoss(logSoftmax(x, 1), ...)`, plus the smoothing term.
  *
  * @module
  */
-import { fmtShape } from "../backend/shape.ts";
-import { TensorBase } from "../autograd/tensor_base.ts";
+import type { TensorBase } from "../autograd/tensor_base.ts";
 import { record } from "../autograd/graph.ts";
-import { checkFloat, checkRank, sameDevice } from "./_util.ts";
-import { div } from "./div.ts";
-import { gather } from "./gather.ts";
+import {
+  checkClassTargets,
+  checkLossOptions,
+  classTargets,
+  freeingTemporaries,
+  ignoreIndexArg,
+  negativeLogLikelihood,
+  numberArg,
+  reduceClassLoss,
+  type Reduction,
+  reductionArg,
+} from "./_loss.ts";
+import { add } from "./add.ts";
+import { mul } from "./mul.ts";
+import { neg } from "./neg.ts";
 import { logSoftmax } from "./softmax.ts";
 import { sum } from "./sum.ts";
 import { view } from "./view.ts";
+import { where } from "./where.ts";
+
+/** Options of {@linkcode crossEntropy}. */
+export interface CrossEntropyOptions {
+  /** A weight per class, [C] (default: all 1). */
+  weight?: TensorBase | null;
+  /**
+   * Targets equal to this contribute nothing, not even to the mean's denominator (default −100).
+   * Left out on [N, C] logits with the other options at their defaults, the fused kernel runs,
+   * and it reports a target of −100 as out of range instead of ignoring it; give ignoreIndex to
+   * have such targets ignored.
+   */
+  ignoreIndex?: number;
+  /** "mean" (default: divided by the total weight of the targets kept), "sum" or "none". */
+  reduction?: Reduction;
+  /**
+   * In [0, 1] (default 0): the target becomes `(1 − s)·onehot + s / C`, PyTorch's
+   * `label_smoothing` (the smoothing term is weighted by the class weights as PyTorch does).
+   */
+  labelSmoothing?: number;
+}
 
 /**
- * Cross-entropy between `logits` [N, C] and int32 class indices `targets` [N], averaged over
- * the batch: a numerically stable log-softmax + negative log-likelihood. A target
- * outside [0, C) is an error.
+ * Cross-entropy between `logits` and int32 class indices `targets`, as PyTorch's
+ * `F.cross_entropy`: `logits` [N, C] with `targets` [N], [N, C, d1, ...] with [N, d1, ...], or
+ * [C] with a 0-d target. A target outside [0, C) that is not ignoreIndex is an error naming its
+ * value. With "mean", every target ignored gives NaN, as in PyTorch.
  *
  * @example
  * ```ts
  * import { F, tensor } from "../../mod.ts";
  * const logits = tensor([[2, 0.5, -1], [0, 1, 0]], undefined, { requiresGrad: true });
- * const loss = F.crossEntropy(logits, tensor([0, 1], [2], { dtype: "int32" }));
- * loss.backward();
+ * const targets = tensor([0, 1], [2], { dtype: "int32" });
+ * F.crossEntropy(logits, targets).backward();
+ * F.crossEntropy(logits, targets, { labelSmoothing: 0.1, reduction: "sum" });
+ * F.crossEntropy(logits, tensor([0, -100], [2], { dtype: "int32" }), { ignoreIndex: -100 });
  * ```
  */
-export function crossEntropy<T extends TensorBase>(logits: T, targets: TensorBase): T {
+export function crossEntropy<T extends TensorBase>(
+  logits: T,
+  targets: TensorBase,
+  opts: CrossEntropyOptions = {},
+): T {
   const op = "crossEntropy";
-  checkRank(op, "logits", logits, 2, "[N, C]");
-  checkFloat(op, "logits", logits);
-  if (!(targets instanceof TensorBase) || targets.dtype !== "int32") {
-    throw new Error(
-      `${op}: targets must be an int32 tensor of class indices, got ${
-        targets instanceof TensorBase ? `${targets.dtype} ${fmtShape(targets.shape)}` : String(targets)
-      }`,
-    );
-  }
-  const [n, c] = logits.shape;
-  if (targets.rank !== 1 || targets.shape[0] !== n) {
-    throw new Error(
-      `${op}: targets must have shape [${n}] (one class per row of logits), got ${fmtShape(targets.shape)}`,
-    );
-  }
-  if (n === 0) throw new Error(`${op}: the batch is empty (logits ${fmtShape(logits.shape)})`);
-  sameDevice(op, logits, targets);
+  checkLossOptions(op, opts, ["weight", "ignoreIndex", "reduction", "labelSmoothing"]);
+  const reduction = reductionArg(op, opts.reduction);
+  const ignoreIndex = ignoreIndexArg(op, opts.ignoreIndex);
+  const labelSmoothing = numberArg(op, "labelSmoothing", opts.labelSmoothing, 0, 0, 1);
+  const weight = checkClassTargets(op, logits, targets, opts.weight, ["logits", "targets"]);
   const be = logits._backend;
-  if (!be.logSoftmaxNllForward || !be.logSoftmaxNllBackward) return composite(logits, targets);
-  const nllBackward = be.logSoftmaxNllBackward.bind(be);
+  const defaults = weight === null && opts.ignoreIndex === undefined && reduction === "mean" && labelSmoothing === 0;
+  if (defaults && logits.rank === 2 && be.logSoftmaxNllForward && be.logSoftmaxNllBackward) {
+    return fused(logits, targets);
+  }
+  return freeingTemporaries([logits, weight], () => {
+    const unbatched = logits.rank === 1;
+    const x = unbatched ? view(logits, [1, logits.shape[0]]) : logits;
+    const t = unbatched ? view(targets, [1]) : targets;
+    const logp = logSoftmax(x, 1);
+    const classes = classTargets(logp, t, weight, ignoreIndex);
+    let loss = negativeLogLikelihood(op, logp, t, classes, reduction, ignoreIndex);
+    if (labelSmoothing > 0) {
+      const c = x.shape[1];
+      // PyTorch's smoothing term: −Σ_c weight[c]·logp[n, c], 0 where the target is ignored, reduced
+      // like the loss (its mean over the same total weight of the targets kept).
+      const classWeights = weight ? view(weight, x.shape.map((s, i) => (i === 1 ? s : 1))) : null;
+      const all = neg(sum(classWeights ? mul(logp, classWeights) : logp, 1));
+      const smooth = reduceClassLoss(where(classes.kept, all, 0), classes, reduction);
+      loss = add(mul(loss, 1 - labelSmoothing), mul(smooth, labelSmoothing / c));
+    }
+    return unbatched && reduction === "none" ? view(loss, []) : loss;
+  });
+}
+
+/** The fused kernels: the loss and log-probabilities forward, one pass backward. */
+function fused<T extends TensorBase>(logits: T, targets: TensorBase): T {
+  const op = "crossEntropy";
+  const be = logits._backend;
+  const [n, c] = logits.shape;
+  const nllBackward = be.logSoftmaxNllBackward!.bind(be);
   const loss = be.alloc(logits.dtype, 1);
   const logp = be.alloc(logits.dtype, n * c);
   try {
-    be.logSoftmaxNllForward(loss, logp, logits._data(op), targets._data(op), n, c);
+    be.logSoftmaxNllForward!(loss, logp, logits._data(op), targets._data(op), n, c);
   } catch (e) {
     be.free(loss);
     be.free(logp);
@@ -69,28 +126,4 @@ export function crossEntropy<T extends TensorBase>(logits: T, targets: TensorBas
     op,
     () => be.free(logp),
   );
-}
-
-/** `−Σ logSoftmax(logits)[i, targets[i]] / n`, from ops: autograd gives its backward. */
-function composite<T extends TensorBase>(logits: T, targets: TensorBase): T {
-  const [n, c] = logits.shape;
-  const logp = logSoftmax(logits, 1);
-  const rows = view(targets, [n, 1]);
-  let picked: T;
-  try {
-    picked = gather(logp, 1, rows);
-  } catch (e) {
-    logp.dispose();
-    rows.dispose();
-    throw new Error(
-      `crossEntropy: a target is out of range; expected class indices in [0, ${c}) (${(e as Error).message})`,
-      { cause: e },
-    );
-  }
-  const total = sum(picked);
-  const loss = div(total, -n);
-  if (!loss.requiresGrad) {
-    for (const t of [logp, rows, picked, total]) t.dispose();
-  }
-  return loss;
 }

@@ -136,7 +136,7 @@ export function trainEpoch(
   loader: BatchLoader,
   opts: TrainEpochOptions = {},
 ): TrainEpochResult {
-  const lossFn = opts.loss ?? crossEntropy;
+  const lossFn: LossFunction = opts.loss ?? crossEntropy;
   const epoch = opts.epoch ?? 1;
   const logInterval = opts.logInterval ?? 100;
   const log = opts.log ?? console.log;
@@ -236,7 +236,7 @@ export interface EvaluateResult {
  * ```
  */
 export function evaluate(model: Module, loader: BatchLoader, opts: EvaluateOptions = {}): EvaluateResult {
-  const lossFn = opts.loss ?? crossEntropy;
+  const lossFn: LossFunction = opts.loss ?? crossEntropy;
   const countHits = opts.accuracy ?? true;
   const start = performance.now();
   const wasTraining = model.training;
