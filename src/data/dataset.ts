@@ -1,13 +1,56 @@
 /**
- * The in-memory image dataset shape every loader in `src/data` works with.
+ * The dataset protocol (PyTorch's map-style `Dataset`: a length and an item per index) and the
+ * in-memory image dataset every image reader in `src/data` returns.
  *
  * @module
  */
+import { type Tensor, tensor } from "../tensor/mod.ts";
 import { loadIdxPair } from "./idx.ts";
 
 /**
- * Single-channel images as bytes plus one class label per image. Image `i` is
- * `images.subarray(i * rows * cols, (i + 1) * rows * cols)`, row-major.
+ * A map-style dataset, as PyTorch's `torch.utils.data.Dataset`: `length` items, item `i` is
+ * `get(i)` for `0 ≤ i < length`. The `DataLoader` batches any dataset whose items are arrays of
+ * tensors and integers, e.g. `[image, label]`.
+ *
+ * @example
+ * ```ts
+ * import { data, Tensor } from "../../mod.ts";
+ * // 100 random points, labelled by the sign of their first coordinate.
+ * const points: data.Dataset<[Tensor, number]> = {
+ *   length: 100,
+ *   get(i) {
+ *     const x = Tensor.randn([2]);
+ *     return [x, x.toArray()[0] > 0 ? 1 : 0];
+ *   },
+ * };
+ * const loader = new data.DataLoader(points, { batchSize: 10 }); // batches [10, 2] and [10]
+ * ```
+ */
+export interface Dataset<T> {
+  /** The number of items. */
+  readonly length: number;
+  /** Item `index`, for `0 ≤ index < length`. */
+  get(index: number): T;
+}
+
+/**
+ * An image dataset's item as {@linkcode Subset.get} gives it: the image as a float32 `[C, H, W]`
+ * tensor of `byte / 255` (torchvision's `ToTensor()`), and its label.
+ *
+ * @example
+ * ```ts
+ * import { data } from "../../mod.ts";
+ * const ds: data.ImageDataset = {
+ *   name: "two", images: new Uint8Array(8), labels: new Uint8Array([3, 7]), length: 2, rows: 2, cols: 2,
+ * };
+ * const [image, label]: data.ImageItem = new data.Subset(ds, [1]).get(0); // [1, 2, 2], 7
+ * ```
+ */
+export type ImageItem = [image: Tensor, label: number];
+
+/**
+ * Images as bytes plus one class label per image. Image `i` is the `channels * rows * cols`
+ * bytes at `i * channels * rows * cols`, channel by channel (CHW), each channel row-major.
  */
 export interface ImageDataset {
   /** A readable name, e.g. `"mnist/train"`. */
@@ -22,6 +65,58 @@ export interface ImageDataset {
   readonly rows: number;
   /** Image width in pixels. */
   readonly cols: number;
+  /** Colour channels per image; default 1 (MNIST), 3 for RGB (CIFAR-10). */
+  readonly channels?: number;
+}
+
+/**
+ * Whether `value` is an {@linkcode ImageDataset} (it holds its images as bytes).
+ *
+ * @example
+ * ```ts
+ * import { data } from "../../mod.ts";
+ * data.isImageDataset(await data.loadMnist({ train: false })); // true
+ * ```
+ */
+export function isImageDataset(value: unknown): value is ImageDataset {
+  return value !== null && typeof value === "object" && (value as ImageDataset).images instanceof Uint8Array;
+}
+
+/** The bytes one image of `dataset` takes, `channels * rows * cols`. */
+export function imageSize(dataset: ImageDataset): number {
+  return channelsOf(dataset) * dataset.rows * dataset.cols;
+}
+
+/** `dataset.channels`, 1 when absent; throws unless it is a positive integer. */
+export function channelsOf(dataset: ImageDataset): number {
+  const c = dataset.channels ?? 1;
+  if (!Number.isInteger(c) || c < 1) {
+    throw new Error(`${dataset.name}: channels must be a positive integer, got ${String(dataset.channels)}`);
+  }
+  return c;
+}
+
+/**
+ * Image `index` of `dataset` as a float32 `[C, H, W]` tensor of `byte / 255` and its label.
+ *
+ * @example
+ * ```ts
+ * import { data } from "../../mod.ts";
+ * const [image, label] = data.imageItem(await data.loadMnist({ train: false }), 0); // [1, 28, 28], 7
+ * ```
+ */
+export function imageItem(dataset: ImageDataset, index: number): ImageItem {
+  if (!Number.isInteger(index) || index < 0 || index >= dataset.length) {
+    throw new Error(
+      `imageItem: index ${index} is out of range for ${dataset.name} (${dataset.length} images); ` +
+        `expected an integer in [0, ${dataset.length - 1}]`,
+    );
+  }
+  const size = imageSize(dataset);
+  const bytes = dataset.images.subarray(index * size, (index + 1) * size);
+  const x = new Float32Array(size);
+  for (let i = 0; i < size; i++) x[i] = bytes[i] / 255;
+  return [tensor(x, [channelsOf(dataset), dataset.rows, dataset.cols]), dataset.labels[index]];
 }
 
 /**
@@ -46,7 +141,7 @@ export function subset(dataset: ImageDataset, n: number): ImageDataset {
     );
   }
   if (n === dataset.length) return dataset;
-  const pixels = dataset.rows * dataset.cols;
+  const pixels = imageSize(dataset);
   return {
     name: `${dataset.name}[:${n}]`,
     images: dataset.images.subarray(0, n * pixels),
@@ -54,6 +149,7 @@ export function subset(dataset: ImageDataset, n: number): ImageDataset {
     length: n,
     rows: dataset.rows,
     cols: dataset.cols,
+    ...(dataset.channels === undefined ? {} : { channels: dataset.channels }),
   };
 }
 

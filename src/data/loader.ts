@@ -1,5 +1,6 @@
 /**
- * `DataLoader`: batches of `[images, labels]` tensors from an in-memory image dataset.
+ * `DataLoader`: batches of tensors from an image dataset, a `TensorDataset`, a `Subset` of either,
+ * or any `Dataset` whose items are arrays of tensors and integers.
  *
  * @module
  */
@@ -7,8 +8,11 @@ import { keep, type Tensor, tensor } from "../tensor/mod.ts";
 import type { Device } from "../backend/backend.ts";
 import { cpu } from "../backend/device.ts";
 import { Generator, globalGenerator } from "../tensor/random.ts";
-import { type ImageDataset, subset } from "./dataset.ts";
+import { channelsOf, type Dataset, type ImageDataset, imageSize, isImageDataset, subset } from "./dataset.ts";
 import { normalize, type PixelTransform, toTensor } from "./transforms.ts";
+import { type ImageSample, type ImageTransform, isImageTransform } from "./image_transforms.ts";
+import { Subset } from "./subset.ts";
+import { collateItems, residentRows, resolveSource, type Source } from "./_sources.ts";
 
 /** Options for {@linkcode DataLoader}. */
 export interface DataLoaderOptions {
@@ -24,27 +28,49 @@ export interface DataLoaderOptions {
   /** Drop the last batch when it is smaller than `batchSize`; default `false`. */
   dropLast?: boolean;
   /**
-   * Pixel transform: a {@linkcode PixelTransform} or `{ mean, std }`; default
-   * {@linkcode toTensor} (bytes / 255).
+   * Image datasets only. A pixel transform ({@linkcode PixelTransform} or `{ mean, std }`) or an
+   * {@linkcode ImageTransform} (`Normalize`, `RandomCrop`, `Compose`, ...), which runs on
+   * `byte / 255`; default {@linkcode toTensor} (bytes / 255). A random transform is applied to
+   * every sample anew each epoch, from a generator made from `seed` and the epoch.
    */
-  transform?: PixelTransform | { mean: number; std: number };
+  transform?: PixelTransform | { mean: number; std: number } | ImageTransform;
   /** Use only the first `limit` samples of the dataset (see {@linkcode subset}). */
   limit?: number;
   /**
-   * Where batches are built (default the CPU). The dataset is transformed once, on the first
-   * epoch, into a float32 tensor on this device, and each batch is gathered from it there
-   * (`indexSelect`): on a GPU, only the batch's indices cross the bus.
+   * Where batches are built (default the CPU). An image dataset without random transforms, or a
+   * `TensorDataset`, is copied once, on the first epoch, to this device (transformed, as float32),
+   * and each batch is gathered from it there (`indexSelect`): on a GPU, only the batch's indices
+   * cross the bus. Random transforms and other datasets build each batch on the host and copy it.
    */
   device?: Device;
 }
 
-/** One batch: images `[B, 1, rows, cols]` float32 and labels `[B]` int32. */
+/** One batch of an image dataset: images `[B, C, rows, cols]` float32 and labels `[B]` int32. */
 export type Batch = [images: Tensor, labels: Tensor];
+
+/** What a dataset's item may hold for the loader: tensors (stacked) and integers (class labels, int32). */
+export type LoaderItem = readonly (Tensor | number)[];
+
+/**
+ * The batch of items of type `I`: one tensor per position, with the batch as a new first dimension.
+ *
+ * @example
+ * ```ts
+ * import type { data, Tensor } from "../../mod.ts";
+ * type PairBatch = data.Collated<[Tensor, number]>; // [Tensor, Tensor]
+ * ```
+ */
+export type Collated<I extends LoaderItem> = { -readonly [K in keyof I]: Tensor };
 
 /**
  * Iterates over a dataset in batches, like PyTorch's `DataLoader`. Each `for...of` over the
  * loader is one epoch; with `shuffle`, epoch `k` uses a permutation determined by the seed
- * and `k` alone.
+ * and `k` alone, and so do a random transform's draws.
+ *
+ * The dataset is an {@linkcode ImageDataset} (batches `[images, labels]`), a `TensorDataset`
+ * (one tensor per tensor of the dataset), a `Subset` of either, or any {@linkcode Dataset}
+ * whose items are arrays of tensors and integers (each position batched: tensors with `stack`,
+ * integers as int32 labels). Items that `get` creates are freed once batched.
  *
  * @example
  * ```ts
@@ -61,9 +87,9 @@ export type Batch = [images: Tensor, labels: Tensor];
  * }
  * ```
  */
-export class DataLoader implements Iterable<Batch> {
+export class DataLoader<I extends LoaderItem = [image: Tensor, label: number]> implements Iterable<Collated<I>> {
   /** The dataset batches are drawn from (after `limit`). */
-  readonly dataset: ImageDataset;
+  readonly dataset: ImageDataset | Dataset<I>;
   /** Samples per batch. */
   readonly batchSize: number;
   /** Whether each epoch visits samples in a new random order. */
@@ -72,20 +98,24 @@ export class DataLoader implements Iterable<Batch> {
   readonly dropLast: boolean;
   /** The shuffle seed. */
   readonly seed: number;
-  /** The pixel transform applied to images. */
-  readonly transform: PixelTransform;
+  /** The transform applied to images (image datasets only). */
+  readonly transform: PixelTransform | ImageTransform;
   /** Where batches are built. */
   readonly device: Device;
   #epoch = 0;
-  #resident: { images: Tensor; labels: Tensor } | null = null;
+  #source: Source;
+  /** The tensors batches are gathered from, when resident; `owned[k]`: made (and freed) by the loader. */
+  #resident: { tensors: Tensor[]; owned: boolean[] } | null = null;
 
   /** Checks the options and prepares the loader; nothing is copied yet. */
-  constructor(dataset: ImageDataset, opts: DataLoaderOptions) {
+  constructor(dataset: ImageDataset | Dataset<I>, opts: DataLoaderOptions) {
     if (
-      dataset === null || typeof dataset !== "object" || !(dataset.images instanceof Uint8Array)
+      dataset === null || typeof dataset !== "object" ||
+      (!isImageDataset(dataset) && typeof (dataset as Dataset<I>).get !== "function")
     ) {
       throw new Error(
-        `DataLoader: dataset must have images (Uint8Array), labels, length, rows and cols`,
+        `DataLoader: dataset must be an ImageDataset (images as a Uint8Array, labels, length, rows and cols) ` +
+          `or a Dataset (length and get(i)), got ${String(dataset)}`,
       );
     }
     if (opts === null || typeof opts !== "object") {
@@ -113,31 +143,67 @@ export class DataLoader implements Iterable<Batch> {
         `DataLoader: options.limit must be a non-negative integer, got ${String(limit)}`,
       );
     }
+    if (!Number.isInteger(dataset.length) || dataset.length < 0) {
+      throw new Error(`DataLoader: dataset.length must be a non-negative integer, got ${String(dataset.length)}`);
+    }
     if (
-      dataset.labels.length !== dataset.length ||
-      dataset.images.length !== dataset.length * dataset.rows * dataset.cols
+      isImageDataset(dataset) &&
+      (dataset.labels.length !== dataset.length || dataset.images.length !== dataset.length * imageSize(dataset))
     ) {
       throw new Error(
         `DataLoader: dataset ${dataset.name} is inconsistent: length ${dataset.length}, ` +
           `${dataset.labels.length} labels, ${dataset.images.length} image bytes; expected ` +
-          `${dataset.length} labels and ${dataset.length}×${dataset.rows}×${dataset.cols} bytes`,
+          `${dataset.length} labels and ${dataset.length}×${channelsOf(dataset)}×${dataset.rows}×${dataset.cols} bytes`,
       );
     }
-    this.dataset = limit === undefined ? dataset : subset(dataset, limit);
+    if (limit !== undefined && limit > dataset.length && !isImageDataset(dataset)) {
+      throw new Error(
+        `DataLoader: options.limit is ${limit} but the dataset has only ${dataset.length} items; ` +
+          `expected limit <= ${dataset.length}`,
+      );
+    }
+    this.dataset = limit === undefined
+      ? dataset
+      : isImageDataset(dataset)
+      ? subset(dataset, limit)
+      : limit === dataset.length
+      ? dataset
+      : new Subset(dataset, Int32Array.from({ length: limit }, (_, i) => i)) as Dataset<I>;
+    this.#source = resolveSource(this.dataset as ImageDataset | Dataset<unknown>);
     this.batchSize = batchSize;
     this.shuffle = shuffle;
     this.dropLast = dropLast;
     this.seed = opts.seed ?? globalGenerator().nextUint32();
     const t = opts.transform;
-    this.transform = t === undefined ? toTensor() : "table" in t ? t : normalize(t.mean, t.std);
+    if (t !== undefined && this.#source.kind !== "image") {
+      throw new Error(
+        `DataLoader: options.transform applies to image datasets only, but this dataset's items come from ` +
+          `${this.#source.kind === "tensors" ? "a TensorDataset" : "its get(i)"}; transform them there`,
+      );
+    }
+    if (t !== undefined && (t === null || typeof t !== "object")) {
+      throw new Error(
+        `DataLoader: options.transform must be a pixel transform, { mean, std } or an image transform, got ${
+          String(t)
+        }`,
+      );
+    }
+    this.transform = t === undefined
+      ? toTensor()
+      : isImageTransform(t)
+      ? t
+      : "table" in t
+      ? t
+      : normalize(t.mean, t.std);
     this.device = opts.device ?? cpu;
   }
 
-  /** Frees the dataset's transformed copy, if any (a later epoch makes it again). */
+  /** Frees the dataset's copy on the device, if any (a later epoch makes it again). */
   dispose(): void {
     if (this.#resident === null) return;
-    this.#resident.images.dispose();
-    this.#resident.labels.dispose();
+    this.#resident.tensors.forEach((t, k) => {
+      if (this.#resident!.owned[k]) t.dispose();
+    });
     this.#resident = null;
   }
 
@@ -177,28 +243,150 @@ export class DataLoader implements Iterable<Batch> {
   }
 
   /** One epoch of batches; advances {@linkcode DataLoader.epoch}. */
-  *[Symbol.iterator](): Iterator<Batch> {
-    const order = this.order(this.#epoch++);
-    const { images, labels } = this.#resident ??= this.#transformAll();
+  *[Symbol.iterator](): Iterator<Collated<I>> {
+    const epoch = this.#epoch++;
+    const order = this.order(epoch);
+    const source = this.#source;
+    if (source.kind === "items") {
+      for (let b = 0; b < this.length; b++) {
+        const start = b * this.batchSize;
+        const batch = order.subarray(start, Math.min(start + this.batchSize, order.length));
+        yield collateItems(source.root, batch, this.device) as Collated<I>;
+      }
+      return;
+    }
+    if (source.kind === "image" && isImageTransform(this.transform) && this.transform.random) {
+      yield* this.#augmented(source.root, source.indices, order, this.#augmentGenerator(epoch));
+      return;
+    }
+    const { tensors } = this.#resident ??= source.kind === "image"
+      ? this.#transformAll(source.root, source.indices)
+      : residentRows(source.root, source.indices, this.device);
     for (let b = 0; b < this.length; b++) {
       const start = b * this.batchSize;
       const size = Math.min(this.batchSize, order.length - start);
       const idx = tensor(order.subarray(start, start + size), [size], { dtype: "int32", device: this.device });
-      const batch: Batch = [images.indexSelect(0, idx), labels.indexSelect(0, idx)];
+      const batch = tensors.map((t) => t.indexSelect(0, idx));
       idx.dispose();
-      yield batch;
+      yield batch as Collated<I>;
     }
   }
 
-  /** The whole dataset through the transform, as tensors on the loader's device. */
-  #transformAll(): { images: Tensor; labels: Tensor } {
-    const { images, labels, rows, cols, length } = this.dataset;
-    const table = this.transform.table;
-    const x = new Float32Array(images.length);
-    for (let i = 0; i < x.length; i++) x[i] = table[images[i]];
+  /** The generator of epoch `epoch`'s random transforms: one stream from the seed and the epoch. */
+  #augmentGenerator(epoch: number): Generator {
+    // Other constants than order()'s, so the augmentations are not drawn from the shuffle's stream.
+    const mixed = (Math.imul(this.seed >>> 0, 0x27d4eb2f) ^ Math.imul(epoch + 1, 0x165667b1)) >>> 0;
+    return new Generator(mixed);
+  }
+
+  /** Batches of an image dataset through a random transform, built sample by sample on the host. */
+  *#augmented(
+    root: ImageDataset,
+    indices: Int32Array | null,
+    order: Int32Array,
+    generator: Generator,
+  ): Iterable<Collated<I>> {
+    const transform = this.transform as ImageTransform;
+    const channels = channelsOf(root), height = root.rows, width = root.cols;
+    const size = imageSize(root);
+    const scale = toTensor().table;
+    for (let b = 0; b < this.length; b++) {
+      const start = b * this.batchSize;
+      const count = Math.min(this.batchSize, order.length - start);
+      const labels = new Int32Array(count);
+      let pixels: Float32Array | null = null;
+      let shape: [number, number, number] = [0, 0, 0];
+      for (let k = 0; k < count; k++) {
+        const i = indices === null ? order[start + k] : indices[order[start + k]];
+        const bytes = root.images.subarray(i * size, (i + 1) * size);
+        const data = new Float32Array(size);
+        for (let p = 0; p < size; p++) data[p] = scale[bytes[p]];
+        const out = transform.apply({ data, channels, height, width }, generator);
+        if (pixels === null) {
+          shape = [out.channels, out.height, out.width];
+          pixels = new Float32Array(count * out.data.length);
+        }
+        checkSameShape(out, shape, i, root.name);
+        pixels.set(out.data, k * out.data.length);
+        labels[k] = root.labels[i];
+      }
+      yield [
+        tensor(pixels ?? new Float32Array(0), [count, ...shape], { device: this.device }),
+        tensor(labels, [count], { dtype: "int32", device: this.device }),
+      ] as unknown as Collated<I>;
+    }
+  }
+
+  /** The whole image dataset (at `indices`, when given) through the transform, as tensors on the loader's device. */
+  #transformAll(root: ImageDataset, indices: Int32Array | null): { tensors: Tensor[]; owned: boolean[] } {
+    const ds = indices === null ? root : gatherImages(root, indices);
+    const { images, labels, rows, cols, length } = ds;
+    const channels = channelsOf(ds);
+    const transform = this.transform;
+    let x: Float32Array;
+    let shape: number[];
+    if (!isImageTransform(transform)) {
+      const table = transform.table;
+      x = new Float32Array(images.length);
+      for (let i = 0; i < x.length; i++) x[i] = table[images[i]];
+      shape = [length, channels, rows, cols];
+    } else {
+      ({ x, shape } = applyToAll(ds, transform));
+    }
     return {
-      images: keep(tensor(x, [length, 1, rows, cols], { device: this.device })),
-      labels: keep(tensor(Int32Array.from(labels), [length], { dtype: "int32", device: this.device })),
+      tensors: [
+        keep(tensor(x, shape, { device: this.device })),
+        keep(tensor(Int32Array.from(labels), [length], { dtype: "int32", device: this.device })),
+      ],
+      owned: [true, true],
     };
+  }
+}
+
+/** The images of `root` at `indices`, copied into a dataset of their own. */
+function gatherImages(root: ImageDataset, indices: Int32Array): ImageDataset {
+  const size = imageSize(root);
+  const images = new Uint8Array(indices.length * size);
+  const labels = new Uint8Array(indices.length);
+  for (const [k, i] of indices.entries()) {
+    images.set(root.images.subarray(i * size, (i + 1) * size), k * size);
+    labels[k] = root.labels[i];
+  }
+  return { ...root, name: `${root.name} (subset)`, images, labels, length: indices.length };
+}
+
+/** A deterministic image transform over every image of `ds`, once. */
+function applyToAll(ds: ImageDataset, transform: ImageTransform): { x: Float32Array; shape: number[] } {
+  const channels = channelsOf(ds), height = ds.rows, width = ds.cols;
+  const size = imageSize(ds);
+  const scale = toTensor().table;
+  // Deterministic transforms draw nothing; a generator is passed to honour the interface.
+  const generator = new Generator(0);
+  let x = new Float32Array(0);
+  let shape: [number, number, number] = [channels, height, width];
+  for (let i = 0; i < ds.length; i++) {
+    const bytes = ds.images.subarray(i * size, (i + 1) * size);
+    const data = new Float32Array(size);
+    for (let p = 0; p < size; p++) data[p] = scale[bytes[p]];
+    const out = transform.apply({ data, channels, height, width }, generator);
+    if (i === 0) {
+      shape = [out.channels, out.height, out.width];
+      x = new Float32Array(ds.length * out.data.length);
+    }
+    checkSameShape(out, shape, i, ds.name);
+    x.set(out.data, i * out.data.length);
+  }
+  return { x, shape: [ds.length, ...shape] };
+}
+
+function checkSameShape(out: ImageSample, shape: readonly number[], index: number, name: string): void {
+  if (
+    out.channels !== shape[0] || out.height !== shape[1] || out.width !== shape[2] ||
+    out.data.length !== shape[0] * shape[1] * shape[2]
+  ) {
+    throw new Error(
+      `DataLoader: the transform made image ${index} of ${name} [${out.channels}, ${out.height}, ${out.width}] ` +
+        `(${out.data.length} values) but the first image it made [${shape.join(", ")}]; expected one shape for all`,
+    );
   }
 }

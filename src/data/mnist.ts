@@ -62,6 +62,8 @@ export class MNIST implements ImageDataset {
   readonly rows: number;
   /** Image width (28). */
   readonly cols: number;
+  /** Colour channels (1: grey). */
+  readonly channels = 1;
   /** The images and labels files it was read from. */
   readonly files: readonly [string, string];
 

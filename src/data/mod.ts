@@ -1,5 +1,6 @@
 /**
- * Data: IDX files, MNIST / Fashion-MNIST, pixel transforms and the `DataLoader`.
+ * Data: the `Dataset` protocol, `TensorDataset`, `Subset` and `randomSplit`; IDX files, MNIST /
+ * Fashion-MNIST and CIFAR-10; pixel and image transforms; the `DataLoader`.
  *
  * @example
  * ```ts
@@ -24,7 +25,26 @@ export {
   type ReadIdxOptions,
   sha256Hex,
 } from "./idx.ts";
-export { type ImageDataset, loadIdxDataset, type LoadIdxDatasetOptions, subset } from "./dataset.ts";
+export {
+  type Dataset,
+  type ImageDataset,
+  type ImageItem,
+  imageItem,
+  isImageDataset,
+  loadIdxDataset,
+  type LoadIdxDatasetOptions,
+  subset,
+} from "./dataset.ts";
+export { TensorDataset } from "./tensor_dataset.ts";
+export { randomSplit, type RandomSplitOptions, Subset } from "./subset.ts";
+export {
+  CIFAR10,
+  CIFAR10_CLASSES,
+  CIFAR10_RECORD_BYTES,
+  loadCifar10,
+  type LoadCifar10Options,
+  parseCifar10,
+} from "./cifar.ts";
 export {
   FASHION_MNIST_SYSTEM_DIR,
   loadMnist,
@@ -35,4 +55,16 @@ export {
   type MnistName,
 } from "./mnist.ts";
 export { applyTransform, imagesToTensor, normalize, type PixelTransform, toTensor } from "./transforms.ts";
-export { type Batch, DataLoader, type DataLoaderOptions } from "./loader.ts";
+export {
+  Compose,
+  type ImageSample,
+  type ImageTransform,
+  isImageTransform,
+  Normalize,
+  type Padding,
+  RandomCrop,
+  type RandomCropOptions,
+  RandomHorizontalFlip,
+  type RandomHorizontalFlipOptions,
+} from "./image_transforms.ts";
+export { type Batch, type Collated, DataLoader, type DataLoaderOptions, type LoaderItem } from "./loader.ts";
