@@ -61,6 +61,17 @@ export interface Args {
   high?: number;
   low?: number;
   shape?: number[];
+  // normalisation (scripts/fixtures_nn_norm.py)
+  training?: boolean;
+  momentum?: number;
+  eps?: number;
+  normalizedShape?: number | number[];
+  numGroups?: number;
+  // losses (scripts/fixtures_nn_losses.py)
+  reduction?: "mean" | "sum" | "none";
+  ignoreIndex?: number;
+  labelSmoothing?: number;
+  beta?: number;
 }
 
 export interface Case {
@@ -129,6 +140,8 @@ export const CALLS: Record<string, (x: Inputs, a: Args) => Tensor | Tensor[]> = 
   // matmul
   matmul: (x) => x.a.matmul(x.b),
   bmm: (x) => x.a.bmm(x.b),
+  // spatial (scripts/fixtures_nn_spatial.py): the args are the options, in convnet's names
+  convTranspose2d: (x, a) => F.convTranspose2d(x.x, x.weight, x.bias ?? null, a as F.ConvTranspose2dOptions),
   // creation
   arange: (_, a) => a.start === undefined ? arange(a.end!) : arange(a.start, a.end!, only(a, "step")),
   eye: (_, a) => eye(a.n!, a.m),
@@ -138,6 +151,25 @@ export const CALLS: Record<string, (x: Inputs, a: Args) => Tensor | Tensor[]> = 
     manualSeed(a.seed!);
     return randint(a.high!, a.shape!, only(a, "low"));
   },
+  // normalisation (scripts/fixtures_nn_norm.py): weight and bias are inputs, passed as options
+  batchNorm: (x, a) =>
+    F.batchNorm(x.x, x.runningMean ?? null, x.runningVar ?? null, {
+      weight: x.weight,
+      bias: x.bias,
+      ...only(a, "training", "momentum", "eps"),
+    }),
+  layerNorm: (x, a) => F.layerNorm(x.x, a.normalizedShape!, { weight: x.weight, bias: x.bias, ...only(a, "eps") }),
+  groupNorm: (x, a) => F.groupNorm(x.x, a.numGroups!, { weight: x.weight, bias: x.bias, ...only(a, "eps") }),
+  // losses (scripts/fixtures_nn_losses.py): target y; weight and posWeight are inputs, passed as options
+  nllLoss: (x, a) => F.nllLoss(x.x, x.y, { weight: x.weight, ...only(a, "reduction", "ignoreIndex") }),
+  crossEntropy: (x, a) =>
+    F.crossEntropy(x.x, x.y, { weight: x.weight, ...only(a, "reduction", "ignoreIndex", "labelSmoothing") }),
+  mseLoss: (x, a) => F.mseLoss(x.x, x.y, only(a, "reduction")),
+  l1Loss: (x, a) => F.l1Loss(x.x, x.y, only(a, "reduction")),
+  smoothL1Loss: (x, a) => F.smoothL1Loss(x.x, x.y, only(a, "reduction", "beta")),
+  binaryCrossEntropy: (x, a) => F.binaryCrossEntropy(x.x, x.y, { weight: x.weight, ...only(a, "reduction") }),
+  binaryCrossEntropyWithLogits: (x, a) =>
+    F.binaryCrossEntropyWithLogits(x.x, x.y, { weight: x.weight, posWeight: x.posWeight, ...only(a, "reduction") }),
 };
 
 /**

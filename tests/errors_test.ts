@@ -192,18 +192,19 @@ Deno.test("crossEntropy rejects targets outside [0, C), above and below, naming 
   );
 });
 
-Deno.test("crossEntropy rejects a batch-size mismatch and logits of the wrong rank", () => {
+Deno.test("crossEntropy rejects a batch-size mismatch and targets that do not fit K-dimensional logits", () => {
   assertThrows(
     () => F.crossEntropy(z([2, 3]), labels([0, 1, 2])),
     "crossEntropy",
     "targets must have shape [2]",
     "got [3]",
   );
+  // [2, 3, 1] is K-dimensional input (PyTorch's [N, C, d1]): its targets are [2, 1].
   assertThrows(
     () => F.crossEntropy(z([2, 3, 1]), labels([0, 1])),
     "crossEntropy",
-    "logits must be 2-d [N, C]",
-    "[2, 3, 1]",
+    "targets must have shape [2, 1] for logits [2, 3, 1]",
+    "got [2]",
   );
   assertThrows(() => F.crossEntropy(z([6]), labels([0])), "crossEntropy", "logits", "[6]");
 });

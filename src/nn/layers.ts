@@ -7,6 +7,7 @@ import * as F from "../tensor/functional.ts";
 import { type Generator, globalGenerator } from "../tensor/random.ts";
 import { fmtShape, Tensor } from "../tensor/mod.ts";
 import { Module, parameter } from "./module.ts";
+import { pyBool, pyPair, pySize } from "./_repr.ts";
 
 /** A float32 parameter of `shape` drawn uniformly from [−bound, bound], as PyTorch's `uniform_` draws it. */
 function uniformParameter(shape: number[], bound: number, g: Generator): Tensor {
@@ -86,6 +87,18 @@ export class Conv2d extends Module {
   forward(x: Tensor): Tensor {
     return F.conv2d(x, this.weight, this.bias, this.options);
   }
+
+  /** PyTorch's settings line: `1, 16, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)`. */
+  override extraRepr(): string {
+    const [outChannels, inPerGroup, kh, kw] = this.weight.shape;
+    const { stride, padding, dilation, groups = 1 } = this.options;
+    let s = `${inPerGroup * groups}, ${outChannels}, kernel_size=(${kh}, ${kw}), stride=${pyPair(stride, 1)}`;
+    if (pyPair(padding, 0) !== "(0, 0)") s += `, padding=${pyPair(padding, 0)}`;
+    if (pyPair(dilation, 1) !== "(1, 1)") s += `, dilation=${pyPair(dilation, 1)}`;
+    if (groups !== 1) s += `, groups=${groups}`;
+    if (this.bias === null) s += ", bias=False";
+    return s;
+  }
 }
 
 /**
@@ -119,6 +132,12 @@ export class Linear extends Module {
   forward(x: Tensor): Tensor {
     return F.linear(x, this.weight, this.bias);
   }
+
+  /** PyTorch's settings line: `in_features=3136, out_features=10, bias=True`. */
+  override extraRepr(): string {
+    const [outFeatures, inFeatures] = this.weight.shape;
+    return `in_features=${inFeatures}, out_features=${outFeatures}, bias=${pyBool(this.bias !== null)}`;
+  }
 }
 
 /**
@@ -149,6 +168,12 @@ abstract class Pool2d extends Module {
     F.pair(name, "padding", opts.padding, 0, 0);
     this.options = { ...opts };
   }
+
+  /** PyTorch's settings line: `kernel_size=2, stride=2, padding=0`, sizes as given. */
+  override extraRepr(): string {
+    const { kernelSize, stride, padding } = this.options;
+    return `kernel_size=${pySize(kernelSize, 1)}, stride=${pySize(stride, kernelSize)}, padding=${pySize(padding, 0)}`;
+  }
 }
 
 /**
@@ -165,6 +190,11 @@ export class MaxPool2d extends Pool2d {
   /** Creates the layer. */
   constructor(opts: F.Pool2dOptions) {
     super("MaxPool2d", opts);
+  }
+  /** PyTorch's settings line: `kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False`. */
+  override extraRepr(): string {
+    const { dilation, ceilMode } = this.options as { dilation?: F.Size2; ceilMode?: boolean };
+    return `${super.extraRepr()}, dilation=${pySize(dilation, 1)}, ceil_mode=${pyBool(ceilMode ?? false)}`;
   }
   /** Pools `x` [N, C, H, W]. */
   forward(x: Tensor): Tensor {
@@ -233,6 +263,10 @@ export class Flatten extends Module {
     this.startDim = opts.startDim ?? 1;
     this.endDim = opts.endDim ?? -1;
   }
+  /** PyTorch's settings line: `start_dim=1, end_dim=-1`. */
+  override extraRepr(): string {
+    return `start_dim=${this.startDim}, end_dim=${this.endDim}`;
+  }
   /** Flattens `x`. */
   forward(x: Tensor): Tensor {
     const r = x.rank;
@@ -245,22 +279,5 @@ export class Flatten extends Module {
     }
     const mid = x.shape.slice(s, e + 1).reduce((p, d) => p * d, 1);
     return x.view([...x.shape.slice(0, s), mid, ...x.shape.slice(e + 1)]);
-  }
-}
-
-/**
- * Cross-entropy loss, mean over the batch; `forward(logits [N, C], targets [N] int32)`.
- *
- * @example
- * ```ts
- * import { nn, tensor } from "../../mod.ts";
- * const criterion = new nn.CrossEntropyLoss();
- * const loss = criterion.forward(tensor([[1, 2, 3]]), tensor([2], [1], { dtype: "int32" }));
- * ```
- */
-export class CrossEntropyLoss extends Module {
-  /** Computes the loss. */
-  forward(logits: Tensor, targets: Tensor): Tensor {
-    return F.crossEntropy(logits, targets);
   }
 }

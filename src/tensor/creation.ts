@@ -95,14 +95,15 @@ function toHostArray(
   dtype: DType,
   flat: ArrayLike<number | bigint>,
 ): Float32Array | Float64Array | Int32Array | BigInt64Array {
-  const nums = () => Array.from(flat, Number);
+  // A typed array converts in one native pass (a Float32Array of a whole dataset included).
+  const typed = ArrayBuffer.isView(flat) && !(flat instanceof BigInt64Array);
   switch (dtype) {
     case "float32":
-      return Float32Array.from(nums());
+      return typed ? new Float32Array(flat as ArrayLike<number>) : Float32Array.from(flat, Number);
     case "float64":
-      return Float64Array.from(nums());
+      return typed ? new Float64Array(flat as ArrayLike<number>) : Float64Array.from(flat, Number);
     case "int32":
-      return Int32Array.from(nums());
+      return typed ? new Int32Array(flat as ArrayLike<number>) : Int32Array.from(flat, Number);
     case "int64":
       return BigInt64Array.from(Array.from(flat, (v) => (typeof v === "bigint" ? v : BigInt(Math.trunc(v)))));
     default:
