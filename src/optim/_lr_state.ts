@@ -9,28 +9,7 @@ import type { Optimizer } from "./optimizer.ts";
 /** A scheduler's state as PyTorch's `state_dict()` holds it (its key names), functions left out. */
 export type SchedulerStateDict = Record<string, unknown>;
 
-/**
- * PyTorch keeps `initial_lr` in each parameter group (set by the first scheduler attached, overwritten by
- * OneCycleLR); our parameter groups stay the optimizer's, so the value lives here, keyed by the group.
- */
-const initialLrs = new WeakMap<object, number>();
-
-/** The group's `initial_lr`, set to its current `lr` when no scheduler has set it yet (`setdefault`). */
-export function initialLrOf(group: { lr: number }): number {
-  let lr = initialLrs.get(group);
-  if (lr === undefined) initialLrs.set(group, lr = group.lr);
-  return lr;
-}
-
-/** Overwrites the group's `initial_lr` (OneCycleLR). */
-export function setInitialLr(group: { lr: number }, lr: number): void {
-  initialLrs.set(group, lr);
-}
-
-/** The group's `initial_lr`, or undefined when no scheduler has been attached to it. */
-export function peekInitialLr(group: { lr: number }): number | undefined {
-  return initialLrs.get(group);
-}
+export { initialLrOf, peekInitialLr, setInitialLr } from "./_initial_lr.ts";
 
 /** Throws unless `v` is a finite number within `range` (`min`/`max` inclusive, `above`/`below` exclusive). */
 export function checkNumber(

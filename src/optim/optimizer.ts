@@ -7,7 +7,7 @@
 import { checkOptionKeys } from "../ops/_util.ts";
 import { fmtShape } from "../backend/shape.ts";
 import { keep, Tensor } from "../tensor/mod.ts";
-import { peekInitialLr, setInitialLr } from "./_lr_state.ts";
+import { peekInitialLr, setInitialLr } from "./_initial_lr.ts";
 
 /** A parameter group as given to an optimizer: its parameters plus options overriding the defaults. */
 export type ParamGroupInput<O> = { params: Tensor[] } & Partial<O>;
