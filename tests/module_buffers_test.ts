@@ -21,13 +21,14 @@ class Outer extends nn.Module {
   }
 }
 
-Deno.test("registerBuffer: buffers are in stateDict under PyTorch's names, after the parameters; not parameters", () => {
+Deno.test("registerBuffer: buffers are in stateDict under PyTorch's names and in its order; not parameters", () => {
   const m = new Outer();
+  // PyTorch 1.13 lists a module's own parameters, then its buffers, then its children's state.
   assertEquals(Object.keys(m.stateDict()), [
-    "bn1.fc.weight",
-    "bn1.fc.bias",
     "bn1.running_mean",
     "bn1.num_batches_tracked",
+    "bn1.fc.weight",
+    "bn1.fc.bias",
   ]);
   assertEquals(m.parameters().length, 2);
   assertEquals(m.namedBuffers().map(([n]) => n), ["bn1.running_mean", "bn1.num_batches_tracked", "bn1.scratch"]);

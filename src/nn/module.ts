@@ -243,20 +243,16 @@ export abstract class Module {
 
   /** Every parameter with its dotted name (`conv1.weight`), this module's own first, in declaration order. */
   namedParameters(): [string, Tensor][] {
-    const out: [string, Tensor][] = [];
-    for (const [key, v] of Object.entries(this)) {
-      if (isParameter(v)) out.push([key, v]);
-      else if (v instanceof Module) {
-        for (const [name, p] of v.namedParameters()) out.push([`${key}.${name}`, p]);
-      } else if (Array.isArray(v)) {
-        v.forEach((m, i) => {
-          if (m instanceof Module) {
-            for (const [name, p] of m.namedParameters()) out.push([`${key}.${i}.${name}`, p]);
-          }
-        });
-      }
+    const out: [string, Tensor][] = this.#ownParameters();
+    for (const [prefix, m] of this.#childEntries()) {
+      for (const [name, p] of m.namedParameters()) out.push([`${prefix}.${name}`, p]);
     }
     return out;
+  }
+
+  /** This module's own parameter fields, in declaration order. */
+  #ownParameters(): [string, Tensor][] {
+    return Object.entries(this).filter((e): e is [string, Tensor] => isParameter(e[1]));
   }
 
   /** Every parameter, in the order of `namedParameters()`. */
@@ -318,9 +314,17 @@ export abstract class Module {
     return out;
   }
 
-  /** Parameters then persistent buffers, by name: what the state dict holds. */
+  /**
+   * What the state dict holds, in PyTorch's order: this module's parameters, then its persistent
+   * buffers, then each child's state (`bn1.weight, bn1.bias, bn1.running_mean, ..., fc.weight`).
+   */
   #namedState(): [string, Tensor][] {
-    return [...this.namedParameters(), ...this.namedBuffers({ persistentOnly: true })];
+    const out: [string, Tensor][] = this.#ownParameters();
+    for (const [name, b] of this.#buffers) if (b.tensor && b.persistent) out.push([name, b.tensor]);
+    for (const [prefix, m] of this.#childEntries()) {
+      for (const [name, t] of m.#namedState()) out.push([`${prefix}.${name}`, t]);
+    }
+    return out;
   }
 
   /**
