@@ -59,7 +59,7 @@ export function startThreads(n: number): void {
   const heap = sharedHeap();
   const workers: Worker[] = [];
   for (let part = 1; part < n; part++) {
-    const worker = new Worker(new URL("./_worker.ts", import.meta.url), { workerData: { sync, job, heap, part } });
+    const worker = new Worker(workerUrl(), { workerData: { sync, job, heap, part } });
     worker.unref();
     workers.push(worker);
   }
@@ -77,6 +77,26 @@ export function startThreads(n: number): void {
     }
     Atomics.wait(sync, READY, ready, 100);
   }
+}
+
+/**
+ * The worker's module. `node:worker_threads` starts only file: and data: URLs: when convnet is
+ * imported over http(s) (JSR), a one-line data: module imports the worker from there.
+ */
+function workerUrl(): URL {
+  const url = new URL("./_worker.ts", import.meta.url);
+  if (url.protocol === "file:") return url;
+  return new URL(`data:text/javascript,import ${encodeURIComponent(JSON.stringify(url.href))};`);
+}
+
+/**
+ * Never called: its literal import puts the worker's module in the module graph, so that over
+ * http(s) it is downloaded (and locked) with the rest of convnet. Fetched only when a worker starts,
+ * it never arrives: the main thread waits in `Atomics.wait`, and the download needs its event loop.
+ */
+// deno-lint-ignore no-unused-vars
+function keepWorkerInModuleGraph(): Promise<unknown> {
+  return import("./_worker.ts");
 }
 
 function stopWorkers(): void {
