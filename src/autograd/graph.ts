@@ -8,7 +8,7 @@
  */
 import { fmtShape } from "../backend/shape.ts";
 import { isGradEnabled, setGradEnabled } from "./mode.ts";
-import type { TensorBase } from "./tensor_base.ts";
+import { TensorBase } from "./tensor_base.ts";
 import { keep, tidy } from "./tidy.ts";
 
 /**
@@ -41,9 +41,18 @@ function ownCopy(t: TensorBase): TensorBase {
 
 /**
  * Computes the gradients of `root` with respect to every leaf that requires grad.
- * Without `grad`, `root` must hold one element (a loss).
+ * Without `grad`, `root` must hold one element (a loss); with it, `grad` must match `root`'s
+ * shape, dtype and device exactly (as PyTorch: the same size in another shape is an error).
+ * Every tensor the graph still needs must be alive: a disposed one is an error, raised before
+ * any gradient is written.
  */
 export function runBackward(root: TensorBase, grad?: TensorBase): void {
+  if (root.isDisposed) {
+    throw new Error(
+      `backward: the tensor ${fmtShape(root.shape)}${made(root._disposedOp)} was disposed; ` +
+        "call backward() before dispose(), and inside the tidy() that creates it",
+    );
+  }
   if (!root.requiresGrad) {
     throw new Error(
       `backward: the tensor ${fmtShape(root.shape)} does not require grad; ` +
@@ -58,13 +67,7 @@ export function runBackward(root: TensorBase, grad?: TensorBase): void {
         }; pass the gradient explicitly`,
       );
     }
-  } else if (grad.size !== root.size || grad.dtype !== root.dtype) {
-    throw new Error(
-      `backward: the gradient has shape ${fmtShape(grad.shape)} ${grad.dtype}, expected ${
-        fmtShape(root.shape)
-      } ${root.dtype}`,
-    );
-  }
+  } else checkGrad(root, grad);
   const released = (t: TensorBase) =>
     new Error(
       `backward: the graph through ${fmtShape(t.shape)} (made by ${t._releasedOp}) was already released by an ` +
@@ -102,6 +105,10 @@ export function runBackward(root: TensorBase, grad?: TensorBase): void {
           let gi = inputGrads[j];
           if (!gi) return;
           if (!input.requiresGrad) return gi.dispose();
+          if (gi.rank !== input.rank || gi.shape.some((d, k) => d !== input.shape[k])) {
+            const got = fmtShape(gi.shape), want = fmtShape(input.shape);
+            throw new Error(`backward: ${node.op}'s rule gave input ${j} a gradient ${got}, expected ${want}`);
+          }
           if (gi._sharesStorage()) {
             const copy = ownCopy(gi);
             gi.dispose();
@@ -126,7 +133,50 @@ export function runBackward(root: TensorBase, grad?: TensorBase): void {
   }
 }
 
-/** The nodes reachable from `root`, inputs before outputs (iterative DFS). */
+/** ` (made by mul)`, or nothing for a leaf. */
+const made = (op: string | null): string => op ? ` (made by ${op})` : "";
+
+/** Throws unless `grad` is a live tensor of `root`'s shape, dtype and device. */
+function checkGrad(root: TensorBase, grad: TensorBase): void {
+  if (!(grad instanceof TensorBase)) {
+    throw new Error(
+      `backward: the gradient must be a Tensor shaped like the output ${fmtShape(root.shape)}, got ${
+        grad === null ? "null" : Array.isArray(grad) ? "an array" : typeof grad
+      }`,
+    );
+  }
+  if (grad.isDisposed) throw new Error(`backward: the gradient ${fmtShape(grad.shape)} was disposed`);
+  const sameShape = grad.rank === root.rank && grad.shape.every((d, i) => d === root.shape[i]);
+  if (!sameShape || grad.dtype !== root.dtype) {
+    throw new Error(
+      `backward: the gradient has shape ${fmtShape(grad.shape)} ${grad.dtype}, expected ${
+        fmtShape(root.shape)
+      } ${root.dtype} (the output's shape and dtype)`,
+    );
+  }
+  if (grad.device !== root.device) {
+    throw new Error(
+      `backward: the gradient is on ${grad.device.type}, expected the output's device ${root.device.type}`,
+    );
+  }
+}
+
+/** The error for a disposed tensor that the graph of a `backward()` still needs. */
+function disposedInGraph(t: TensorBase): Error {
+  return new Error(
+    t._disposedOp
+      ? `backward: the graph runs through a tensor ${fmtShape(t.shape)}${made(t._disposedOp)} that was disposed ` +
+        "(by dispose() or at the end of a tidy()); its gradient would be lost: keep it alive until backward() " +
+        "has run (call backward() inside the tidy, or return the tensor from it)"
+      : `backward: the graph reaches the leaf ${fmtShape(t.shape)}, which requires grad but was disposed; ` +
+        "its gradient has nowhere to go (dispose parameters only after their last backward())",
+  );
+}
+
+/**
+ * The nodes reachable from `root`, inputs before outputs (iterative DFS). Throws before anything
+ * runs when the graph needs a tensor that was released or disposed.
+ */
 function topologicalOrder(root: TensorBase, released: (t: TensorBase) => Error): TensorBase[] {
   const order: TensorBase[] = [];
   const seen = new Set<TensorBase>([root]);
@@ -137,6 +187,7 @@ function topologicalOrder(root: TensorBase, released: (t: TensorBase) => Error):
     if (top[1] < inputs.length) {
       const next = inputs[top[1]++];
       if (next._releasedOp) throw released(next);
+      if (next.requiresGrad && next.isDisposed) throw disposedInGraph(next);
       if (!seen.has(next) && next._node) {
         seen.add(next);
         stack.push([next, 0]);

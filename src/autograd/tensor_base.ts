@@ -48,6 +48,8 @@ export class TensorBase {
   _node: GradNode | null = null;
   /** The op that made this tensor, once `backward()` has released its node. @internal */
   _releasedOp: string | null = null;
+  /** The op that made this tensor, when it was disposed before `backward()` ran through it. @internal */
+  _disposedOp: string | null = null;
   #storage: Storage | null;
   #device: Device;
 
@@ -124,6 +126,7 @@ export class TensorBase {
     finalizer.unregister(this);
     this.#storage.release();
     this.#storage = null;
+    if (this._node) this._disposedOp = this._node.op; // backward() names it if the graph still needs it
     this._node = null;
     stats.tensors--;
   }

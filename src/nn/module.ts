@@ -38,6 +38,32 @@ function isParameter(v: unknown): v is Tensor {
   return v instanceof Tensor && (parameters.has(v) || v.requiresGrad);
 }
 
+/** `value` in an error message: `null`, `a Map`, `number 42`. */
+function describe(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "object") return `a ${value.constructor?.name ?? "object without prototype"}`;
+  return `${typeof value} ${JSON.stringify(value)}`;
+}
+
+/** Throws unless `dict` can be a state dict: an object of named tensors (its own keys count). */
+function checkStateDictObject(dict: unknown): void {
+  const hint = dict instanceof Map
+    ? " (Object.fromEntries(map) makes one)"
+    : dict instanceof Promise
+    ? " (await it first)"
+    : dict instanceof Module
+    ? " (pass its stateDict())"
+    : "";
+  if (dict === null || typeof dict !== "object" || Array.isArray(dict) || dict instanceof Tensor || hint) {
+    throw new Error(
+      `loadStateDict: expected a state dict (an object of tensors by name, as stateDict() returns), got ${
+        describe(dict)
+      }${hint}`,
+    );
+  }
+}
+
 /**
  * Base class of layers and networks. Subclasses declare parameters and sub-modules as
  * fields and implement `forward`.
@@ -328,35 +354,51 @@ export abstract class Module {
   }
 
   /**
-   * Copies values from `dict` into the parameters. Strict: a missing key, an extra key or a
-   * shape mismatch is an Error that lists every one of them; nothing is copied then.
+   * Copies values from `dict` into the parameters and persistent buffers, by name. All or nothing:
+   * `dict` must be an object whose own keys (not inherited ones) name exactly this module's
+   * state, each a live tensor of the right shape and dtype; otherwise an Error lists every missing
+   * key, extra key and mismatch, and nothing is copied. Every value is read before any is written,
+   * so the dict may hold this module's own tensors under other names. Values on another device
+   * are copied over.
+   *
+   * @example
+   * ```ts
+   * import { nn } from "../../mod.ts";
+   * const model = new nn.Linear(4, 2);
+   * model.loadStateDict(new nn.Linear(4, 2).stateDict());
+   * ```
    */
   loadStateDict(dict: Record<string, Tensor>): void {
+    checkStateDictObject(dict);
     const params = new Map(this.#namedState());
-    const missing = [...params.keys()].filter((k) => !(k in dict));
+    const missing = [...params.keys()].filter((k) => !Object.hasOwn(dict, k));
     const extra = Object.keys(dict).filter((k) => !params.has(k));
     const mismatched: string[] = [];
     for (const [name, p] of params) {
+      if (!Object.hasOwn(dict, name)) continue;
       const v = dict[name];
-      if (v === undefined) continue;
-      if (!(v instanceof Tensor)) mismatched.push(`${name}: expected a Tensor, got ${typeof v}`);
+      if (!(v instanceof Tensor)) mismatched.push(`${name}: expected a Tensor, got ${describe(v)}`);
+      else if (v.isDisposed) mismatched.push(`${name}: the tensor ${fmtShape(v.shape)} was disposed`);
       else if (v.shape.length !== p.shape.length || v.shape.some((d, i) => d !== p.shape[i])) {
         mismatched.push(`${name}: expected shape ${fmtShape(p.shape)}, got ${fmtShape(v.shape)}`);
       } else if (v.dtype !== p.dtype) mismatched.push(`${name}: expected ${p.dtype}, got ${v.dtype}`);
     }
     if (missing.length || extra.length || mismatched.length) {
       const parts = [];
-      if (missing.length) parts.push(`missing keys: ${missing.join(", ")}`);
+      const inherited = missing.some((k) => k in dict) ? " (inherited keys do not count: only the dict's own)" : "";
+      if (missing.length) parts.push(`missing keys: ${missing.join(", ")}${inherited}`);
       if (extra.length) parts.push(`unexpected keys: ${extra.join(", ")}`);
       if (mismatched.length) parts.push(`mismatched: ${mismatched.join("; ")}`);
       throw new Error(`loadStateDict: the state dict does not fit this ${this.constructor.name} (${parts.join("; ")})`);
     }
     noGrad(() => {
-      for (const [name, p] of params) {
-        const staged = p._backend.fromHost(p.dtype, dict[name].toHost());
+      // Read everything first: nothing is written if a read fails, and aliases read the old values.
+      const host = [...params.keys()].map((name) => dict[name].toHost());
+      [...params.values()].forEach((p, i) => {
+        const staged = p._backend.fromHost(p.dtype, host[i]);
         p._backend.copy(p._data("loadStateDict"), staged, p.size);
         p._backend.free(staged);
-      }
+      });
     });
   }
 

@@ -172,6 +172,7 @@ export abstract class Optimizer<O extends { lr: number } = { lr: number }> {
    * ```
    */
   stateDict(): OptimizerStateDict {
+    this.#followParameters();
     const state: OptimizerStateDict["state"] = {};
     let index = 0;
     const param_groups = this.paramGroups.map((group) => {
@@ -288,6 +289,7 @@ export abstract class Optimizer<O extends { lr: number } = { lr: number }> {
    * each batch shares hyper-parameters and becomes one multi-tensor backend call.
    */
   protected batches(key: (p: Tensor) => number = () => 0): Batch<O>[] {
+    this.#followParameters();
     const out = new Map<string, Batch<O>>();
     this.paramGroups.forEach((g, gi) => {
       for (const [p, grad, group] of this.withGradsOf(g)) {
@@ -300,6 +302,17 @@ export abstract class Optimizer<O extends { lr: number } = { lr: number }> {
       }
     });
     return [...out.values()];
+  }
+
+  /**
+   * Moves each parameter's state to that parameter's device, where `Module.to()` moved the model
+   * after this optimizer stepped (PyTorch users move the model first; the other order works too).
+   * Runs at every step (through `batches`) and in `stateDict`.
+   */
+  #followParameters(): void {
+    for (const [p, s] of this.state) {
+      for (const t of Object.values(s.buffers)) if (t && t.device !== p.device) t._moveTo(p.device);
+    }
   }
 
   /** Yields each parameter of `group` that has a gradient. */
