@@ -182,8 +182,15 @@ export async function loadIdxDataset(
   const { images, labels } = await loadIdxPair(imagesPath, labelsPath, {
     numClasses: opts.numClasses,
   });
+  const name = opts.name ?? String(imagesPath);
+  if (images.dims[0] === 0) {
+    throw new Error(
+      `loadIdxDataset: ${name}: ${String(imagesPath)} holds no images (dims ${images.dims.join("×")}); ` +
+        `expected at least one`,
+    );
+  }
   return {
-    name: opts.name ?? String(imagesPath),
+    name,
     images: images.data,
     labels: labels.data,
     length: images.dims[0],

@@ -169,6 +169,13 @@ export class DataLoader<I extends LoaderItem = [image: Tensor, label: number]> i
       : limit === dataset.length
       ? dataset
       : new Subset(dataset, Int32Array.from({ length: limit }, (_, i) => i)) as Dataset<I>;
+    if (this.dataset.length === 0) {
+      throw new Error(
+        `DataLoader: ${isImageDataset(dataset) ? `dataset ${dataset.name}` : "the dataset"} has no samples${
+          limit === 0 ? " (options.limit is 0)" : ""
+        }; expected at least one (an empty set trains nothing and evaluates to NaN)`,
+      );
+    }
     this.#source = resolveSource(this.dataset as ImageDataset | Dataset<unknown>);
     this.batchSize = batchSize;
     this.shuffle = shuffle;

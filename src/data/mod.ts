@@ -15,6 +15,7 @@
  */
 export {
   gunzip,
+  type GunzipOptions,
   type IdxArray,
   type IdxPair,
   isGzip,
@@ -24,6 +25,7 @@ export {
   readIdx,
   type ReadIdxOptions,
   sha256Hex,
+  Sha256MismatchError,
 } from "./idx.ts";
 export {
   type Dataset,
@@ -46,6 +48,7 @@ export {
   parseCifar10,
 } from "./cifar.ts";
 export {
+  FASHION_MNIST_SHA256,
   FASHION_MNIST_SYSTEM_DIR,
   loadMnist,
   type LoadMnistOptions,
