@@ -39,7 +39,7 @@ export {
   type DeviceType,
   registerCudaProvider,
 } from "./src/backend/device.ts";
-export { Generator, globalGenerator, manualSeed } from "./src/tensor/random.ts";
+export { Generator, type GeneratorState, globalGenerator, manualSeed } from "./src/tensor/random.ts";
 export { getNumThreads, setNumThreads } from "./src/backend/ts/mod.ts";
 export * as F from "./src/tensor/functional.ts";
 export * as nn from "./src/nn/mod.ts";

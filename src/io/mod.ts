@@ -1,12 +1,12 @@
 /**
- * Saving and loading state dicts (safetensors format).
+ * Saving and loading: state dicts in the safetensors format, checkpoints that resume a run
+ * bit-identically, and atomic, durable file writes.
  *
  * @example
  * ```ts
- * import { load, save } from "./mod.ts";
- * import { tensor } from "../tensor/mod.ts";
- * await save({ w: tensor([1, 2], [2]) }, "model.safetensors");
- * const dict = await load("model.safetensors");
+ * import { io, tensor } from "../../mod.ts";
+ * await io.save({ w: tensor([1, 2], [2]) }, "model.safetensors");
+ * const dict = await io.load("model.safetensors");
  * ```
  *
  * @module
@@ -20,3 +20,13 @@ export {
   saveBytes,
   type SaveOptions,
 } from "./safetensors.ts";
+export {
+  type CheckpointInfo,
+  type CheckpointLoader,
+  type CheckpointScheduler,
+  loadCheckpoint,
+  type LoadCheckpointOptions,
+  saveCheckpoint,
+  type SaveCheckpointOptions,
+} from "./checkpoint.ts";
+export { checkWritable, type CheckWritableOptions, writeFileAtomic } from "./atomic.ts";

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { dirname, join } from "../_path.ts";
+import { writeFileAtomic } from "./atomic.ts";
 import { type Tensor, tensor } from "../tensor/mod.ts";
 
 /** Largest header accepted, as in the reference implementation. */
@@ -51,9 +51,8 @@ function checkEndian(fn: string): void {
  *
  * @example
  * ```ts
- * import { saveBytes } from "./safetensors.ts";
- * import { tensor } from "../tensor/mod.ts";
- * const bytes = saveBytes({ "fc.bias": tensor([0.5, -1], [2]) });
+ * import { io, tensor } from "../../mod.ts";
+ * const bytes = io.saveBytes({ "fc.bias": tensor([0.5, -1], [2]) });
  * ```
  */
 export function saveBytes(stateDict: Record<string, Tensor>, opts: SaveOptions = {}): Uint8Array {
@@ -115,14 +114,14 @@ export function saveBytes(stateDict: Record<string, Tensor>, opts: SaveOptions =
 }
 
 /**
- * Writes a state dict to `path` in safetensors format, atomically: the bytes go to a
- * temporary file in the same folder, which is then renamed over `path`.
+ * Writes a state dict to `path` in safetensors format, atomically and durably (see
+ * {@linkcode writeFileAtomic}): the bytes go to a temporary file in the same folder, which is
+ * fsynced and renamed over `path`; a killed save's temporary file is removed by the next save.
  *
  * @example
  * ```ts
- * import { save } from "./safetensors.ts";
- * import { tensor } from "../tensor/mod.ts";
- * await save({ w: tensor([1, 2, 3, 4], [2, 2]) }, "model.safetensors");
+ * import { io, tensor } from "../../mod.ts";
+ * await io.save({ w: tensor([1, 2, 3, 4], [2, 2]) }, "model.safetensors");
  * ```
  */
 export async function save(
@@ -131,17 +130,11 @@ export async function save(
   opts: SaveOptions = {},
 ): Promise<void> {
   const bytes = saveBytes(stateDict, opts);
-  const dir = dirname(path);
-  const tmp = join(
-    dir,
-    `.${path.slice(dir.length).replace(/^[\\/]+/, "")}.${crypto.randomUUID()}.tmp`,
-  );
   try {
-    await Deno.writeFile(tmp, bytes);
-    await Deno.rename(tmp, path);
+    await writeFileAtomic(path, bytes);
   } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw new Error(`save: cannot write ${path}: ${(e as Error).message}`, { cause: e });
+    const cause = (e as Error).cause as Error | undefined;
+    throw new Error(`save: cannot write ${path}: ${(cause ?? e as Error).message}`, { cause: cause ?? e });
   }
 }
 
@@ -157,10 +150,9 @@ function product(shape: number[]): number {
  *
  * @example
  * ```ts
- * import { parseSafetensors, saveBytes } from "./safetensors.ts";
- * import { tensor } from "../tensor/mod.ts";
- * const { tensors, metadata } = parseSafetensors(
- *   saveBytes({ b: tensor([1], [1]) }, { metadata: { format: "pt" } }),
+ * import { io, tensor } from "../../mod.ts";
+ * const { tensors, metadata } = io.parseSafetensors(
+ *   io.saveBytes({ b: tensor([1], [1]) }, { metadata: { format: "pt" } }),
  * );
  * ```
  */
@@ -305,9 +297,8 @@ export function parseSafetensors(bytes: Uint8Array, name = "<bytes>"): Safetenso
  *
  * @example
  * ```ts
- * import { loadBytes, saveBytes } from "./safetensors.ts";
- * import { tensor } from "../tensor/mod.ts";
- * const dict = loadBytes(saveBytes({ w: tensor([1, 2], [2]) }));
+ * import { io, tensor } from "../../mod.ts";
+ * const dict = io.loadBytes(io.saveBytes({ w: tensor([1, 2], [2]) }));
  * dict.w.shape; // [2]
  * ```
  */
@@ -321,8 +312,8 @@ export function loadBytes(bytes: Uint8Array, name?: string): Record<string, Tens
  *
  * @example
  * ```ts
- * import { load } from "./safetensors.ts";
- * const dict = await load("model.safetensors");
+ * import { io } from "../../mod.ts";
+ * const dict = await io.load("model.safetensors");
  * Object.keys(dict); // ["conv1.weight", "conv1.bias", ...]
  * ```
  */

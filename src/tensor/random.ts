@@ -13,6 +13,16 @@
 const N = 624;
 const M = 397;
 
+/** The whole state of a {@linkcode Generator}, as {@linkcode Generator.getState} returns it. */
+export interface GeneratorState {
+  /** The 624 words of MT19937's state. */
+  state: Uint32Array | readonly number[];
+  /** How many of the words the next draws have used (624: a twist comes first). */
+  index: number;
+  /** The second value of the last Box-Muller pair, which the next `normal()` returns; or null. */
+  spareNormal: number | null;
+}
+
 /**
  * A Mersenne Twister (MT19937) generator, seeded like PyTorch's CPU generator.
  *
@@ -47,6 +57,58 @@ export class Generator {
     }
     this.#index = N;
     this.#spareNormal = null;
+  }
+
+  /**
+   * A copy of the whole state: the 624 words, the position in them and the cached second
+   * normal draw. {@linkcode Generator.setState} with it replays the same draws (checkpoints).
+   *
+   * @example
+   * ```ts
+   * import { Generator } from "../../mod.ts";
+   * const g = new Generator(3);
+   * const saved = g.getState();
+   * const first = g.normal();
+   * g.setState(saved);
+   * g.normal() === first; // true
+   * ```
+   */
+  getState(): GeneratorState {
+    return { state: new Uint32Array(this.#state), index: this.#index, spareNormal: this.#spareNormal };
+  }
+
+  /**
+   * Restores a state from {@linkcode Generator.getState} (its `state` may also be a plain array
+   * of 624 unsigned 32-bit integers, as JSON gives it back). Checked; nothing changes on error.
+   */
+  setState(state: GeneratorState): void {
+    const fail = (what: string, got: unknown): never => {
+      throw new Error(`Generator.setState: ${what}, got ${got}`);
+    };
+    if (state === null || typeof state !== "object") fail("expected { state, index, spareNormal }", state);
+    const words = state.state as ArrayLike<unknown> | undefined;
+    if (!(words instanceof Uint32Array) && !Array.isArray(words)) {
+      fail(`state must be a Uint32Array or an array of ${N} integers`, typeof words);
+    }
+    if (words!.length !== N) fail(`state must hold ${N} words`, `${words!.length}`);
+    if (!(words instanceof Uint32Array)) {
+      for (let i = 0; i < N; i++) {
+        const w = words![i];
+        if (!Number.isInteger(w) || (w as number) < 0 || (w as number) >= 2 ** 32) {
+          fail(`state[${i}] must be an integer in [0, 2^32)`, String(w));
+        }
+      }
+    }
+    if (!Number.isInteger(state.index) || state.index < 0 || state.index > N) {
+      fail(`index must be an integer in [0, ${N}]`, String(state.index));
+    }
+    const spare = state.spareNormal;
+    if (spare !== null && !(typeof spare === "number" && Number.isFinite(spare))) {
+      fail("spareNormal must be a finite number or null", String(spare));
+    }
+    this.#state.set(words as ArrayLike<number>);
+    this.#index = state.index;
+    this.#spareNormal = spare;
   }
 
   /** The next raw 32-bit draw, an integer in [0, 2^32). */
