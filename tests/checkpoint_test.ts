@@ -347,6 +347,16 @@ Deno.test("loadCheckpoint names a missing, corrupt or foreign file", () =>
     const plain = join(dir, "plain.safetensors");
     await io.save(model.stateDict(), plain);
     await assertRejects(io.loadCheckpoint(plain, { model }), "not a checkpoint", "io.load");
+    const { tensors, metadata } = io.parseSafetensors(bytes);
+    const changes: [Record<string, string>, string][] = [
+      [{ extra: "{" }, 'metadata "extra" is not valid JSON'],
+      [{ version: "9" }, "version"],
+    ];
+    for (const [change, want] of changes) {
+      const bad = join(dir, "bad.safetensors");
+      await io.save(tensors, bad, { metadata: { ...metadata, ...change } });
+      await assertRejects(io.loadCheckpoint(bad, { model }), `loadCheckpoint: ${bad}: `, want);
+    }
   }));
 
 Deno.test("loadCheckpoint names what does not fit, and then changes nothing", () =>

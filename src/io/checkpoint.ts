@@ -225,6 +225,8 @@ function restore(
   if (typeof model?.loadStateDict !== "function") fail(`model must be an nn.Module, got ${describe(model)}`);
 
   const epoch = json("epoch");
+  const extra = json("extra");
+  const data = json("data") as { seed?: unknown; epoch?: unknown } | undefined;
   if (epoch !== undefined && !(Number.isSafeInteger(epoch) && (epoch as number) >= 0)) {
     fail(`metadata "epoch" must be an integer ≥ 0, got ${metadata.epoch}`);
   }
@@ -237,28 +239,9 @@ function restore(
     }
   }
 
-  let optimizerDict: OptimizerStateDict | undefined;
-  if (optimizer !== undefined) {
-    const saved = json("optimizer") as { type?: unknown; state?: unknown; param_groups?: unknown } | undefined;
-    if (saved === undefined) fail("the checkpoint holds no optimizer state (saved without an optimizer)");
-    if (saved!.type !== typeName(optimizer)) {
-      fail(`the checkpoint holds ${String(saved!.type)} state, but the optimizer given is a ${typeName(optimizer)}`);
-    }
-    const state: OptimizerStateDict["state"] = {};
-    for (const [index, entry] of Object.entries((saved!.state ?? {}) as Record<string, Record<string, unknown>>)) {
-      const out: Record<string, Tensor | number | null> = {};
-      for (const [name, v] of Object.entries(entry ?? {})) {
-        const ref = (v as { $tensor?: unknown } | null)?.$tensor;
-        if (typeof ref === "string") {
-          if (!(ref in tensors)) fail(`optimizer state ${index}.${name} refers to tensor "${ref}", which is missing`);
-          out[name] = tensors[ref];
-          used.add(ref);
-        } else out[name] = v as number | null;
-      }
-      state[Number(index)] = out;
-    }
-    optimizerDict = { state, param_groups: saved!.param_groups as OptimizerStateDict["param_groups"] };
-  }
+  const optimizerDict = optimizer === undefined
+    ? undefined
+    : readOptimizer(json("optimizer"), typeName(optimizer), tensors, used, fail);
   const unknown = Object.keys(tensors).filter((k) => !used.has(k) && !k.startsWith("optimizer.state."));
   if (unknown.length) fail(`unexpected tensors ${unknown.join(", ")}; expected model.* and optimizer.state.*`);
 
@@ -272,25 +255,9 @@ function restore(
     schedulerState = saved!.state as SchedulerStateDict;
   }
 
-  const rng = json("rng") as
-    | { mt19937?: { state?: number[]; index?: number; spare_normal?: number | null }; philox?: unknown }
-    | undefined;
-  let mt: GeneratorState | undefined;
-  let philox: { seed: bigint; offset: number } | undefined;
-  if (rng !== undefined) {
-    try {
-      const m = rng.mt19937;
-      mt = { state: m?.state as number[], index: m?.index as number, spareNormal: m?.spare_normal as number | null };
-      new Generator(0).setState(mt); // checks it
-      philox = rng.philox as { seed: bigint; offset: number };
-      new PhiloxGenerator(0).setState(philox);
-    } catch (e) {
-      fail(`the random generators' state is invalid (${(e as Error).message})`, e);
-    }
-  }
+  const rng = readRng(json("rng"), fail);
 
   if (loader !== undefined) {
-    const data = json("data") as { seed?: unknown; epoch?: unknown } | undefined;
     if (data === undefined) fail("the checkpoint holds no data order (saved without a loader)");
     if (!Number.isInteger(data!.epoch) || (data!.epoch as number) < 0) {
       fail(`metadata "data": epoch must be an integer ≥ 0, got ${String(data!.epoch)}`);
@@ -314,14 +281,77 @@ function restore(
     }
     if (scheduler !== undefined) apply("scheduler", fail, () => scheduler.loadStateDict(schedulerState!));
   } catch (e) {
-    for (const back of undo.reverse()) back(true);
+    for (const back of undo.reverse()) {
+      try {
+        back(true);
+      } catch {
+        // The first error is the one to report.
+      }
+    }
     throw e;
   }
   for (const back of undo) back(false);
-  if (mt) globalGenerator().setState(mt);
-  if (philox) philoxGenerator().setState(philox);
-  if (loader !== undefined) loader.setEpoch((json("data") as { epoch: number }).epoch);
-  return { epoch: epoch as number | undefined, extra: json("extra") };
+  if (rng) {
+    globalGenerator().setState(rng.mt);
+    philoxGenerator().setState(rng.philox);
+  }
+  if (loader !== undefined) loader.setEpoch(data!.epoch as number);
+  return { epoch: epoch as number | undefined, extra };
+}
+
+/** The optimizer's state dict from its metadata, its `{ "$tensor": name }` entries resolved (and marked used). */
+function readOptimizer(
+  saved: unknown,
+  type: string,
+  tensors: Record<string, Tensor>,
+  used: Set<string>,
+  fail: (what: string) => never,
+): OptimizerStateDict {
+  const entry = saved as { type?: unknown; state?: unknown; param_groups?: unknown } | undefined;
+  if (entry === undefined) fail("the checkpoint holds no optimizer state (saved without an optimizer)");
+  if (entry!.type !== type) {
+    fail(`the checkpoint holds ${String(entry!.type)} state, but the optimizer given is a ${type}`);
+  }
+  const state: OptimizerStateDict["state"] = {};
+  for (const [index, buffers] of Object.entries((entry!.state ?? {}) as Record<string, Record<string, unknown>>)) {
+    const out: Record<string, Tensor | number | null> = {};
+    for (const [name, v] of Object.entries(buffers ?? {})) {
+      const ref = (v as { $tensor?: unknown } | null)?.$tensor;
+      if (typeof ref === "string") {
+        if (!(ref in tensors)) fail(`optimizer state ${index}.${name} refers to tensor "${ref}", which is missing`);
+        out[name] = tensors[ref];
+        used.add(ref);
+      } else out[name] = v as number | null;
+    }
+    state[Number(index)] = out;
+  }
+  return { state, param_groups: entry!.param_groups as OptimizerStateDict["param_groups"] };
+}
+
+/** The generators' states from the `rng` metadata, checked (undefined when the file has none). */
+function readRng(
+  saved: unknown,
+  fail: (what: string, cause?: unknown) => never,
+): { mt: GeneratorState; philox: { seed: bigint; offset: number } } | undefined {
+  if (saved === undefined) return undefined;
+  const rng = saved as {
+    mt19937?: { state?: number[]; index?: number; spare_normal?: number | null };
+    philox?: unknown;
+  };
+  try {
+    const m = rng.mt19937;
+    const mt = {
+      state: m?.state as number[],
+      index: m?.index as number,
+      spareNormal: m?.spare_normal as number | null,
+    };
+    new Generator(0).setState(mt); // checks it
+    const philox = rng.philox as { seed: bigint; offset: number };
+    new PhiloxGenerator(0).setState(philox);
+    return { mt, philox };
+  } catch (e) {
+    return fail(`the random generators' state is invalid (${(e as Error).message})`, e);
+  }
 }
 
 /** Runs one part's load, naming the part in its error. */
