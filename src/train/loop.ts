@@ -6,10 +6,11 @@
  * @module
  */
 import type { Device } from "../backend/device.ts";
-import { noGrad, type Tensor, tidy } from "../tensor/mod.ts";
+import { keep, noGrad, type Tensor, tidy } from "../tensor/mod.ts";
 import { crossEntropy } from "../tensor/functional.ts";
 import type { Module } from "../nn/mod.ts";
 import type { Optimizer } from "../optim/mod.ts";
+import type { MetricsLog } from "./metrics.ts";
 
 /**
  * A loss: the model's output and the batch's target in, a scalar (the batch mean, as PyTorch's
@@ -17,8 +18,8 @@ import type { Optimizer } from "../optim/mod.ts";
  *
  * @example
  * ```ts
- * import type { LossFunction } from "./mod.ts";
- * const mse: LossFunction = (output, target) => output.sub(target).pow(2).mean();
+ * import type { train } from "../../mod.ts";
+ * const mse: train.LossFunction = (output, target) => output.sub(target).pow(2).mean();
  * ```
  */
 export type LossFunction = (output: Tensor, target: Tensor) => Tensor;
@@ -30,10 +31,9 @@ export type LossFunction = (output: Tensor, target: Tensor) => Tensor;
  *
  * @example
  * ```ts
- * import { Tensor } from "../../mod.ts";
- * import type { BatchLoader } from "./mod.ts";
+ * import { Tensor, type train } from "../../mod.ts";
  * // 4 batches of 8 random points, whose target is their sum.
- * const loader: BatchLoader = {
+ * const loader: train.BatchLoader = {
  *   length: 4,
  *   dataset: { length: 32 },
  *   *[Symbol.iterator]() {
@@ -53,12 +53,14 @@ export interface BatchLoader extends Iterable<[input: Tensor, target: Tensor]> {
 }
 
 /**
- * Where a loop is, reported to `onProgress` after every batch by {@linkcode trainEpoch} and {@linkcode evaluate}.
+ * Where a loop is, reported to `onProgress` after every batch by {@linkcode trainEpoch} and
+ * {@linkcode evaluate}; `ProgressBar` draws it.
  *
  * @example
  * ```ts
- * import type { Progress } from "./mod.ts";
- * const onProgress = (p: Progress) => console.log(`${p.phase} ${p.epoch}: ${p.batch}/${p.batches}`);
+ * import type { train } from "../../mod.ts";
+ * const onProgress = (p: train.Progress) =>
+ *   console.log(`${p.phase} ${p.epoch}: ${p.batch}/${p.batches}, ${p.samples / p.seconds} samples/s, loss ${p.loss}`);
  * ```
  */
 export interface Progress {
@@ -70,6 +72,16 @@ export interface Progress {
   batch: number;
   /** Batches this phase will run. */
   batches: number;
+  /** Samples done in this phase. */
+  samples: number;
+  /** Wall-clock seconds since this phase started. */
+  seconds: number;
+  /**
+   * The running mean loss, `NaN` before any is known. Training: over the batches since the last
+   * log line, as last read back from the device (at each log line and, with `onProgress`, about
+   * twice a second: reading syncs a GPU). Evaluation: over the batches so far.
+   */
+  loss: number;
 }
 
 /** Options of {@linkcode trainEpoch}. */
@@ -88,10 +100,29 @@ export interface TrainEpochOptions {
   log?: (line: string) => void;
   /** Called after every batch (e.g. to draw a progress bar). */
   onProgress?: (p: Progress) => void;
+  /**
+   * Also count the training samples whose `output.argmax(1)` equals the target (class-index
+   * targets), for `accuracy` and the metrics; default `false` (a few more ops per batch).
+   */
+  accuracy?: boolean;
+  /** Record every log interval (epoch, step, lr, the interval's mean loss) here; see `MetricsLog`. */
+  metrics?: MetricsLog;
 }
 
 /** What {@linkcode trainEpoch} did. */
 export interface TrainEpochResult {
+  /** The epoch number (`opts.epoch`). */
+  epoch: number;
+  /** Optimizer steps since the start of training: `(epoch - 1) · batches + batches`. */
+  step: number;
+  /** The first parameter group's learning rate at the start of the epoch. */
+  lr: number;
+  /** Mean training loss over all the epoch's samples (measured while the weights moved). */
+  loss: number;
+  /** Correct training predictions (`NaN` unless `opts.accuracy`). */
+  correct: number;
+  /** `100 · correct / samples` (`NaN` unless `opts.accuracy`). */
+  accuracy: number;
   /** Batches run. */
   batches: number;
   /** Samples seen. */
@@ -106,16 +137,17 @@ export interface TrainEpochResult {
  * One training epoch: for each batch, zero the gradients, forward, loss, backward, optimizer
  * step; every `logInterval` batches log `Train Epoch: 1 [1000/60000 (2%)]\tLoss: 0.412345`
  * exactly as PyTorch's examples print it. Each step runs inside `tidy`, so memory stays flat
- * however long the epoch; the loss is read back (a GPU sync) only on the logged batches.
+ * however long the epoch. Every batch's loss (and with `accuracy`, its hits) is summed on the
+ * device; the sums are read back (a GPU sync) on the logged batches, and about twice a second
+ * for `onProgress`'s running loss.
  *
  * @example
  * ```ts
- * import { manualSeed, nn, optim, Tensor } from "../../mod.ts";
- * import { type BatchLoader, trainEpoch } from "./mod.ts";
+ * import { manualSeed, nn, optim, Tensor, train } from "../../mod.ts";
  * manualSeed(1);
  * const model = new nn.Linear(3, 1);
  * const opt = new optim.SGD(model.parameters(), { lr: 0.1 });
- * const loader: BatchLoader = {
+ * const loader: train.BatchLoader = {
  *   length: 50,
  *   dataset: { length: 400 },
  *   *[Symbol.iterator]() {
@@ -126,8 +158,9 @@ export interface TrainEpochResult {
  *   },
  * };
  * const mse = (out: Tensor, y: Tensor) => out.sub(y).pow(2).mean();
- * const { losses } = trainEpoch(model, opt, loader, { loss: mse, logInterval: 10 });
- * // logs "Train Epoch: 1 [0/400 (0%)]\tLoss: ..." and 4 more lines; losses falls towards 0
+ * const { losses, loss } = train.trainEpoch(model, opt, loader, { loss: mse, logInterval: 10 });
+ * // logs "Train Epoch: 1 [0/400 (0%)]\tLoss: ..." and 4 more lines; losses falls towards 0,
+ * // loss is the epoch's mean
  * ```
  */
 export function trainEpoch(
@@ -146,42 +179,150 @@ export function trainEpoch(
   const total = loader.dataset.length;
   const numBatches = loader.length;
   const batches = Math.min(numBatches, opts.maxBatches ?? numBatches);
+  const countHits = opts.accuracy ?? false;
+  const lr = optimizer.paramGroups[0].lr;
   const losses: number[] = [];
+  const sums = new RunningSums();
   let samples = 0;
   let batchIdx = 0;
-  const start = performance.now();
+  let lastRead = performance.now();
+  const start = lastRead;
   model.train();
-  for (const [input, target] of loader) {
-    if (batchIdx >= batches) {
+  try {
+    for (const [input, target] of loader) {
+      if (batchIdx >= batches) {
+        input.dispose();
+        target.dispose();
+        break;
+      }
+      const n = input.shape[0];
+      const logThis = batchIdx % logInterval === 0;
+      const loss = tidy(() => {
+        const [x, y] = toDevice(input, target, opts.device);
+        optimizer.zeroGrad();
+        const out = model.forward(x);
+        const hits = countHits ? out.detach().argmax(1).eq(y).sum() : undefined;
+        const loss = lossFn(out, y);
+        loss.backward();
+        optimizer.step();
+        sums.add(loss.detach(), hits, n);
+        return logThis ? loss.item() : NaN; // item() syncs a GPU: only when logging
+      });
       input.dispose();
       target.dispose();
-      break;
+      if (logThis) {
+        losses.push(loss);
+        log(
+          `Train Epoch: ${epoch} [${batchIdx * n}/${total} (${(100 * batchIdx / numBatches).toFixed(0)}%)]` +
+            `\tLoss: ${loss.toFixed(6)}`,
+        );
+        const interval = sums.endInterval();
+        opts.metrics?.record({
+          kind: "log",
+          epoch,
+          step: (epoch - 1) * batches + batchIdx + 1,
+          batch: batchIdx + 1,
+          batches,
+          lr: optimizer.paramGroups[0].lr, // a per-batch schedule moves it within the epoch
+          trainLoss: interval.loss,
+          trainAccuracy: countHits ? interval.accuracy : undefined,
+        });
+        lastRead = performance.now();
+      }
+      samples += n;
+      batchIdx++;
+      if (opts.onProgress) {
+        const now = performance.now();
+        if (now - lastRead >= 500) {
+          sums.read();
+          lastRead = now;
+        }
+        const seconds = (now - start) / 1000;
+        opts.onProgress({ phase: "train", epoch, batch: batchIdx, batches, samples, seconds, loss: sums.running });
+      }
     }
-    const n = input.shape[0];
-    const logThis = batchIdx % logInterval === 0;
-    const loss = tidy(() => {
-      const [x, y] = toDevice(input, target, opts.device);
-      optimizer.zeroGrad();
-      const out = model.forward(x);
-      const loss = lossFn(out, y);
-      loss.backward();
-      optimizer.step();
-      return logThis ? loss.item() : NaN; // item() syncs a GPU: only when logging
-    });
-    input.dispose();
-    target.dispose();
-    if (logThis) {
-      losses.push(loss);
-      log(
-        `Train Epoch: ${epoch} [${batchIdx * n}/${total} (${(100 * batchIdx / numBatches).toFixed(0)}%)]` +
-          `\tLoss: ${loss.toFixed(6)}`,
-      );
-    }
-    samples += n;
-    batchIdx++;
-    opts.onProgress?.({ phase: "train", epoch, batch: batchIdx, batches });
+    sums.read();
+  } finally {
+    sums.dispose();
   }
-  return { batches: batchIdx, samples, losses, seconds: (performance.now() - start) / 1000 };
+  return {
+    epoch,
+    step: (epoch - 1) * batches + batchIdx,
+    lr,
+    loss: samples === 0 ? NaN : sums.lossSum / samples,
+    correct: countHits ? sums.hits : NaN,
+    accuracy: countHits && samples > 0 ? 100 * sums.hits / samples : NaN,
+    batches: batchIdx,
+    samples,
+    losses,
+    seconds: (performance.now() - start) / 1000,
+  };
+}
+
+/**
+ * The training loss (times the batch size) and hits summed on the device across batches, read
+ * back into float64 totals only when asked: one sync per read, not per batch. On the CPU,
+ * where reading costs nothing, each batch's values are read at once (no extra ops).
+ */
+class RunningSums {
+  #loss: Tensor | undefined;
+  #hits: Tensor | undefined;
+  #hostLoss = 0;
+  #hostHits = 0;
+  #pending = 0;
+  #interval = { loss: 0, hits: 0, samples: 0 };
+  /** Totals of the epoch so far (read back). */
+  lossSum = 0;
+  hits = 0;
+  /** Mean loss of the current log interval as last read; NaN before the first read. */
+  running = NaN;
+
+  /** Adds one batch (inside the step's `tidy`: the new sums are kept, the old ones freed). */
+  add(loss: Tensor, hits: Tensor | undefined, n: number): void {
+    this.#pending += n;
+    if (loss.device.type === "cpu") {
+      this.#hostLoss += loss.item() * n;
+      this.#hostHits += hits?.item() ?? 0;
+      return;
+    }
+    const weighted = loss.mul(n);
+    const lossSum = this.#loss === undefined ? weighted : this.#loss.add(weighted);
+    const hitSum = hits === undefined ? undefined : this.#hits === undefined ? hits : this.#hits.add(hits);
+    this.#loss?.dispose();
+    this.#hits?.dispose();
+    this.#loss = keep(lossSum);
+    this.#hits = hitSum && keep(hitSum);
+  }
+
+  /** Reads the device sums back into the totals. */
+  read(): void {
+    if (this.#pending === 0) return;
+    const loss = this.#hostLoss + (this.#loss?.item() ?? 0);
+    const hits = this.#hostHits + (this.#hits?.item() ?? 0);
+    this.#hostLoss = this.#hostHits = 0;
+    this.dispose();
+    this.lossSum += loss;
+    this.hits += hits;
+    this.#interval.loss += loss;
+    this.#interval.hits += hits;
+    this.#interval.samples += this.#pending;
+    this.#pending = 0;
+    this.running = this.#interval.loss / this.#interval.samples;
+  }
+
+  /** Reads, and closes the log interval: its mean loss and accuracy (percent). */
+  endInterval(): { loss: number; accuracy: number } {
+    this.read();
+    const { loss, hits, samples } = this.#interval;
+    this.#interval = { loss: 0, hits: 0, samples: 0 };
+    return { loss: loss / samples, accuracy: 100 * hits / samples };
+  }
+
+  dispose(): void {
+    this.#loss?.dispose();
+    this.#hits?.dispose();
+    this.#loss = this.#hits = undefined;
+  }
 }
 
 /** Options of {@linkcode evaluate}. */
@@ -222,17 +363,16 @@ export interface EvaluateResult {
  *
  * @example
  * ```ts
- * import { nn, randint, Tensor } from "../../mod.ts";
- * import { type BatchLoader, evaluate } from "./mod.ts";
+ * import { nn, randint, Tensor, train } from "../../mod.ts";
  * const model = new nn.Linear(4, 3); // logits of 3 classes
- * const loader: BatchLoader = {
+ * const loader: train.BatchLoader = {
  *   length: 2,
  *   dataset: { length: 20 },
  *   *[Symbol.iterator]() {
  *     for (let i = 0; i < 2; i++) yield [Tensor.randn([10, 4]), randint(3, [10])];
  *   },
  * };
- * const { loss, correct, accuracy } = evaluate(model, loader); // cross-entropy; about 33% at chance
+ * const { loss, correct, accuracy } = train.evaluate(model, loader); // cross-entropy; about 33% at chance
  * ```
  */
 export function evaluate(model: Module, loader: BatchLoader, opts: EvaluateOptions = {}): EvaluateResult {
@@ -261,7 +401,15 @@ export function evaluate(model: Module, loader: BatchLoader, opts: EvaluateOptio
         lossSum += l * n;
         correct += c;
         total += n;
-        opts.onProgress?.({ phase: "test", epoch: opts.epoch ?? 0, batch: ++batch, batches: loader.length });
+        opts.onProgress?.({
+          phase: "test",
+          epoch: opts.epoch ?? 0,
+          batch: ++batch,
+          batches: loader.length,
+          samples: total,
+          seconds: (performance.now() - start) / 1000,
+          loss: lossSum / total,
+        });
       }
     });
   } finally {

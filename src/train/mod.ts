@@ -1,7 +1,8 @@
 /**
  * Training helpers for any model, loss and loader: the train and evaluate loops with PyTorch's
- * log lines, a progress bar, and the log lines' formats. Whole recipes built on them are in
- * `examples/`.
+ * log lines, a progress bar (rate, ETA, running loss), metrics as JSON lines (`MetricsLog`),
+ * learning curves as SVG (`plotCurves`), and the log lines' formats. Whole recipes built on them
+ * are in `examples/`.
  *
  * @example
  * ```ts
@@ -38,4 +39,13 @@ export {
   type TrainEpochOptions,
   type TrainEpochResult,
 } from "./loop.ts";
-export { formatLr, formatTestResult, ProgressBar, type ProgressBarOptions } from "./progress.ts";
+export { formatLr, formatProgress, formatTestResult, ProgressBar, type ProgressBarOptions } from "./progress.ts";
+export {
+  type EpochMetrics,
+  type MetricsEntry,
+  MetricsLog,
+  type MetricsLogOptions,
+  type MetricsRecord,
+  parseMetrics,
+} from "./metrics.ts";
+export { plotCurves, type PlotCurvesOptions } from "./plot.ts";
