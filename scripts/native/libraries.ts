@@ -26,9 +26,9 @@ import { findCxx, findNvcc, toolVersion } from "./toolchain.ts";
 const ARCHS = ["80", "86", "89", "90"];
 const PTX_ARCH = "90";
 
-function packageVersion(): string {
+function packageVersion(from: string): string {
   try {
-    return JSON.parse(Deno.readTextFileSync(join(root, "deno.json"))).version ?? "0.0.0";
+    return JSON.parse(Deno.readTextFileSync(join(from, "deno.json"))).version ?? "0.0.0";
   } catch {
     return "0.0.0";
   }
@@ -38,25 +38,28 @@ function packageVersion(): string {
  * A linker version script exporting the C ABI (`cn_*`) and nothing else: kernels, helpers and the
  * static cudart stay private, so two libraries (or PyTorch's cudart) in one process never clash.
  */
-function exportsMap(): string {
-  const path = join(buildDir, "exports.map");
+function exportsMap(outDir: string): string {
+  const path = join(outDir, "exports.map");
   const text = "/* written by scripts/build_native.ts */\n{\n  global: cn_*;\n  local: *;\n};\n";
   if (readText(path) !== text) {
-    Deno.mkdirSync(buildDir, { recursive: true });
+    Deno.mkdirSync(outDir, { recursive: true });
     Deno.writeTextFileSync(path, text);
   }
   return path;
 }
 
-/** The CUDA sources of the library: `native/src/*.cu`. */
-export function cudaSources(): string[] {
-  return listFiles(join(root, "native", "src"), ".cu");
+/** The CUDA sources of the library: `native/src/*.cu` (of this checkout, or of `from`). */
+export function cudaSources(from: string = root): string[] {
+  return listFiles(join(from, "native", "src"), ".cu");
 }
 
 /** Every .cu source, compiled as C++, and the emulator itself: `native/emu/*.cpp` (objects named emu_*.o). */
-function emuUnits(objDir: string): Unit[] {
-  const units = cudaSources().map((src) => ({ src, obj: join(objDir, src.split("/").pop()!.replace(/\.cu$/, ".o")) }));
-  for (const src of listFiles(join(root, "native", "emu"), ".cpp")) {
+function emuUnits(objDir: string, from: string): Unit[] {
+  const units = cudaSources(from).map((src) => ({
+    src,
+    obj: join(objDir, src.split("/").pop()!.replace(/\.cu$/, ".o")),
+  }));
+  for (const src of listFiles(join(from, "native", "emu"), ".cpp")) {
     units.push({ src, obj: join(objDir, "emu_" + src.split("/").pop()!.replace(/\.cpp$/, ".o")) });
   }
   return units;
@@ -70,6 +73,7 @@ export async function emuSpec(
   out: string,
   extraUnits: Unit[] = [],
   link: "shared" | "program" = "shared",
+  dirs: { root: string; outDir: string } = { root, outDir: buildDir },
 ): Promise<{ spec: LibrarySpec; info: string }> {
   const cxx = findCxx();
   if (!cxx) {
@@ -79,8 +83,8 @@ export async function emuSpec(
     );
   }
   const version = await toolVersion(cxx, ["-dumpfullversion"], /^(\d+(?:\.\d+)?)/);
-  const info = `convnet native ${packageVersion()}; CPU emulation (g++ ${version})`;
-  const objDir = join(buildDir, "emu");
+  const info = `convnet native ${packageVersion(dirs.root)}; CPU emulation (g++ ${version})`;
+  const objDir = join(dirs.outDir, "emu");
   const compileFlags = [
     "-std=c++17",
     "-O2",
@@ -92,7 +96,7 @@ export async function emuSpec(
     "-Wall",
     "-Wno-unknown-pragmas",
     "-I",
-    join(root, "native", "include"),
+    join(dirs.root, "native", "include"),
   ];
   const spec: LibrarySpec = {
     label: "g++",
@@ -100,8 +104,8 @@ export async function emuSpec(
     out,
     objDir,
     units: link === "shared"
-      ? emuUnits(objDir)
-      : [...emuUnits(objDir).filter((u) => u.src.endsWith(".cpp")), ...extraUnits],
+      ? emuUnits(objDir, dirs.root)
+      : [...emuUnits(objDir, dirs.root).filter((u) => u.src.endsWith(".cpp")), ...extraUnits],
     compileFlags,
     compileArgs: (u, tmp, dep) => [
       ...compileFlags,
@@ -116,7 +120,7 @@ export async function emuSpec(
     ],
     linkArgs: (objs, tmp) =>
       link === "shared"
-        ? ["-shared", "-Wl,-z,defs", `-Wl,--version-script=${exportsMap()}`, "-o", tmp, ...objs]
+        ? ["-shared", "-Wl,-z,defs", `-Wl,--version-script=${exportsMap(dirs.outDir)}`, "-o", tmp, ...objs]
         : ["-o", tmp, ...objs],
   };
   return { spec, info };
@@ -134,12 +138,13 @@ let emuPromise: Promise<string> | null = null;
  * ```
  */
 export async function buildEmuLibrary(opts: BuildOptions = {}): Promise<BuildResult> {
-  if (cudaSources().length === 0) {
+  const dirs = { root: opts.root ?? root, outDir: opts.outDir ?? buildDir };
+  if (cudaSources(dirs.root).length === 0) {
     throw new BuildError("build:native: native/src holds no .cu sources: nothing to build the emulation library from");
   }
-  const { spec, info } = await emuSpec(join(buildDir, "libconvnet_emu.so"));
+  const { spec, info } = await emuSpec(join(dirs.outDir, "libconvnet_emu.so"), [], "shared", dirs);
   (opts.log ?? console.log)(`emulation library: ${info}`);
-  return await withLock("emu", () => buildLibrary(spec, opts));
+  return await withLock("emu", () => buildLibrary(spec, opts), dirs.outDir);
 }
 
 /**
@@ -172,8 +177,8 @@ function parseArchs(arch: string | undefined): string[] {
 }
 
 /** Objects of the full build in native/build/cuda, of a one-arch build in native/build/cuda-sm_XX (no rebuilds when switching). */
-export function cudaObjDir(arch: string | undefined): string {
-  return join(buildDir, arch ? `cuda-${arch}` : "cuda");
+export function cudaObjDir(arch: string | undefined, outDir: string = buildDir): string {
+  return join(outDir, arch ? `cuda-${arch}` : "cuda");
 }
 
 /** Where nvcc writes each object's `-Xptxas -v` lines. */
@@ -193,12 +198,13 @@ export function ptxasLog(obj: string): string {
  */
 export async function buildCudaLibrary(opts: BuildOptions & { arch?: string } = {}): Promise<BuildResult | null> {
   const log = opts.log ?? console.log;
+  const dirs = { root: opts.root ?? root, outDir: opts.outDir ?? buildDir };
   const nvcc = findNvcc();
   if (!nvcc) {
     log("nvcc not found: skipping the CUDA library; the TypeScript backend will be used");
     return null;
   }
-  const cu = cudaSources();
+  const cu = cudaSources(dirs.root);
   if (cu.length === 0) {
     log(`native/src holds no CUDA sources: nothing to build (nvcc: ${nvcc}); the TypeScript backend will be used`);
     return null;
@@ -208,9 +214,9 @@ export async function buildCudaLibrary(opts: BuildOptions & { arch?: string } = 
   if (!opts.arch) gencode.push("-gencode", `arch=compute_${PTX_ARCH},code=compute_${PTX_ARCH}`);
   const cudaVersion = await toolVersion(nvcc, ["--version"], /release (\d+\.\d+)/);
   const targets = archs.map((a) => `sm_${a}`).join(" ") + (opts.arch ? "" : ` + compute_${PTX_ARCH} PTX`);
-  const info = `convnet native ${packageVersion()}; CUDA ${cudaVersion}; ${targets}`;
+  const info = `convnet native ${packageVersion(dirs.root)}; CUDA ${cudaVersion}; ${targets}`;
   log(`CUDA library: ${info}`);
-  const objDir = cudaObjDir(opts.arch);
+  const objDir = cudaObjDir(opts.arch, dirs.outDir);
   const compileFlags = [
     "-O3",
     "-std=c++17",
@@ -220,13 +226,13 @@ export async function buildCudaLibrary(opts: BuildOptions & { arch?: string } = 
     "-Xptxas",
     "-v",
     "-I",
-    join(root, "native", "include"),
+    join(dirs.root, "native", "include"),
     ...gencode,
   ];
   const spec: LibrarySpec = {
     label: "nvcc",
     compiler: nvcc,
-    out: join(buildDir, "libconvnet_cuda.so"),
+    out: join(dirs.outDir, "libconvnet_cuda.so"),
     objDir,
     units: cu.map((src) => ({ src, obj: join(objDir, src.split("/").pop()!.replace(/\.cu$/, ".o")) })),
     compileFlags,
@@ -245,12 +251,12 @@ export async function buildCudaLibrary(opts: BuildOptions & { arch?: string } = 
       "-Xlinker",
       "-z,defs",
       "-Xlinker",
-      `--version-script=${exportsMap()}`,
+      `--version-script=${exportsMap(dirs.outDir)}`,
       "-o",
       tmp,
       ...objs,
     ],
   };
-  const result = await withLock("cuda", () => buildLibrary(spec, opts));
+  const result = await withLock("cuda", () => buildLibrary(spec, opts), dirs.outDir);
   return result;
 }

@@ -11,10 +11,13 @@
 import { join } from "../../src/_path.ts";
 import { run } from "./toolchain.ts";
 
-/** The repository root. */
-export const root: string = join(import.meta.dirname!, "..", "..");
-/** Where objects and libraries go. */
-export const buildDir: string = join(root, "native", "build");
+/**
+ * The repository root; empty when these scripts were imported over http(s) (JSR), where the build
+ * entry point (build.ts) stages the sources in a folder of its own and passes `root` and `outDir`.
+ */
+export const root: string = import.meta.dirname ? join(import.meta.dirname, "..", "..") : "";
+/** Where objects and libraries go (empty with `root`). */
+export const buildDir: string = root && join(root, "native", "build");
 /** Compiler processes at once when the caller does not say. */
 export const DEFAULT_JOBS = 2;
 
@@ -42,6 +45,10 @@ export interface BuildOptions {
   verbose?: boolean;
   /** Where progress lines go (default console.log; pass `() => {}` for silence). */
   log?: (line: string) => void;
+  /** The folder holding `deno.json` and `native/` to build from (default: this checkout). */
+  root?: string;
+  /** Where objects and libraries go (default: `native/build` of this checkout). */
+  outDir?: string;
 }
 
 /**
@@ -68,7 +75,7 @@ export class BuildError extends Error {
 
 /** `path` relative to the repository root, for messages. */
 export function rel(path: string): string {
-  return path.startsWith(root + "/") ? path.slice(root.length + 1) : path;
+  return root && path.startsWith(root + "/") ? path.slice(root.length + 1) : path;
 }
 
 /** Modification time in ms, or null when `path` does not exist. */
@@ -129,6 +136,7 @@ function readDeps(depFile: string): string[] | null {
  * outputs older than that are rebuilt, since an edit of the build may change what it produces.
  */
 export function buildScriptsTime(): number {
+  if (!root) return 0; // imported over http(s): the scripts are fixed by the package version
   const scripts = [join(root, "scripts", "build_native.ts"), ...listFiles(join(root, "scripts", "native"), ".ts")];
   return Math.max(0, ...scripts.map((s) => mtime(s) ?? 0));
 }
@@ -151,17 +159,18 @@ async function pool<T>(items: T[], jobs: number, fn: (item: T) => Promise<void>)
 }
 
 /**
- * Runs `fn` holding `native/build/.<name>.lock`, so that test processes building at the same time
- * do not write the same files at once. A lock whose process is gone is taken over.
+ * Runs `fn` holding `<dir>/.<name>.lock` (`native/build` by default), so that test processes
+ * building at the same time do not write the same files at once. A lock whose process is gone is
+ * taken over.
  *
  * @example
  * ```ts
  * await withLock("emu", () => buildLibrary(spec, {}));
  * ```
  */
-export async function withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
-  Deno.mkdirSync(buildDir, { recursive: true });
-  const path = join(buildDir, `.${name}.lock`);
+export async function withLock<T>(name: string, fn: () => Promise<T>, dir: string = buildDir): Promise<T> {
+  Deno.mkdirSync(dir, { recursive: true });
+  const path = join(dir, `.${name}.lock`);
   const started = Date.now();
   for (;;) {
     try {

@@ -9,15 +9,19 @@
  * 2. the `CONVNET_LIB` environment variable (a path, e.g. `native/build/libconvnet_emu.so` to run
  *    the whole CUDA code path on the CPU emulator);
  * 3. `native/build/libconvnet_cuda.so` of the checkout this module lives in (built by
- *    `deno task build:native`).
+ *    `deno task build:native`; only when convnet was loaded from local files);
+ * 4. `libconvnet_cuda.so` in the user cache, `$XDG_CACHE_HOME/convnet/<version>` or
+ *    `~/.cache/convnet/<version>` (built by `deno run -A jsr:@convnet/convnet/build`).
  *
- * The first candidate that is set is the only one tried: an explicit choice that fails is an error,
- * never a silent fall-back to another library.
+ * A path given or `CONVNET_LIB` is the only candidate tried: an explicit choice that fails is an
+ * error, never a silent fall-back to another library. Otherwise the first of 3 and 4 that exists is
+ * opened, and when neither does, the error lists both (and what was skipped: no `--allow-env`, an
+ * import over http(s)).
  *
  * @module
  */
-import { join } from "../../_path.ts";
 import { STATUS_CODES } from "../_ops_table.ts";
+import { granted, LIBRARY_NAME, libraryCandidates } from "./_library_search.ts";
 
 /**
  * Every function of convnet.h, in the header's order; each parameter is commented with its C type.
@@ -466,56 +470,31 @@ export interface CudaLibrary {
 
 /** Options of {@linkcode openLibrary}. */
 export interface OpenLibraryOptions {
-  /** Open exactly this file (skips `CONVNET_LIB` and the local build). */
+  /** Open exactly this file (skips `CONVNET_LIB`, the checkout's build and the user cache). */
   path?: string;
-}
-
-const LOCAL_BUILD = "native/build/libconvnet_cuda.so";
-
-/** Whether a permission is granted, without prompting (auto-detection must never stop to ask). */
-function granted(desc: Deno.PermissionDescriptor): boolean {
-  try {
-    return Deno.permissions.querySync(desc).state === "granted";
-  } catch {
-    return false;
-  }
-}
-
-function readEnv(name: string): string | undefined {
-  if (!granted({ name: "env", variable: name })) return undefined; // no --allow-env: as if unset
-  return Deno.env.get(name) || undefined;
 }
 
 function isDenied(e: unknown): boolean {
   return e instanceof Deno.errors.PermissionDenied || (e instanceof Error && e.name === "NotCapable");
 }
 
-/** Where to look, and what to say when nothing is there. */
-function candidate(path: string | undefined): { path: string; missing: string } {
-  if (path !== undefined) return { path, missing: `${path} not found` };
-  const env = readEnv("CONVNET_LIB");
-  if (env !== undefined) {
-    return { path: env, missing: `CONVNET_LIB=${env} not found (unset CONVNET_LIB to use ${LOCAL_BUILD})` };
+/** Whether `path` is there: true, false, or undefined when it cannot be looked at (no --allow-read). */
+function lookAt(path: string): { found: boolean | undefined; error?: unknown } {
+  if (!granted({ name: "read", path })) return { found: undefined };
+  try {
+    if (!Deno.statSync(path).isFile) throw new Error(`${path} is not a file`);
+    return { found: true };
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return { found: false, error: e };
+    throw new Error(`cannot use ${path}: ${(e as Error).message}`, { cause: e });
   }
-  const dir = import.meta.dirname;
-  if (dir === undefined) {
-    throw new Error(
-      `the native library cannot be found: CONVNET_LIB is not set and convnet was not loaded from local files ` +
-        `(${import.meta.url}), so there is no ${LOCAL_BUILD} next to it; set CONVNET_LIB to libconvnet_cuda.so`,
-    );
-  }
-  const local = join(dir, "..", "..", "..", LOCAL_BUILD);
-  return {
-    path: local,
-    missing: `${LOCAL_BUILD} not found at ${local} (CONVNET_LIB is not set; run deno task build:native)`,
-  };
 }
 
 /**
  * Finds and opens the native library (see the module doc for the order) and reads its build
- * description. Each failure is an `Error` that names the file tried, with the underlying error as
- * `cause`: the file is missing, `--allow-ffi` is missing, or `dlopen` failed (an old build missing a
- * symbol, a library for another platform).
+ * description. Each failure is an `Error` that names what was tried, with the underlying error as
+ * `cause`: nothing found (every place looked at is listed), `--allow-ffi` is missing, or `dlopen`
+ * failed (an old build missing a symbol, a library for another platform).
  *
  * @example
  * ```ts
@@ -525,25 +504,52 @@ function candidate(path: string | undefined): { path: string; missing: string } 
  * ```
  */
 export function openLibrary(opts: OpenLibraryOptions = {}): CudaLibrary {
-  const { path, missing } = candidate(opts.path);
-  const noFfi = () => `loading ${path} needs the --allow-ffi permission (run deno with --allow-ffi or -A)`;
-  if (!granted({ name: "ffi" })) throw new Error(noFfi());
-  // Without --allow-read we cannot look first; dlopen below says what it finds.
-  if (granted({ name: "read", path })) {
+  const { candidates, skipped } = libraryCandidates(opts.path);
+  if (!granted({ name: "ffi" })) throw new Error(noFfi(candidates[0]?.path ?? LIBRARY_NAME));
+  const tried: string[] = [];
+  let lastMiss: unknown;
+  for (const c of candidates) {
+    const { found, error } = lookAt(c.path);
+    if (found === false) {
+      if (c.explicit) {
+        const what = c.source === "CONVNET_LIB" ? `CONVNET_LIB=${c.path}` : c.path;
+        throw new Error(`${what} not found${c.hint ? ` (${c.hint})` : ""}`, { cause: error });
+      }
+      tried.push(`${c.path} (${c.source}: ${c.hint})`);
+      lastMiss = error;
+      continue;
+    }
     try {
-      if (!Deno.statSync(path).isFile) throw new Error(`${path} is not a file`);
+      return open(c.path, c.rebuild);
     } catch (e) {
-      if (e instanceof Deno.errors.NotFound) throw new Error(missing, { cause: e });
-      throw new Error(`cannot use ${path}: ${(e as Error).message}`, { cause: e });
+      // Without --allow-read, dlopen is how we look: a missing file there is a miss, not a failure.
+      if (found === undefined && !c.explicit && /no such file/i.test((e as Error).message)) {
+        tried.push(`${c.path} (${c.source}: ${c.hint})`);
+        lastMiss = e;
+        continue;
+      }
+      throw e;
     }
   }
+  throw new Error(
+    `native library not found: ${[...skipped, ...(tried.length ? [`tried ${tried.join(" and ")}`] : [])].join("; ")}`,
+    { cause: lastMiss },
+  );
+}
+
+function noFfi(path: string): string {
+  return `loading ${path} needs the --allow-ffi permission (run deno with --allow-ffi or -A)`;
+}
+
+/** dlopen `path` and wrap its symbols; errors name the file, and `rebuild` when a symbol is missing. */
+function open(path: string, rebuild: string): CudaLibrary {
   let lib: Deno.DynamicLibrary<typeof SYMBOLS>;
   try {
     lib = Deno.dlopen(path, SYMBOLS);
   } catch (e) {
-    if (isDenied(e)) throw new Error(noFfi(), { cause: e });
+    if (isDenied(e)) throw new Error(noFfi(path), { cause: e });
     const msg = e instanceof Error ? e.message : String(e);
-    const stale = /symbol/i.test(msg) ? "; the library may be from an older build: run deno task build:native" : "";
+    const stale = /symbol/i.test(msg) ? `; the library may be from an older build: run ${rebuild}` : "";
     throw new Error(`could not load ${path}: ${msg}${stale}`, { cause: e });
   }
   const sym = lib.symbols;
