@@ -19,12 +19,14 @@ export interface MnistRecipe {
   usage: string;
   /** Defaults that differ from the seed script's (batch size, epochs, log interval...). */
   defaults?: Partial<
-    Pick<TrainMnistOptions, "batchSize" | "testBatchSize" | "epochs" | "lr" | "gamma" | "logInterval">
+    Pick<TrainMnistOptions, "batchSize" | "testBatchSize" | "epochs" | "lr" | "gamma" | "logInterval" | "dataset">
   >;
   /** The network and loss (see {@linkcode TrainMnistOptions}); default the seed's. */
   model?: TrainMnistOptions["model"];
   /** The loss; default cross-entropy. */
   loss?: TrainMnistOptions["loss"];
+  /** The optimizer and schedule (see {@linkcode TrainMnistOptions}); default the seed's Adadelta + StepLR. */
+  optimizer?: TrainMnistOptions["optimizer"];
 }
 
 type Kind = "int0" | "int1" | "positive" | "path" | "bool" | "choice";
@@ -61,6 +63,30 @@ const FLAGS: Readonly<Record<string, Flag>> = {
   "--dry-run": { key: "dryRun", kind: "bool", meta: "", help: "one batch of one epoch, then the evaluation" },
   "--save-model": { key: "saveModel", kind: "path", meta: "PATH", help: "save the trained weights (safetensors)" },
   "--load-model": { key: "loadModel", kind: "path", meta: "PATH", help: "start from these weights (safetensors)" },
+  "--checkpoint": {
+    key: "checkpoint",
+    kind: "path",
+    meta: "PATH",
+    help: "write model, optimizer, schedule, RNG and data order here after every epoch",
+  },
+  "--resume": {
+    key: "resume",
+    kind: "path",
+    meta: "PATH",
+    help: "go on from this --checkpoint, bit-identically, up to --epochs in all",
+  },
+  "--metrics": {
+    key: "metrics",
+    kind: "path",
+    meta: "PATH.jsonl",
+    help: "write one JSON line per log interval and per epoch (loss, accuracy, lr, time)",
+  },
+  "--plot": {
+    key: "plot",
+    kind: "path",
+    meta: "PATH.svg",
+    help: "draw the loss and accuracy curves (train, test) as SVG after every epoch",
+  },
   "--device": {
     key: "device",
     kind: "choice",
@@ -223,7 +249,7 @@ export async function runMnistCli(args: readonly string[], recipe: MnistRecipe):
     console.log(usage(recipe));
     return 0;
   }
-  const bar = Deno.stdout.isTerminal() ? new ProgressBar() : undefined;
+  const bar = ProgressBar.onTerminal(); // rate, ETA and loss on a terminal; the log lines only otherwise
   const log = (line: string) => {
     bar?.clear();
     console.log(line);
@@ -236,6 +262,7 @@ export async function runMnistCli(args: readonly string[], recipe: MnistRecipe):
       threads,
       model: recipe.model,
       loss: recipe.loss,
+      optimizer: recipe.optimizer,
       onProgress: bar && ((p) => bar.update(p)),
     }, log);
   } catch (e) {

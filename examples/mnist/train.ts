@@ -17,18 +17,22 @@ import {
   type nn,
   optim,
   setNumThreads,
+  type Tensor,
 } from "../../mod.ts";
 import {
   evaluate,
   formatLr,
   formatTestResult,
   type LossFunction,
+  MetricsLog,
+  plotCurves,
   type Progress,
   trainEpoch,
 } from "../../src/train/mod.ts";
 
 type Module = nn.Module;
 import { Net } from "./net.ts";
+import { checkRunPaths, resumeRun, type RunState, saveRunCheckpoint } from "./checkpoint.ts";
 
 /**
  * MNIST's mean and standard deviation, as in the seed's `Normalize((0.1307,), (0.3081,))`.
@@ -83,6 +87,17 @@ export interface TrainMnistOptions {
   loadModel?: string;
   /** Where to save the final state dict (safetensors). */
   saveModel?: string;
+  /**
+   * A JSON-lines file for the metrics: one record per log interval and one per epoch (see
+   * `train.MetricsLog`); appended to when resuming.
+   */
+  metrics?: string;
+  /** An SVG file for the learning curves (`train.plotCurves`), rewritten after every epoch. */
+  plot?: string;
+  /** Where to write a checkpoint at the end of every epoch (see examples/mnist/checkpoint.ts). */
+  checkpoint?: string;
+  /** A checkpoint to go on from: the run continues bit-identically up to `epochs` in all. */
+  resume?: string;
   /** Use these training samples instead of loading `dataset` (tests, custom data). */
   trainData?: data.ImageDataset;
   /** Use these test samples instead of loading `dataset`. */
@@ -93,6 +108,33 @@ export interface TrainMnistOptions {
   model?: () => Module;
   /** The loss of the model's output and the labels; default `F.crossEntropy`. */
   loss?: LossFunction;
+  /**
+   * Builds the optimizer and its schedule for the model's parameters (on the device); default
+   * Adadelta (`lr`) with StepLR (`gamma`) stepped once per epoch.
+   */
+  optimizer?: (params: Tensor[], plan: OptimizerPlan) => OptimizerSetup;
+}
+
+/** What an `optimizer` factory of {@linkcode TrainMnistOptions} is told about the run. */
+export interface OptimizerPlan {
+  /** The `lr` option (default 1.0). */
+  lr: number;
+  /** The `gamma` option (default 0.7). */
+  gamma: number;
+  /** Epochs the run trains. */
+  epochs: number;
+  /** Optimizer steps per epoch (1 in a dry run). */
+  stepsPerEpoch: number;
+}
+
+/** What an `optimizer` factory of {@linkcode TrainMnistOptions} returns. */
+export interface OptimizerSetup {
+  /** The optimizer over the parameters it was given. */
+  optimizer: optim.Optimizer;
+  /** The learning-rate schedule, if any. */
+  scheduler?: { step(): void };
+  /** Step `scheduler` after every `"batch"` (e.g. OneCycleLR) or every `"epoch"` (default). */
+  schedulerStep?: "batch" | "epoch";
 }
 
 /** One epoch's numbers, as {@linkcode trainMnist} reports them. */
@@ -129,6 +171,12 @@ export interface TrainMnistResult {
   bestEpoch: number;
   /** Wall-clock seconds of the whole run, data loading included. */
   totalSeconds: number;
+}
+
+/** The seed's optimizer: Adadelta with StepLR, stepped once per epoch. */
+function seedOptimizer(params: Tensor[], plan: OptimizerPlan): OptimizerSetup {
+  const optimizer = new optim.Adadelta(params, { lr: plan.lr });
+  return { optimizer, scheduler: new optim.StepLR(optimizer, { stepSize: 1, gamma: plan.gamma }) };
 }
 
 function plural(n: number, noun: string): string {
@@ -179,6 +227,20 @@ export async function trainMnist(
   if (opts.limit !== undefined) checkInt("limit", opts.limit, 1);
   if (opts.testLimit !== undefined) checkInt("testLimit", opts.testLimit, 1);
   if (opts.threads !== undefined) checkInt("threads", opts.threads, 1);
+  await checkRunPaths(opts); // before the data and the training: outputs writable, resume readable
+  for (const [key, flag] of [["metrics", "--metrics"], ["plot", "--plot"]] as const) {
+    const path = opts[key];
+    if (path !== undefined) await io.checkWritable(path, { label: `trainMnist: ${key} (${flag})` });
+  }
+  // Appended to when resuming (its earlier records read back), so the curves cover the whole run.
+  const metrics = opts.metrics !== undefined || opts.plot !== undefined
+    ? new MetricsLog(opts.metrics, { append: opts.resume !== undefined })
+    : undefined;
+  const writePlot = async () => {
+    if (opts.plot === undefined || metrics === undefined) return;
+    const title = `${dataset}: batch size ${batchSize}, lr ${formatLr(lr)}, seed ${seed}`;
+    await io.writeFileAtomic(opts.plot, new TextEncoder().encode(plotCurves(metrics.records, { title })));
+  };
 
   const dev = typeof opts.device === "object" ? opts.device : pickDevice(opts.device ?? "auto");
   // Before any tensor exists, so that every tensor lives where the workers can reach it.
@@ -209,8 +271,16 @@ export async function trainMnist(
     for (const t of Object.values(dict)) t.dispose();
   }
   model.to(dev);
-  const optimizer = new optim.Adadelta(model.parameters(), { lr });
-  const scheduler = new optim.StepLR(optimizer, { stepSize: 1, gamma });
+  const plan = { lr, gamma, epochs, stepsPerEpoch: dryRun ? 1 : trainLoader.length };
+  const setup = (opts.optimizer ?? seedOptimizer)(model.parameters(), plan);
+  const { optimizer, scheduler } = setup;
+  const perBatch = setup.schedulerStep === "batch";
+  const onTrainProgress = perBatch
+    ? (p: Progress) => {
+      scheduler?.step();
+      opts.onProgress?.(p);
+    }
+    : opts.onProgress;
 
   log(
     `device ${dev.description}${
@@ -220,7 +290,18 @@ export async function trainMnist(
       `lr ${formatLr(lr)}, gamma ${gamma}, seed ${seed}`,
   );
 
-  const results: EpochResult[] = [];
+  const settings = { batchSize, seed, dataset, trainSamples: trainLoader.dataset.length, lr, gamma };
+  const run: RunState = { model, optimizer, scheduler, loader: trainLoader, settings };
+  const resumed = opts.resume === undefined ? { epoch: 0, history: [] } : await resumeRun(opts.resume, run);
+  if (opts.resume !== undefined) {
+    if (resumed.epoch >= epochs) {
+      throw new Error(
+        `trainMnist: ${opts.resume} has ${plural(resumed.epoch, "epoch")} done and epochs is ${epochs}; ask for more`,
+      );
+    }
+    log(`resumed from ${opts.resume}: ${plural(resumed.epoch, "epoch")} of ${epochs} done`);
+  }
+  const results: EpochResult[] = [...resumed.history];
   if (epochs === 0) {
     const ev = evaluate(model, testLoader, { device: dev, epoch: 0, onProgress: opts.onProgress, loss: opts.loss });
     log(formatTestResult(ev));
@@ -235,8 +316,10 @@ export async function trainMnist(
       lr: optimizer.paramGroups[0].lr,
       trainLosses: [],
     });
+    metrics?.logEpoch({ test: ev });
+    await writePlot();
   }
-  for (let epoch = 1; epoch <= epochs; epoch++) {
+  for (let epoch = resumed.epoch + 1; epoch <= epochs; epoch++) {
     const epochLr = optimizer.paramGroups[0].lr;
     const tr = trainEpoch(model, optimizer, trainLoader, {
       epoch,
@@ -244,11 +327,13 @@ export async function trainMnist(
       maxBatches: dryRun ? 1 : undefined,
       device: dev,
       log,
-      onProgress: opts.onProgress,
+      onProgress: onTrainProgress,
       loss: opts.loss,
+      metrics,
+      accuracy: metrics !== undefined, // the train accuracy curve
     });
     const ev = evaluate(model, testLoader, { device: dev, epoch, onProgress: opts.onProgress, loss: opts.loss });
-    scheduler.step();
+    if (!perBatch) scheduler?.step();
     log(formatTestResult(ev));
     const samplesPerSec = tr.seconds > 0 ? tr.samples / tr.seconds : 0;
     log(
@@ -266,8 +351,16 @@ export async function trainMnist(
       lr: epochLr,
       trainLosses: tr.losses,
     });
+    metrics?.logEpoch({ train: tr, test: ev });
+    await writePlot();
+    if (opts.checkpoint !== undefined) {
+      await saveRunCheckpoint(opts.checkpoint, run, epoch, results);
+      log(`saved a checkpoint to ${opts.checkpoint}`);
+    }
   }
 
+  if (opts.metrics !== undefined) log(`wrote the metrics to ${opts.metrics}`);
+  if (opts.plot !== undefined) log(`wrote the curves to ${opts.plot}`);
   if (opts.saveModel !== undefined) {
     await io.save(model.stateDict(), opts.saveModel);
     log(`saved the model to ${opts.saveModel}`);
