@@ -103,7 +103,9 @@ export function device(request?: DeviceRequest, opts: DeviceOptions = {}): Devic
 function envDevice(): DeviceRequest {
   let v: string | undefined;
   try {
-    v = Deno.env.get("CONVNET_DEVICE");
+    // Asked without prompting: a program run without --allow-env must not stop at a prompt on a terminal.
+    const allowed = Deno.permissions.querySync({ name: "env", variable: "CONVNET_DEVICE" }).state === "granted";
+    v = allowed ? Deno.env.get("CONVNET_DEVICE") : undefined;
   } catch {
     v = undefined; // no --allow-env: fall back to the default
   }

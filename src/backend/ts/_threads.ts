@@ -59,7 +59,8 @@ export function startThreads(n: number): void {
   const heap = sharedHeap();
   const workers: Worker[] = [];
   for (let part = 1; part < n; part++) {
-    const worker = new Worker(workerUrl(), { workerData: { sync, job, heap, part } });
+    // env: {}: the default copies process.env, which asks for --allow-env (a prompt on a terminal).
+    const worker = new Worker(workerUrl(), { workerData: { sync, job, heap, part }, env: {} });
     worker.unref();
     workers.push(worker);
   }

@@ -51,7 +51,9 @@ export function getNumThreads(): number {
 function envThreads(): number {
   let v: string | undefined;
   try {
-    v = Deno.env.get("CONVNET_THREADS");
+    // Asked without prompting: a program run without --allow-env must not stop at a prompt on a terminal.
+    const allowed = Deno.permissions.querySync({ name: "env", variable: "CONVNET_THREADS" }).state === "granted";
+    v = allowed ? Deno.env.get("CONVNET_THREADS") : undefined;
   } catch {
     return 1; // no --allow-env
   }
