@@ -159,6 +159,29 @@ Deno.test({
       const losses = (out: string) => out.split("\n").filter((l) => l.startsWith("step "));
       assertEquals(losses(first.out).length, 20, first.out);
       assertEquals(losses(second.out), losses(first.out), second.out);
+
+      // On a terminal, nothing asks for a permission the README does not list (Deno would prompt).
+      const script = ["/usr/bin/script", "/bin/script"].find((p) => {
+        try {
+          return Deno.statSync(p).isFile;
+        } catch {
+          return false;
+        }
+      });
+      if (script === undefined) return console.warn("from_project_test: no script(1): the terminal check is skipped");
+      const quote = (a: string) => `'${a.replaceAll("'", `'\\''`)}'`;
+      const line = [Deno.execPath(), "run", "--frozen-lockfile", ...flags].map(quote).join(" ");
+      const tty = await new Deno.Command(script, {
+        args: ["-qec", line, "/dev/null"],
+        cwd: dir,
+        env: { NO_COLOR: "1", DENO_DIR: join(tmp, "deno_dir_2") },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+        signal: AbortSignal.timeout(120_000),
+      }).output();
+      const ttyOut = new TextDecoder().decode(tty.stdout) + new TextDecoder().decode(tty.stderr);
+      assertOk(!ttyOut.includes("Deno requests") && ttyOut.includes("step 20 loss"), ttyOut);
     }),
 });
 
