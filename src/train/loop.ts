@@ -10,7 +10,6 @@ import { keep, noGrad, type Tensor, tidy } from "../tensor/mod.ts";
 import { crossEntropy } from "../tensor/functional.ts";
 import type { Module } from "../nn/mod.ts";
 import type { Optimizer } from "../optim/mod.ts";
-import type { MetricsLog } from "./metrics.ts";
 
 /**
  * A loss: the model's output and the batch's target in, a scalar (the batch mean, as PyTorch's
@@ -84,6 +83,21 @@ export interface Progress {
   loss: number;
 }
 
+/** What {@linkcode trainEpoch} records at each log interval: a `MetricsLog` is one. */
+export interface IntervalRecorder {
+  /** Takes one interval's numbers. */
+  record(entry: {
+    kind: "log";
+    epoch: number;
+    step: number;
+    batch: number;
+    batches: number;
+    lr: number;
+    trainLoss: number;
+    trainAccuracy?: number;
+  }): unknown;
+}
+
 /** Options of {@linkcode trainEpoch}. */
 export interface TrainEpochOptions {
   /** The loss to minimise; default `F.crossEntropy` (logits and class indices). */
@@ -105,8 +119,8 @@ export interface TrainEpochOptions {
    * targets), for `accuracy` and the metrics; default `false` (a few more ops per batch).
    */
   accuracy?: boolean;
-  /** Record every log interval (epoch, step, lr, the interval's mean loss) here; see `MetricsLog`. */
-  metrics?: MetricsLog;
+  /** Record every log interval (epoch, step, lr, the interval's mean loss) here: a `MetricsLog`. */
+  metrics?: IntervalRecorder;
 }
 
 /** What {@linkcode trainEpoch} did. */

@@ -33,6 +33,7 @@ export {
   evaluate,
   type EvaluateOptions,
   type EvaluateResult,
+  type IntervalRecorder,
   type LossFunction,
   type Progress,
   trainEpoch,

@@ -17,14 +17,8 @@ import { Worker } from "node:worker_threads";
 import { KERNEL_NAMES, type KernelName, KERNELS, type Operand } from "./_kernels.ts";
 import { allocateShared, free, heapAllocOrNull, inSharedHeap, sharedHeap } from "./_alloc.ts";
 
-/** Indices into the Int32 sync block. */
-export const SEQ = 0, DONE = 1, FAILED = 2, READY = 3, QUIT = 4;
-/** Size of the Float64 job block: kernel, total, parts, operand count, 3 per operand, count, params. */
-export const JOB_SLOTS = 128;
-/** How long a thread spins on a shared counter before it sleeps. */
-export const SPIN_MS = 2;
-/** Element types of operands in a job, by code. */
-export const DTYPES = ["float32", "float64", "int32"] as const;
+export { DONE, DTYPES, FAILED, JOB_SLOTS, QUIT, READY, SEQ, SPIN_MS, waitWhile } from "./_protocol.ts";
+import { DONE, DTYPES, FAILED, JOB_SLOTS, QUIT, READY, SEQ, waitWhile } from "./_protocol.ts";
 
 interface Pool {
   sync: Int32Array;
@@ -106,17 +100,6 @@ function stopWorkers(): void {
   Atomics.add(pool.sync, SEQ, 1);
   Atomics.notify(pool.sync, SEQ);
   pool = null; // the workers return from their loop and end
-}
-
-/** Waits until `sync[i]` differs from `seen` and returns it: spins for `SPIN_MS`, then sleeps. */
-export function waitWhile(sync: Int32Array, i: number, seen: number): number {
-  let v = Atomics.load(sync, i);
-  if (v !== seen) return v;
-  const spinUntil = performance.now() + SPIN_MS;
-  for (let spins = 0; (v = Atomics.load(sync, i)) === seen;) {
-    if ((++spins & 1023) === 0 && performance.now() > spinUntil) Atomics.wait(sync, i, seen, 50);
-  }
-  return v;
 }
 
 /**

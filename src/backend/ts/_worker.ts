@@ -6,7 +6,7 @@
  */
 import { workerData } from "node:worker_threads";
 import { KERNEL_NAMES, KERNELS, type Operand } from "./_kernels.ts";
-import { DONE, DTYPES, FAILED, QUIT, READY, SEQ, waitWhile } from "./_threads.ts";
+import { DONE, DTYPES, FAILED, QUIT, READY, SEQ, waitWhile } from "./_protocol.ts";
 import { view } from "./_alloc.ts";
 
 const { sync, job, heap, part } = workerData as {
