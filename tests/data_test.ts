@@ -31,15 +31,6 @@ async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
-/** A tiny MNIST-like split: `n` images of 2×3 pixels, image i filled with byte i*10+p. */
-function tinySplit(n: number): { images: Uint8Array; labels: Uint8Array } {
-  const pixels = new Uint8Array(n * 6);
-  for (let i = 0; i < n; i++) for (let p = 0; p < 6; p++) pixels[i * 6 + p] = i * 10 + p;
-  const labels = new Uint8Array(n);
-  for (let i = 0; i < n; i++) labels[i] = i % 10;
-  return { images: idxBytes([n, 2, 3], pixels), labels: idxBytes([n], labels) };
-}
-
 function tinyDataset(n: number): ImageDataset {
   const images = new Uint8Array(n * 6);
   for (let i = 0; i < n; i++) for (let p = 0; p < 6; p++) images[i * 6 + p] = i * 10 + p;
