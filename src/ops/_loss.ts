@@ -7,8 +7,6 @@
  * @module
  */
 import { TensorBase } from "../autograd/tensor_base.ts";
-import { isGradEnabled } from "../autograd/mode.ts";
-import { tidy } from "../autograd/tidy.ts";
 import { fmtShape } from "../backend/shape.ts";
 import { fullLike, sameShape, scalarRaw, whereRaw } from "./_kernels.ts";
 import { broadcastShapes, checkFloat, checkOptionKeys, checkTensor, sameDevice } from "./_util.ts";
@@ -64,15 +62,6 @@ export function ignoreIndexArg(op: string, v: unknown): number {
 export function reduceLoss<T extends TensorBase>(loss: T, reduction: Reduction): T {
   if (reduction === "none") return loss;
   return reduction === "sum" ? sum(loss) : mean(loss);
-}
-
-/**
- * Runs `fn` inside a `tidy` when no graph will be recorded (grad mode off, or no input requires
- * grad), so its temporaries are freed at once; otherwise the graph holds them until backward.
- */
-export function freeingTemporaries<T extends TensorBase>(inputs: readonly (TensorBase | null)[], fn: () => T): T {
-  const recorded = isGradEnabled() && inputs.some((t) => t?.requiresGrad);
-  return recorded ? fn() : tidy(fn);
 }
 
 /** Throws unless `target` is a tensor of `input`'s shape, dtype and device (elementwise losses). */
@@ -231,3 +220,5 @@ export function reduceClassLoss<T extends TensorBase>(loss: T, classes: ClassTar
   if (reduction === "sum") return sum(loss);
   return div(sum(loss), sum(classes.weights));
 }
+
+export { freeingTemporaries } from "./_scope.ts";

@@ -6,8 +6,6 @@
  * @module
  */
 import type { TensorBase } from "../autograd/tensor_base.ts";
-import { isGradEnabled } from "../autograd/mode.ts";
-import { tidy } from "../autograd/tidy.ts";
 import { fmtShape } from "../backend/shape.ts";
 import { add } from "./add.ts";
 import { mean } from "./mean.ts";
@@ -77,14 +75,4 @@ export function checkEps(op: string, eps: unknown): number {
   return eps;
 }
 
-/**
- * Runs `fn`, inside a `tidy` when no graph will be recorded (grad mode off, or no input requires
- * grad): then its temporaries are freed at once; otherwise the graph holds them until backward.
- */
-export function freeingTemporaries<T extends TensorBase>(
-  inputs: readonly (TensorBase | null | undefined)[],
-  fn: () => T,
-): T {
-  const tracked = isGradEnabled() && inputs.some((t) => t?.requiresGrad);
-  return tracked ? fn() : tidy(fn);
-}
+export { freeingTemporaries } from "./_scope.ts";
