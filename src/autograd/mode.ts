@@ -19,7 +19,7 @@ const scopes: Set<Disposable>[] = [];
  *
  * @example
  * ```ts
- * import { noGrad, tensor } from "../../mod.ts";
+ * import { noGrad, tensor } from "@convnet/convnet";
  * const w = tensor([1, 2], [2], { requiresGrad: true });
  * const y = noGrad(() => w.mul(2)); // y.requiresGrad === false
  * ```
@@ -39,7 +39,7 @@ export function noGrad<T>(fn: () => T): T {
  *
  * @example
  * ```ts
- * import { isGradEnabled, noGrad } from "../../mod.ts";
+ * import { isGradEnabled, noGrad } from "@convnet/convnet";
  * noGrad(() => isGradEnabled()); // false
  * ```
  */

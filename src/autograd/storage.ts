@@ -62,7 +62,7 @@ export interface MemoryInfo {
  *
  * @example
  * ```ts
- * import { memory, tensor } from "../../mod.ts";
+ * import { memory, tensor } from "@convnet/convnet";
  * const before = memory().tensors;
  * const t = tensor([1, 2, 3]);
  * t.dispose();

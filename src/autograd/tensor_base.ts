@@ -29,7 +29,7 @@ export interface GradNode {
  *
  * @example
  * ```ts
- * import { tensor, TensorBase } from "../../mod.ts";
+ * import { tensor, TensorBase } from "@convnet/convnet";
  * tensor([1, 2]) instanceof TensorBase; // true
  * ```
  */
@@ -149,7 +149,7 @@ export class TensorBase {
    *
    * @example
    * ```ts
-   * import { tensor } from "../../mod.ts";
+   * import { tensor } from "@convnet/convnet";
    * tensor([[1, 2], [3, 4]]).toArray(); // Float32Array [1, 2, 3, 4]
    * ```
    */
@@ -168,7 +168,7 @@ export class TensorBase {
    *
    * @example
    * ```ts
-   * import { tensor } from "../../mod.ts";
+   * import { tensor } from "@convnet/convnet";
    * tensor([7], [1], { dtype: "int64" }).toHost(); // BigInt64Array [7n]
    * ```
    */
@@ -181,7 +181,7 @@ export class TensorBase {
    *
    * @example
    * ```ts
-   * import { tensor } from "../../mod.ts";
+   * import { tensor } from "@convnet/convnet";
    * tensor([1, 2, 3]).sum().item(); // 6
    * ```
    */
@@ -199,7 +199,7 @@ export class TensorBase {
    *
    * @example
    * ```ts
-   * import { tensor } from "../../mod.ts";
+   * import { tensor } from "@convnet/convnet";
    * const w = tensor([1], [1], { requiresGrad: true });
    * const frozen = w.detach(); // frozen.requiresGrad === false
    * ```
@@ -215,7 +215,7 @@ export class TensorBase {
    *
    * @example
    * ```ts
-   * import { tensor } from "../../mod.ts";
+   * import { tensor } from "@convnet/convnet";
    * Deno.inspect(tensor([[1, 2.5], [3, 4]], undefined, { requiresGrad: true }));
    * // tensor([[1.0000, 2.5000],
    * //         [3.0000, 4.0000]], requires_grad=True)

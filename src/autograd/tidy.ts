@@ -12,7 +12,7 @@ import { TensorBase } from "./tensor_base.ts";
  *
  * @example
  * ```ts
- * import { tensor, tidy } from "../../mod.ts";
+ * import { tensor, tidy } from "@convnet/convnet";
  * const a = tensor([1, 2, 3]);
  * const total = tidy(() => a.mul(2).add(1).sum().item()); // the temporaries are freed
  * ```
@@ -40,7 +40,7 @@ export function tidy<T>(fn: () => T): T {
  *
  * @example
  * ```ts
- * import { keep, tensor, tidy } from "../../mod.ts";
+ * import { keep, tensor, tidy } from "@convnet/convnet";
  * let state;
  * tidy(() => { state = keep(tensor([0])); });
  * ```

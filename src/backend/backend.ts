@@ -328,7 +328,7 @@ export type DeviceType = "cpu" | "cuda";
  *
  * @example
  * ```ts
- * import { device } from "../../mod.ts";
+ * import { device } from "@convnet/convnet";
  * const dev = device("cpu");
  * console.log(dev.type, dev.backend.name); // "cpu" "ts"
  * ```

@@ -34,7 +34,7 @@ let cudaOpened: Device | null = null;
  *
  * @example
  * ```ts
- * import { cpu, registerCudaProvider } from "./device.ts";
+ * import { cpu, registerCudaProvider } from "@convnet/convnet";
  * registerCudaProvider(() => { throw new Error("no driver"); });
  * ```
  */
@@ -68,7 +68,7 @@ export interface DeviceOptions {
  *
  * @example
  * ```ts
- * import { device } from "./device.ts";
+ * import { device } from "@convnet/convnet";
  * const dev = device("auto"); // CUDA when available, else the TypeScript backend
  * ```
  */

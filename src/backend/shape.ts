@@ -9,7 +9,7 @@
  *
  * @example
  * ```ts
- * import { fmtShape } from "../../mod.ts";
+ * import { fmtShape } from "@convnet/convnet";
  * fmtShape([2, 3]); // "[2, 3]"
  * ```
  */

@@ -54,7 +54,7 @@ export interface LoadCifar10Options {
  *
  * @example
  * ```ts
- * import { data } from "../../mod.ts";
+ * import { data } from "@convnet/convnet";
  * const test = await data.CIFAR10.load({ dir: "./data", train: false });
  * console.log(test.length, data.CIFAR10_CLASSES[test.labels[0]]); // 10000 cat
  * ```
@@ -104,7 +104,7 @@ export class CIFAR10 implements ImageDataset {
  *
  * @example
  * ```ts
- * import { data } from "../../mod.ts";
+ * import { data } from "@convnet/convnet";
  * const record = new Uint8Array(3073);
  * record[0] = 6; // a frog, all black
  * const { images, labels } = data.parseCifar10(record, { name: "one.bin" }); // 3072 bytes, [6]
@@ -128,7 +128,7 @@ export function parseCifar10(
  *
  * @example
  * ```ts
- * import { data } from "../../mod.ts";
+ * import { data } from "@convnet/convnet";
  * // After: tar xzf cifar-10-binary.tar.gz -C ./data
  * const train = await data.loadCifar10({ dir: "./data", train: true }); // 50000 images [3, 32, 32]
  * ```

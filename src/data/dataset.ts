@@ -14,7 +14,7 @@ import { loadIdxPair } from "./idx.ts";
  *
  * @example
  * ```ts
- * import { data, Tensor } from "../../mod.ts";
+ * import { data, Tensor } from "@convnet/convnet";
  * // 100 random points, labelled by the sign of their first coordinate.
  * const points: data.Dataset<[Tensor, number]> = {
  *   length: 100,
@@ -39,7 +39,7 @@ export interface Dataset<T> {
  *
  * @example
  * ```ts
- * import { data } from "../../mod.ts";
+ * import { data } from "@convnet/convnet";
  * const ds: data.ImageDataset = {
  *   name: "two", images: new Uint8Array(8), labels: new Uint8Array([3, 7]), length: 2, rows: 2, cols: 2,
  * };
@@ -74,7 +74,7 @@ export interface ImageDataset {
  *
  * @example
  * ```ts
- * import { data } from "../../mod.ts";
+ * import { data } from "@convnet/convnet";
  * data.isImageDataset(await data.loadMnist({ train: false })); // true
  * ```
  */
@@ -101,7 +101,7 @@ export function channelsOf(dataset: ImageDataset): number {
  *
  * @example
  * ```ts
- * import { data } from "../../mod.ts";
+ * import { data } from "@convnet/convnet";
  * const [image, label] = data.imageItem(await data.loadMnist({ train: false }), 0); // [1, 28, 28], 7
  * ```
  */

@@ -62,7 +62,7 @@ const MAX_HEADER_BYTES = 4 + 4 * 255;
  *
  * @example
  * ```ts
- * import { data } from "../../mod.ts";
+ * import { data } from "@convnet/convnet";
  * await data.sha256Hex(new Uint8Array()); // "e3b0c442...b855"
  * ```
  */
@@ -76,7 +76,7 @@ export async function sha256Hex(bytes: Uint8Array): Promise<string> {
  *
  * @example
  * ```ts
- * import { data } from "../../mod.ts";
+ * import { data } from "@convnet/convnet";
  * data.isGzip(new Uint8Array([0x1f, 0x8b, 8])); // true
  * ```
  */
@@ -91,7 +91,7 @@ export function isGzip(bytes: Uint8Array): boolean {
  *
  * @example
  * ```ts
- * import { data } from "../../mod.ts";
+ * import { data } from "@convnet/convnet";
  * const gz = await Deno.readFile("train-labels-idx1-ubyte.gz");
  * const raw = await data.gunzip(gz, { name: "train-labels-idx1-ubyte.gz", maxBytes: 1 << 20 });
  * ```
@@ -240,7 +240,7 @@ function checkOptions(opts: ReadIdxOptions): void {
  *
  * @example
  * ```ts
- * import { data } from "../../mod.ts";
+ * import { data } from "@convnet/convnet";
  * const bytes = new Uint8Array([0, 0, 8, 1, 0, 0, 0, 3, 7, 2, 1]);
  * data.parseIdx(bytes).dims; // [3]
  * ```
@@ -345,7 +345,7 @@ class IdxInflation implements InflateSink {
  *
  * @example
  * ```ts
- * import { data } from "../../mod.ts";
+ * import { data } from "@convnet/convnet";
  * const { dims, data: labels } = await data.readIdx("data/train-labels-idx1-ubyte.gz", { ndim: 1 });
  * console.log(dims[0], labels[0]); // 60000 5
  * ```
@@ -397,7 +397,7 @@ export async function readIdx(
  *
  * @example
  * ```ts
- * import { data } from "../../mod.ts";
+ * import { data } from "@convnet/convnet";
  * try {
  *   await data.readIdx("labels-idx1-ubyte", { sha256: "00".repeat(32) });
  * } catch (e) {
@@ -436,7 +436,7 @@ export interface LoadIdxPairOptions {
  *
  * @example
  * ```ts
- * import { data } from "../../mod.ts";
+ * import { data } from "@convnet/convnet";
  * const { images, labels } = await data.loadIdxPair(
  *   "data/t10k-images-idx3-ubyte",
  *   "data/t10k-labels-idx1-ubyte",

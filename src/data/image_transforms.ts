@@ -31,7 +31,7 @@ export interface ImageSample {
  *
  * @example
  * ```ts
- * import { data } from "../../mod.ts";
+ * import { data } from "@convnet/convnet";
  * // Inverts an image in [0, 1]; deterministic, so the loader applies it once to the whole dataset.
  * const invert: data.ImageTransform = {
  *   random: false,
@@ -65,7 +65,7 @@ function checkImage(who: string, image: ImageSample): void {
  *
  * @example
  * ```ts
- * import { data } from "../../mod.ts";
+ * import { data } from "@convnet/convnet";
  * const cifarNormalize = new data.Normalize([0.4914, 0.4822, 0.4465], [0.2470, 0.2435, 0.2616]);
  * ```
  */
@@ -140,7 +140,7 @@ export interface RandomCropOptions {
  *
  * @example
  * ```ts
- * import { data } from "../../mod.ts";
+ * import { data } from "@convnet/convnet";
  * const crop = new data.RandomCrop(32, { padding: 4 }); // CIFAR-10's usual augmentation
  * ```
  */
@@ -234,7 +234,7 @@ export interface RandomHorizontalFlipOptions {
  *
  * @example
  * ```ts
- * import { data } from "../../mod.ts";
+ * import { data } from "@convnet/convnet";
  * const flip = new data.RandomHorizontalFlip(); // p = 0.5
  * ```
  */
@@ -276,7 +276,7 @@ export class RandomHorizontalFlip implements ImageTransform {
  *
  * @example
  * ```ts
- * import { data } from "../../mod.ts";
+ * import { data } from "@convnet/convnet";
  * const train = new data.DataLoader(await data.loadCifar10({ dir: "./cifar", train: true }), {
  *   batchSize: 128,
  *   shuffle: true,
@@ -324,7 +324,7 @@ export class Compose implements ImageTransform {
  *
  * @example
  * ```ts
- * import { data } from "../../mod.ts";
+ * import { data } from "@convnet/convnet";
  * data.isImageTransform(new data.RandomHorizontalFlip()); // true
  * data.isImageTransform(data.toTensor()); // false: a byte lookup table
  * ```

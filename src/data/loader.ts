@@ -56,7 +56,7 @@ export type LoaderItem = readonly (Tensor | number)[];
  *
  * @example
  * ```ts
- * import type { data, Tensor } from "../../mod.ts";
+ * import type { data, Tensor } from "@convnet/convnet";
  * type PairBatch = data.Collated<[Tensor, number]>; // [Tensor, Tensor]
  * ```
  */

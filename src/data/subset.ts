@@ -14,7 +14,7 @@ import { type Dataset, type ImageDataset, type ImageItem, imageItem, isImageData
  *
  * @example
  * ```ts
- * import { data } from "../../mod.ts";
+ * import { data } from "@convnet/convnet";
  * const mnist = await data.loadMnist({ train: true });
  * const evens = new data.Subset(mnist, Array.from({ length: 30000 }, (_, i) => 2 * i));
  * evens.length; // 30000
@@ -92,7 +92,7 @@ export interface RandomSplitOptions {
  *
  * @example
  * ```ts
- * import { data, Generator } from "../../mod.ts";
+ * import { data, Generator } from "@convnet/convnet";
  * const mnist = await data.loadMnist({ train: true });
  * const [train, val] = data.randomSplit(mnist, [0.9, 0.1], { generator: new Generator(42) });
  * [train.length, val.length]; // [54000, 6000]

@@ -13,7 +13,7 @@ import type { Dataset } from "./dataset.ts";
  *
  * @example
  * ```ts
- * import { data, Tensor, tensor } from "../../mod.ts";
+ * import { data, Tensor, tensor } from "@convnet/convnet";
  * const x = Tensor.randn([6, 3]);
  * const y = tensor([0, 1, 0, 1, 1, 0], [6], { dtype: "int32" });
  * const ds = new data.TensorDataset(x, y);

@@ -66,7 +66,7 @@ async function syncDir(dir: string): Promise<void> {
  *
  * @example
  * ```ts
- * import { io } from "../../mod.ts";
+ * import { io } from "@convnet/convnet";
  * await io.writeFileAtomic("notes.txt", new TextEncoder().encode("done\n"));
  * ```
  */
@@ -110,7 +110,7 @@ export interface CheckWritableOptions {
  *
  * @example
  * ```ts
- * import { io } from "../../mod.ts";
+ * import { io } from "@convnet/convnet";
  * await io.checkWritable("model.safetensors"); // throws if, e.g., the folder is missing
  * ```
  */

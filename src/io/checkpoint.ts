@@ -92,7 +92,7 @@ export interface CheckpointInfo {
  *
  * @example
  * ```ts
- * import { io, nn, optim } from "../../mod.ts";
+ * import { io, nn, optim } from "@convnet/convnet";
  * const model = new nn.Linear(4, 2);
  * const optimizer = new optim.Adadelta(model.parameters(), { lr: 1.0 });
  * const scheduler = new optim.StepLR(optimizer, { stepSize: 1, gamma: 0.7 });
@@ -112,7 +112,7 @@ export async function saveCheckpoint(path: string, opts: SaveCheckpointOptions):
  *
  * @example
  * ```ts
- * import { io, nn, optim } from "../../mod.ts";
+ * import { io, nn, optim } from "@convnet/convnet";
  * const model = new nn.Linear(4, 2);
  * const optimizer = new optim.Adadelta(model.parameters(), { lr: 1.0 });
  * const scheduler = new optim.StepLR(optimizer, { stepSize: 1, gamma: 0.7 });

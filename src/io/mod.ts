@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * import { io, tensor } from "../../mod.ts";
+ * import { io, tensor } from "@convnet/convnet";
  * await io.save({ w: tensor([1, 2], [2]) }, "model.safetensors");
  * const dict = await io.load("model.safetensors");
  * ```

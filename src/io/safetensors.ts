@@ -51,7 +51,7 @@ function checkEndian(fn: string): void {
  *
  * @example
  * ```ts
- * import { io, tensor } from "../../mod.ts";
+ * import { io, tensor } from "@convnet/convnet";
  * const bytes = io.saveBytes({ "fc.bias": tensor([0.5, -1], [2]) });
  * ```
  */
@@ -120,7 +120,7 @@ export function saveBytes(stateDict: Record<string, Tensor>, opts: SaveOptions =
  *
  * @example
  * ```ts
- * import { io, tensor } from "../../mod.ts";
+ * import { io, tensor } from "@convnet/convnet";
  * await io.save({ w: tensor([1, 2, 3, 4], [2, 2]) }, "model.safetensors");
  * ```
  */
@@ -150,7 +150,7 @@ function product(shape: number[]): number {
  *
  * @example
  * ```ts
- * import { io, tensor } from "../../mod.ts";
+ * import { io, tensor } from "@convnet/convnet";
  * const { tensors, metadata } = io.parseSafetensors(
  *   io.saveBytes({ b: tensor([1], [1]) }, { metadata: { format: "pt" } }),
  * );
@@ -297,7 +297,7 @@ export function parseSafetensors(bytes: Uint8Array, name = "<bytes>"): Safetenso
  *
  * @example
  * ```ts
- * import { io, tensor } from "../../mod.ts";
+ * import { io, tensor } from "@convnet/convnet";
  * const dict = io.loadBytes(io.saveBytes({ w: tensor([1, 2], [2]) }));
  * dict.w.shape; // [2]
  * ```
@@ -312,7 +312,7 @@ export function loadBytes(bytes: Uint8Array, name?: string): Record<string, Tens
  *
  * @example
  * ```ts
- * import { io } from "../../mod.ts";
+ * import { io } from "@convnet/convnet";
  * const dict = await io.load("model.safetensors");
  * Object.keys(dict); // ["conv1.weight", "conv1.bias", ...]
  * ```

@@ -48,7 +48,7 @@ function dropoutOptions(layer: string, opts: DropoutLayerOptions): { p: number; 
  *
  * @example
  * ```ts
- * import { nn, Tensor } from "../../mod.ts";
+ * import { nn, Tensor } from "@convnet/convnet";
  * const drop = new nn.Dropout({ p: 0.2 });
  * drop.forward(Tensor.ones([4, 5])); // values 0 or 1.25
  * drop.eval().forward(Tensor.ones([2])).toArray(); // [1, 1]
@@ -80,7 +80,7 @@ export class Dropout extends Module {
  *
  * @example
  * ```ts
- * import { nn, Tensor } from "../../mod.ts";
+ * import { nn, Tensor } from "@convnet/convnet";
  * const drop = new nn.Dropout2d({ p: 0.5 });
  * drop.forward(Tensor.ones([2, 8, 5, 5])); // each of the 16 channels all 0 or all 2
  * ```
@@ -110,7 +110,7 @@ export class Dropout2d extends Module {
  *
  * @example
  * ```ts
- * import { nn, tensor } from "../../mod.ts";
+ * import { nn, tensor } from "@convnet/convnet";
  * new nn.Sigmoid().forward(tensor([0])).toArray(); // [0.5]
  * ```
  */
@@ -126,7 +126,7 @@ export class Sigmoid extends Module {
  *
  * @example
  * ```ts
- * import { nn, tensor } from "../../mod.ts";
+ * import { nn, tensor } from "@convnet/convnet";
  * new nn.Tanh().forward(tensor([0])).toArray(); // [0]
  * ```
  */
@@ -142,7 +142,7 @@ export class Tanh extends Module {
  *
  * @example
  * ```ts
- * import { nn, tensor } from "../../mod.ts";
+ * import { nn, tensor } from "@convnet/convnet";
  * new nn.GELU().forward(tensor([1])).toArray(); // [0.8413447]
  * new nn.GELU({ approximate: "tanh" }).forward(tensor([1])).toArray(); // [0.8411920]
  * ```
@@ -174,7 +174,7 @@ export class GELU extends Module {
  *
  * @example
  * ```ts
- * import { nn, tensor } from "../../mod.ts";
+ * import { nn, tensor } from "@convnet/convnet";
  * new nn.LeakyReLU({ negativeSlope: 0.1 }).forward(tensor([-1, 1])).toArray(); // [-0.1, 1]
  * ```
  */
@@ -205,7 +205,7 @@ export class LeakyReLU extends Module {
  *
  * @example
  * ```ts
- * import { nn, tensor } from "../../mod.ts";
+ * import { nn, tensor } from "@convnet/convnet";
  * new nn.SiLU().forward(tensor([1])).toArray(); // [0.7310586]
  * ```
  */
@@ -221,7 +221,7 @@ export class SiLU extends Module {
  *
  * @example
  * ```ts
- * import { nn, tensor } from "../../mod.ts";
+ * import { nn, tensor } from "@convnet/convnet";
  * new nn.ELU().forward(tensor([-1, 1])).toArray(); // [-0.6321206, 1]
  * ```
  */
@@ -269,7 +269,7 @@ function softmaxDim(layer: string, opts: SoftmaxLayerOptions): number {
  *
  * @example
  * ```ts
- * import { nn, tensor } from "../../mod.ts";
+ * import { nn, tensor } from "@convnet/convnet";
  * new nn.Softmax({ dim: 1 }).forward(tensor([[0, 0]])).toArray(); // [0.5, 0.5]
  * ```
  */
@@ -296,7 +296,7 @@ export class Softmax extends Module {
  *
  * @example
  * ```ts
- * import { nn, tensor } from "../../mod.ts";
+ * import { nn, tensor } from "@convnet/convnet";
  * new nn.LogSoftmax({ dim: 1 }).forward(tensor([[0, 0]])).toArray(); // [-0.6931472, -0.6931472]
  * ```
  */
@@ -324,7 +324,7 @@ export class LogSoftmax extends Module {
  *
  * @example
  * ```ts
- * import { nn, tensor } from "../../mod.ts";
+ * import { nn, tensor } from "@convnet/convnet";
  * const x = tensor([1, 2]);
  * new nn.Identity().forward(x) === x; // true
  * ```

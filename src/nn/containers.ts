@@ -69,7 +69,7 @@ abstract class ModuleSequence extends Module implements Iterable<Module> {
  *
  * @example
  * ```ts
- * import { nn, Tensor } from "../../mod.ts";
+ * import { nn, Tensor } from "@convnet/convnet";
  * const net = new nn.Sequential(
  *   new nn.Conv2d(1, 16, { kernelSize: 3, padding: 1 }), new nn.ReLU(),
  *   new nn.MaxPool2d({ kernelSize: 2 }), new nn.Flatten(), new nn.Linear(3136, 10),
@@ -100,7 +100,7 @@ export class Sequential extends ModuleSequence {
  *
  * @example
  * ```ts
- * import { nn, Tensor } from "../../mod.ts";
+ * import { nn, Tensor } from "@convnet/convnet";
  * class Mlp extends nn.Module {
  *   layers = new nn.ModuleList([new nn.Linear(4, 8), new nn.Linear(8, 2)]);
  *   forward(x: Tensor): Tensor {

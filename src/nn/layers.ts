@@ -45,7 +45,7 @@ export interface Conv2dLayerOptions extends F.Conv2dOptions {
  *
  * @example
  * ```ts
- * import { nn, Tensor } from "../../mod.ts";
+ * import { nn, Tensor } from "@convnet/convnet";
  * const conv1 = new nn.Conv2d(1, 16, { kernelSize: 3, stride: 1, padding: 1 });
  * const y = conv1.forward(Tensor.randn([10, 1, 28, 28])); // [10, 16, 28, 28]
  * ```
@@ -106,7 +106,7 @@ export class Conv2d extends Module {
  *
  * @example
  * ```ts
- * import { nn, Tensor } from "../../mod.ts";
+ * import { nn, Tensor } from "@convnet/convnet";
  * const fc = new nn.Linear(3136, 10);
  * const y = fc.forward(Tensor.randn([10, 3136])); // [10, 10]
  * ```
@@ -145,7 +145,7 @@ export class Linear extends Module {
  *
  * @example
  * ```ts
- * import { nn, tensor } from "../../mod.ts";
+ * import { nn, tensor } from "@convnet/convnet";
  * new nn.ReLU().forward(tensor([-1, 1])).toArray(); // [0, 1]
  * ```
  */
@@ -181,7 +181,7 @@ abstract class Pool2d extends Module {
  *
  * @example
  * ```ts
- * import { nn, Tensor } from "../../mod.ts";
+ * import { nn, Tensor } from "@convnet/convnet";
  * const pool = new nn.MaxPool2d({ kernelSize: 2, stride: 2 });
  * pool.forward(Tensor.randn([1, 16, 28, 28])).shape; // [1, 16, 14, 14]
  * ```
@@ -207,7 +207,7 @@ export class MaxPool2d extends Pool2d {
  *
  * @example
  * ```ts
- * import { nn, Tensor } from "../../mod.ts";
+ * import { nn, Tensor } from "@convnet/convnet";
  * new nn.AvgPool2d({ kernelSize: 2 }).forward(Tensor.ones([1, 1, 4, 4])).shape; // [1, 1, 2, 2]
  * ```
  */
@@ -227,7 +227,7 @@ export class AvgPool2d extends Pool2d {
  *
  * @example
  * ```ts
- * import { nn, Tensor } from "../../mod.ts";
+ * import { nn, Tensor } from "@convnet/convnet";
  * new nn.SumPool2d({ kernelSize: 2 }).forward(Tensor.ones([1, 1, 4, 4])).toArray(); // [4, 4, 4, 4]
  * ```
  */
@@ -247,7 +247,7 @@ export class SumPool2d extends Pool2d {
  *
  * @example
  * ```ts
- * import { nn, Tensor } from "../../mod.ts";
+ * import { nn, Tensor } from "@convnet/convnet";
  * new nn.Flatten().forward(Tensor.zeros([10, 16, 14, 14])).shape; // [10, 3136]
  * ```
  */

@@ -31,7 +31,7 @@ export interface LossOptions {
  *
  * @example
  * ```ts
- * import { nn, tensor } from "../../mod.ts";
+ * import { nn, tensor } from "@convnet/convnet";
  * const criterion = new nn.NLLLoss({ weight: tensor([1, 2, 1]), ignoreIndex: -1 });
  * const logp = new nn.LogSoftmax({ dim: 1 }).forward(tensor([[1, 2, 3], [0, 0, 5]]));
  * criterion.forward(logp, tensor([1, -1], [2], { dtype: "int32" })).item(); // 1.4076
@@ -67,7 +67,7 @@ export class NLLLoss extends Module {
  *
  * @example
  * ```ts
- * import { nn, tensor } from "../../mod.ts";
+ * import { nn, tensor } from "@convnet/convnet";
  * const criterion = new nn.CrossEntropyLoss();
  * const loss = criterion.forward(tensor([[1, 2, 3]]), tensor([2], [1], { dtype: "int32" }));
  * const smoothed = new nn.CrossEntropyLoss({ labelSmoothing: 0.1, weight: tensor([1, 1, 2]) });
@@ -105,7 +105,7 @@ export class CrossEntropyLoss extends Module {
  *
  * @example
  * ```ts
- * import { nn, tensor } from "../../mod.ts";
+ * import { nn, tensor } from "@convnet/convnet";
  * new nn.MSELoss().forward(tensor([1, 2, 3]), tensor([1, 0, 0])).item(); // 13 / 3
  * ```
  */
@@ -130,7 +130,7 @@ export class MSELoss extends Module {
  *
  * @example
  * ```ts
- * import { nn, tensor } from "../../mod.ts";
+ * import { nn, tensor } from "@convnet/convnet";
  * new nn.L1Loss({ reduction: "sum" }).forward(tensor([1, 2, 3]), tensor([1, 0, 0])).item(); // 5
  * ```
  */
@@ -155,7 +155,7 @@ export class L1Loss extends Module {
  *
  * @example
  * ```ts
- * import { nn, tensor } from "../../mod.ts";
+ * import { nn, tensor } from "@convnet/convnet";
  * new nn.SmoothL1Loss({ beta: 0.5 }).forward(tensor([0.2, 3]), tensor([0, 0])).item(); // (0.04 + 2.75) / 2
  * ```
  */
@@ -182,7 +182,7 @@ export class SmoothL1Loss extends Module {
  *
  * @example
  * ```ts
- * import { nn, tensor } from "../../mod.ts";
+ * import { nn, tensor } from "@convnet/convnet";
  * new nn.BCELoss().forward(tensor([0.9, 0.2]), tensor([1, 0])).item(); // 0.1643
  * ```
  */
@@ -211,7 +211,7 @@ export class BCELoss extends Module {
  *
  * @example
  * ```ts
- * import { nn, tensor } from "../../mod.ts";
+ * import { nn, tensor } from "@convnet/convnet";
  * const criterion = new nn.BCEWithLogitsLoss({ posWeight: tensor([2, 1]) });
  * criterion.forward(tensor([[3, -2], [0, 1]]), tensor([[1, 0], [0, 1]])).item();
  * Object.keys(criterion.stateDict()); // ["pos_weight"]

@@ -21,7 +21,7 @@ const parameters = new WeakSet<Tensor>();
  *
  * @example
  * ```ts
- * import { nn, Tensor } from "../../mod.ts";
+ * import { nn, Tensor } from "@convnet/convnet";
  * class Scale extends nn.Module {
  *   s = nn.parameter(Tensor.ones([1]));
  *   forward(x: Tensor): Tensor { return x.mul(this.s); }
@@ -70,7 +70,7 @@ function checkStateDictObject(dict: unknown): void {
  *
  * @example
  * ```ts
- * import { nn, Tensor } from "../../mod.ts";
+ * import { nn, Tensor } from "@convnet/convnet";
  * class Net extends nn.Module {
  *   conv1 = new nn.Conv2d(1, 16, { kernelSize: 3, stride: 1, padding: 1 });
  *   relu = new nn.ReLU();
@@ -100,7 +100,7 @@ export abstract class Module {
    *
    * @example
    * ```ts
-   * import { nn } from "../../mod.ts";
+   * import { nn } from "@convnet/convnet";
    * const net = new nn.Sequential(new nn.Linear(4, 3), new nn.ReLU());
    * net.namedChildren().map(([name]) => name); // ["0", "1"]
    * ```
@@ -129,7 +129,7 @@ export abstract class Module {
    *
    * @example
    * ```ts
-   * import { nn } from "../../mod.ts";
+   * import { nn } from "@convnet/convnet";
    * new nn.Sequential(new nn.Linear(4, 3), new nn.ReLU()).children().length; // 2
    * ```
    */
@@ -144,7 +144,7 @@ export abstract class Module {
    *
    * @example
    * ```ts
-   * import { nn } from "../../mod.ts";
+   * import { nn } from "@convnet/convnet";
    * const net = new nn.Sequential(new nn.Sequential(new nn.Linear(4, 3), new nn.ReLU()), new nn.Linear(3, 1));
    * net.namedModules().map(([name]) => name); // ["", "0", "0.0", "0.1", "1"]
    * ```
@@ -167,7 +167,7 @@ export abstract class Module {
    *
    * @example
    * ```ts
-   * import { nn } from "../../mod.ts";
+   * import { nn } from "@convnet/convnet";
    * new nn.Sequential(new nn.Linear(4, 3), new nn.ReLU()).modules().length; // 3
    * ```
    */
@@ -181,7 +181,7 @@ export abstract class Module {
    *
    * @example
    * ```ts
-   * import { nn } from "../../mod.ts";
+   * import { nn } from "@convnet/convnet";
    * const net = new nn.Sequential(new nn.Linear(4, 3), new nn.ReLU(), new nn.Linear(3, 1));
    * const visited: string[] = [];
    * net.apply((m) => visited.push(m.constructor.name)); // ["Linear", "ReLU", "Linear", "Sequential"]
@@ -199,7 +199,7 @@ export abstract class Module {
    *
    * @example
    * ```ts
-   * import { nn } from "../../mod.ts";
+   * import { nn } from "@convnet/convnet";
    * new nn.Linear(3136, 10).numParameters(); // 31370
    * ```
    */
@@ -216,7 +216,7 @@ export abstract class Module {
    *
    * @example
    * ```ts
-   * import { nn, type Tensor } from "../../mod.ts";
+   * import { nn, type Tensor } from "@convnet/convnet";
    * class Scale extends nn.Module {
    *   constructor(readonly factor: number) { super(); }
    *   override extraRepr(): string { return `factor=${this.factor}`; }
@@ -235,7 +235,7 @@ export abstract class Module {
    *
    * @example
    * ```ts
-   * import { nn } from "../../mod.ts";
+   * import { nn } from "@convnet/convnet";
    * String(new nn.Sequential(new nn.Linear(4, 3), new nn.ReLU()));
    * // Sequential(
    * //   (0): Linear(in_features=4, out_features=3, bias=True)
@@ -259,7 +259,7 @@ export abstract class Module {
    *
    * @example
    * ```ts
-   * import { nn } from "../../mod.ts";
+   * import { nn } from "@convnet/convnet";
    * Deno.inspect(new nn.ReLU()); // "ReLU()"
    * ```
    */
@@ -294,7 +294,7 @@ export abstract class Module {
    *
    * @example
    * ```ts
-   * import { nn, Tensor } from "../../mod.ts";
+   * import { nn, Tensor } from "@convnet/convnet";
    * class Counter extends nn.Module {
    *   count = this.registerBuffer("count", Tensor.zeros([], { dtype: "int64" }));
    *   forward(x: Tensor): Tensor { return x; }
@@ -363,7 +363,7 @@ export abstract class Module {
    *
    * @example
    * ```ts
-   * import { nn } from "../../mod.ts";
+   * import { nn } from "@convnet/convnet";
    * const model = new nn.Linear(4, 2);
    * model.loadStateDict(new nn.Linear(4, 2).stateDict());
    * ```

@@ -139,7 +139,7 @@ function incrementInt64(counter: Tensor): void {
  *
  * @example
  * ```ts
- * import { nn, Tensor } from "../../mod.ts";
+ * import { nn, Tensor } from "@convnet/convnet";
  * const bn = new nn.BatchNorm1d(16);
  * const y = bn.forward(Tensor.randn([8, 16])); // each column: mean 0, variance 1
  * Object.keys(bn.stateDict()); // weight, bias, running_mean, running_var, num_batches_tracked
@@ -164,7 +164,7 @@ export class BatchNorm1d extends BatchNorm {
  *
  * @example
  * ```ts
- * import { nn, Tensor } from "../../mod.ts";
+ * import { nn, Tensor } from "@convnet/convnet";
  * const bn = new nn.BatchNorm2d(16);
  * bn.forward(Tensor.randn([8, 16, 5, 5])); // training: batch statistics, running ones updated
  * bn.eval();
@@ -198,7 +198,7 @@ export interface LayerNormLayerOptions {
  *
  * @example
  * ```ts
- * import { nn, Tensor } from "../../mod.ts";
+ * import { nn, Tensor } from "@convnet/convnet";
  * const norm = new nn.LayerNorm([5, 5]);
  * norm.forward(Tensor.randn([2, 3, 5, 5])).shape; // [2, 3, 5, 5]
  * ```
@@ -247,7 +247,7 @@ export interface GroupNormLayerOptions {
  *
  * @example
  * ```ts
- * import { nn, Tensor } from "../../mod.ts";
+ * import { nn, Tensor } from "@convnet/convnet";
  * const norm = new nn.GroupNorm(4, 16);
  * norm.forward(Tensor.randn([2, 16, 5, 5])).shape; // [2, 16, 5, 5]
  * ```

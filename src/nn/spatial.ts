@@ -39,7 +39,7 @@ function uniformParameter(shape: number[], bound: number, g: Generator): Tensor 
  *
  * @example
  * ```ts
- * import { nn, Tensor } from "../../mod.ts";
+ * import { nn, Tensor } from "@convnet/convnet";
  * const up = new nn.ConvTranspose2d(16, 8, { kernelSize: 3, stride: 2, padding: 1, outputPadding: 1 });
  * up.forward(Tensor.randn([1, 16, 7, 7])).shape; // [1, 8, 14, 14]
  * ```
@@ -128,7 +128,7 @@ function checkOutputSize(layer: string, size: F.AdaptiveSize): F.AdaptiveSize {
  *
  * @example
  * ```ts
- * import { nn, Tensor } from "../../mod.ts";
+ * import { nn, Tensor } from "@convnet/convnet";
  * const pool = new nn.AdaptiveAvgPool2d(1);
  * pool.forward(Tensor.randn([2, 512, 7, 7])).shape; // [2, 512, 1, 1]
  * ```
@@ -153,7 +153,7 @@ export class AdaptiveAvgPool2d extends Module {
  *
  * @example
  * ```ts
- * import { nn, Tensor } from "../../mod.ts";
+ * import { nn, Tensor } from "@convnet/convnet";
  * const pool = new nn.AdaptiveMaxPool2d([3, 4]);
  * pool.forward(Tensor.randn([2, 8, 10, 9])).shape; // [2, 8, 3, 4]
  * ```

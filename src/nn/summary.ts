@@ -63,7 +63,7 @@ export interface ModelSummary {
  *
  * @example
  * ```ts
- * import { nn } from "../../mod.ts";
+ * import { nn } from "@convnet/convnet";
  * const net = new nn.Sequential(new nn.Conv2d(1, 16, { kernelSize: 3, padding: 1 }), new nn.ReLU(),
  *   new nn.MaxPool2d({ kernelSize: 2 }), new nn.Flatten(), new nn.Linear(3136, 10));
  * const s = nn.summary(net, [1, 1, 28, 28], { print: false });

@@ -12,7 +12,7 @@ import { fullLike, scalarRaw, whereRaw } from "./_kernels.ts";
  *
  * @example
  * ```ts
- * import { abs, tensor } from "../../mod.ts";
+ * import { abs, tensor } from "@convnet/convnet";
  * abs(tensor([-1.5, 2])).toArray(); // [1.5, 2]
  * ```
  */

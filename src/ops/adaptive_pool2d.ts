@@ -132,7 +132,7 @@ function adaptivePool<T extends TensorBase>(kind: Kind, op: string, x: T, size: 
  *
  * @example
  * ```ts
- * import { F, Tensor } from "../../mod.ts";
+ * import { F, Tensor } from "@convnet/convnet";
  * F.adaptiveAvgPool2d(Tensor.randn([2, 512, 7, 7]), 1).shape; // [2, 512, 1, 1]
  * F.adaptiveAvgPool2d(Tensor.ones([1, 3, 10, 9]), [3, 4]).shape; // [1, 3, 3, 4]
  * ```
@@ -147,7 +147,7 @@ export function adaptiveAvgPool2d<T extends TensorBase>(x: T, outputSize: Adapti
  *
  * @example
  * ```ts
- * import { F, tensor } from "../../mod.ts";
+ * import { F, tensor } from "@convnet/convnet";
  * const x = tensor([[[1, 5, 2], [7, 0, 3]]]); // [1, 2, 3]
  * F.adaptiveMaxPool2d(x, [1, 2]).toArray(); // [7, 5]: windows over columns [0, 2) and [1, 3)
  * ```

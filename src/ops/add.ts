@@ -11,7 +11,7 @@ import { binaryOp, scalarOp } from "./_elementwise.ts";
  *
  * @example
  * ```ts
- * import { add, tensor } from "../../mod.ts";
+ * import { add, tensor } from "@convnet/convnet";
  * add(tensor([[1, 2], [3, 4]]), tensor([10, 20])).toArray(); // [11, 22, 13, 24]
  * ```
  */

@@ -40,7 +40,7 @@ export interface BatchNormOptions {
  *
  * @example
  * ```ts
- * import { F, Tensor, tensor } from "../../mod.ts";
+ * import { F, Tensor, tensor } from "@convnet/convnet";
  * const x = tensor([[1, 10], [3, 30]]);
  * const runningMean = Tensor.zeros([2]), runningVar = Tensor.ones([2]);
  * F.batchNorm(x, runningMean, runningVar, { training: true }).toArray(); // ≈ [-1, -1, 1, 1]

@@ -35,7 +35,7 @@ export interface BinaryCrossEntropyOptions {
  *
  * @example
  * ```ts
- * import { F, tensor } from "../../mod.ts";
+ * import { F, tensor } from "@convnet/convnet";
  * const p = tensor([0.9, 0.2, 1]);
  * F.binaryCrossEntropy(p, tensor([1, 0, 0]), { reduction: "none" }).toArray(); // [0.1054, 0.2231, 100]
  * ```

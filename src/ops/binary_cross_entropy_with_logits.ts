@@ -45,7 +45,7 @@ export interface BinaryCrossEntropyWithLogitsOptions {
  *
  * @example
  * ```ts
- * import { F, tensor } from "../../mod.ts";
+ * import { F, tensor } from "@convnet/convnet";
  * const logits = tensor([[2, -1], [100, -100]]);
  * const target = tensor([[1, 0], [1, 1]]);
  * F.binaryCrossEntropyWithLogits(logits, target, { reduction: "none" }).toArray(); // [0.1269, 0.3133, 0, 100]

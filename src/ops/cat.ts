@@ -16,7 +16,7 @@ import { unsqueeze } from "./reshape.ts";
  *
  * @example
  * ```ts
- * import { cat, tensor } from "../../mod.ts";
+ * import { cat, tensor } from "@convnet/convnet";
  * cat([tensor([[1, 2]]), tensor([[3, 4], [5, 6]])], 0).shape; // [3, 2]
  * ```
  */
@@ -70,7 +70,7 @@ export function cat<T extends TensorBase>(tensors: readonly T[], dim = 0): T {
  *
  * @example
  * ```ts
- * import { stack, tensor } from "../../mod.ts";
+ * import { stack, tensor } from "@convnet/convnet";
  * stack([tensor([1, 2]), tensor([3, 4])], 1).toArray(); // [1, 3, 2, 4]
  * ```
  */

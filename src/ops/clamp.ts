@@ -22,7 +22,7 @@ export interface ClampOptions {
  *
  * @example
  * ```ts
- * import { clamp, tensor } from "../../mod.ts";
+ * import { clamp, tensor } from "@convnet/convnet";
  * clamp(tensor([-2, 0.5, 3]), { min: 0, max: 1 }).toArray(); // [0, 0.5, 1]
  * ```
  */

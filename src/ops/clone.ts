@@ -11,7 +11,7 @@ import { record } from "../autograd/graph.ts";
  *
  * @example
  * ```ts
- * import { clone, tensor } from "../../mod.ts";
+ * import { clone, tensor } from "@convnet/convnet";
  * const c = clone(tensor([1, 2]));
  * ```
  */

@@ -18,7 +18,7 @@ function compare<T extends TensorBase>(op: Comparison, a: T, b: TensorBase | num
  *
  * @example
  * ```ts
- * import { eq, tensor } from "../../mod.ts";
+ * import { eq, tensor } from "@convnet/convnet";
  * eq(tensor([1, 2, 3]), tensor([1, 0, 3])).sum().item(); // 2
  * ```
  */
@@ -31,7 +31,7 @@ export function eq<T extends TensorBase>(a: T, b: TensorBase | number): T {
  *
  * @example
  * ```ts
- * import { ne, tensor } from "../../mod.ts";
+ * import { ne, tensor } from "@convnet/convnet";
  * ne(tensor([1, 2, 3]), 2).toArray(); // Int32Array [1, 0, 1]
  * ```
  */
@@ -44,7 +44,7 @@ export function ne<T extends TensorBase>(a: T, b: TensorBase | number): T {
  *
  * @example
  * ```ts
- * import { gt, tensor } from "../../mod.ts";
+ * import { gt, tensor } from "@convnet/convnet";
  * gt(tensor([1, 2, 3]), 2).toArray(); // Int32Array [0, 0, 1]
  * ```
  */
@@ -57,7 +57,7 @@ export function gt<T extends TensorBase>(a: T, b: TensorBase | number): T {
  *
  * @example
  * ```ts
- * import { lt, tensor } from "../../mod.ts";
+ * import { lt, tensor } from "@convnet/convnet";
  * lt(tensor([1, 2, 3]), 2).toArray(); // Int32Array [1, 0, 0]
  * ```
  */
@@ -70,7 +70,7 @@ export function lt<T extends TensorBase>(a: T, b: TensorBase | number): T {
  *
  * @example
  * ```ts
- * import { ge, tensor } from "../../mod.ts";
+ * import { ge, tensor } from "@convnet/convnet";
  * ge(tensor([1, 2, 3]), 2).toArray(); // Int32Array [0, 1, 1]
  * ```
  */
@@ -83,7 +83,7 @@ export function ge<T extends TensorBase>(a: T, b: TensorBase | number): T {
  *
  * @example
  * ```ts
- * import { le, tensor } from "../../mod.ts";
+ * import { le, tensor } from "@convnet/convnet";
  * le(tensor([1, 2, 3]), 2).toArray(); // Int32Array [1, 1, 0]
  * ```
  */

@@ -32,7 +32,7 @@ export interface Conv2dOptions {
  *
  * @example
  * ```ts
- * import { F, Tensor } from "../../mod.ts";
+ * import { F, Tensor } from "@convnet/convnet";
  * const x = Tensor.randn([1, 1, 28, 28]);
  * const w = Tensor.randn([16, 1, 3, 3]);
  * const y = F.conv2d(x, w, null, { stride: 1, padding: 1 }); // [1, 16, 28, 28]

@@ -53,7 +53,7 @@ const OPTION_KEYS = ["stride", "padding", "outputPadding", "groups", "dilation"]
  *
  * @example
  * ```ts
- * import { F, Tensor } from "../../mod.ts";
+ * import { F, Tensor } from "@convnet/convnet";
  * const x = Tensor.randn([1, 16, 7, 7]);
  * const w = Tensor.randn([16, 8, 3, 3]);
  * const y = F.convTranspose2d(x, w, null, { stride: 2, padding: 1, outputPadding: 1 }); // [1, 8, 14, 14]

@@ -56,7 +56,7 @@ export interface CrossEntropyOptions {
  *
  * @example
  * ```ts
- * import { F, tensor } from "../../mod.ts";
+ * import { F, tensor } from "@convnet/convnet";
  * const logits = tensor([[2, 0.5, -1], [0, 1, 0]], undefined, { requiresGrad: true });
  * const targets = tensor([0, 1], [2], { dtype: "int32" });
  * F.crossEntropy(logits, targets).backward();

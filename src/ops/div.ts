@@ -13,7 +13,7 @@ import { neg } from "./neg.ts";
  *
  * @example
  * ```ts
- * import { div, tensor } from "../../mod.ts";
+ * import { div, tensor } from "@convnet/convnet";
  * div(tensor([1, 2]), 2).toArray(); // [0.5, 1]
  * ```
  */

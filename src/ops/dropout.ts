@@ -31,7 +31,7 @@ export interface DropoutOptions {
  *
  * @example
  * ```ts
- * import { F, PhiloxGenerator, Tensor } from "../../mod.ts";
+ * import { F, PhiloxGenerator, Tensor } from "@convnet/convnet";
  * const y = F.dropout(Tensor.ones([2, 4]), { p: 0.25, generator: new PhiloxGenerator(1) });
  * // each value is 0 or 1 / 0.75; about three in four are kept
  * F.dropout(Tensor.ones([3]), { training: false }).toArray(); // [1, 1, 1]
@@ -50,7 +50,7 @@ export function dropout<T extends TensorBase>(x: T, opts: DropoutOptions = {}): 
  *
  * @example
  * ```ts
- * import { F, PhiloxGenerator, Tensor } from "../../mod.ts";
+ * import { F, PhiloxGenerator, Tensor } from "@convnet/convnet";
  * const y = F.dropout2d(Tensor.ones([2, 3, 4, 4]), { p: 0.5, generator: new PhiloxGenerator(1) });
  * // each of the 2 × 3 channels is all 0 or all 2
  * ```

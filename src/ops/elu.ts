@@ -25,7 +25,7 @@ export interface EluOptions {
  *
  * @example
  * ```ts
- * import { F, tensor } from "../../mod.ts";
+ * import { F, tensor } from "@convnet/convnet";
  * F.elu(tensor([-1, 2])).toArray(); // [-0.6321206, 2]
  * F.elu(tensor([-1, 2]), { alpha: 2 }).toArray(); // [-1.2642411, 2]
  * ```

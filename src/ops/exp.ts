@@ -12,7 +12,7 @@ import { mul } from "./mul.ts";
  *
  * @example
  * ```ts
- * import { exp, tensor } from "../../mod.ts";
+ * import { exp, tensor } from "@convnet/convnet";
  * exp(tensor([0])).item(); // 1
  * ```
  */

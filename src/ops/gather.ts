@@ -46,7 +46,7 @@ function checkIndex(op: string, x: TensorBase, index: TensorBase): void {
  *
  * @example
  * ```ts
- * import { gather, tensor } from "../../mod.ts";
+ * import { gather, tensor } from "@convnet/convnet";
  * const x = tensor([[1, 2], [3, 4]]);
  * gather(x, 1, tensor([[0, 0], [1, 0]], undefined, { dtype: "int32" })).toArray(); // [1, 1, 4, 3]
  * ```
@@ -78,7 +78,7 @@ export function gather<T extends TensorBase>(x: T, dim: number, index: TensorBas
  *
  * @example
  * ```ts
- * import { indexSelect, tensor } from "../../mod.ts";
+ * import { indexSelect, tensor } from "@convnet/convnet";
  * const x = tensor([[1, 2], [3, 4], [5, 6]]);
  * indexSelect(x, 0, tensor([2, 0], [2], { dtype: "int32" })).toArray(); // [5, 6, 1, 2]
  * ```

@@ -30,7 +30,7 @@ export interface GeluOptions {
  *
  * @example
  * ```ts
- * import { F, tensor } from "../../mod.ts";
+ * import { F, tensor } from "@convnet/convnet";
  * F.gelu(tensor([-1, 0, 1])).toArray(); // [-0.1586553, 0, 0.8413447]
  * F.gelu(tensor([1]), { approximate: "tanh" }).item(); // 0.8411920
  * ```

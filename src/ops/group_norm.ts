@@ -27,7 +27,7 @@ export interface GroupNormOptions {
  *
  * @example
  * ```ts
- * import { F, tensor } from "../../mod.ts";
+ * import { F, tensor } from "@convnet/convnet";
  * F.groupNorm(tensor([[1, 3, 10, 30]]), 2).toArray(); // ≈ [-1, 1, -1, 1]
  * ```
  */

@@ -16,7 +16,7 @@ import { sub } from "./sub.ts";
  *
  * @example
  * ```ts
- * import { F, tensor } from "../../mod.ts";
+ * import { F, tensor } from "@convnet/convnet";
  * F.l1Loss(tensor([1, 2, 3]), tensor([1, 0, 0])).item(); // 5 / 3
  * F.l1Loss(tensor([1, 2, 3]), tensor([1, 0, 0]), { reduction: "sum" }).item(); // 5
  * ```

@@ -25,7 +25,7 @@ export interface LayerNormOptions {
  *
  * @example
  * ```ts
- * import { F, tensor } from "../../mod.ts";
+ * import { F, tensor } from "@convnet/convnet";
  * F.layerNorm(tensor([[1, 3], [10, 30]]), 2).toArray(); // ≈ [-1, 1, -1, 1]
  * ```
  */

@@ -21,7 +21,7 @@ export interface LeakyReluOptions {
  *
  * @example
  * ```ts
- * import { F, tensor } from "../../mod.ts";
+ * import { F, tensor } from "@convnet/convnet";
  * F.leakyRelu(tensor([-2, 3])).toArray(); // [-0.02, 3]
  * F.leakyRelu(tensor([-2, 3]), { negativeSlope: 0.5 }).toArray(); // [-1, 3]
  * ```

@@ -16,7 +16,7 @@ import { view } from "./view.ts";
  *
  * @example
  * ```ts
- * import { F, Tensor } from "../../mod.ts";
+ * import { F, Tensor } from "@convnet/convnet";
  * const y = F.linear(Tensor.randn([10, 3136]), Tensor.randn([10, 3136]), Tensor.zeros([10])); // [10, 10]
  * ```
  */

@@ -12,7 +12,7 @@ import { div } from "./div.ts";
  *
  * @example
  * ```ts
- * import { log, tensor } from "../../mod.ts";
+ * import { log, tensor } from "@convnet/convnet";
  * log(tensor([1])).item(); // 0
  * ```
  */

@@ -17,7 +17,7 @@ import { broadcastShapes, checkTensor } from "./_util.ts";
  *
  * @example
  * ```ts
- * import { matmul, tensor, Tensor } from "../../mod.ts";
+ * import { matmul, tensor, Tensor } from "@convnet/convnet";
  * matmul(tensor([[1, 2]]), tensor([[3], [4]])).item(); // 11
  * matmul(Tensor.ones([5, 2, 3]), Tensor.ones([3, 4])).shape; // [5, 2, 4]
  * ```
@@ -89,7 +89,7 @@ export function matmul<T extends TensorBase>(a: T, b: TensorBase): T {
  *
  * @example
  * ```ts
- * import { bmm, Tensor } from "../../mod.ts";
+ * import { bmm, Tensor } from "@convnet/convnet";
  * bmm(Tensor.ones([4, 2, 3]), Tensor.ones([4, 3, 5])).shape; // [4, 2, 5]
  * ```
  */

@@ -54,7 +54,7 @@ function extreme<T extends TensorBase>(
  *
  * @example
  * ```ts
- * import { max, tensor } from "../../mod.ts";
+ * import { max, tensor } from "@convnet/convnet";
  * max(tensor([[1, 5], [7, 0]]), 1).toArray(); // [5, 7]
  * max(tensor([[1, 5], [7, 0]])).item(); // 7
  * ```
@@ -68,7 +68,7 @@ export function max<T extends TensorBase>(x: T, dim?: number, opts: ReduceOption
  *
  * @example
  * ```ts
- * import { min, tensor } from "../../mod.ts";
+ * import { min, tensor } from "@convnet/convnet";
  * min(tensor([[1, 5], [7, 0]]), 1).toArray(); // [1, 0]
  * ```
  */
@@ -86,7 +86,7 @@ function argExtreme<T extends TensorBase>(op: "argmax" | "argmin", x: T, dim: nu
  *
  * @example
  * ```ts
- * import { argmax, tensor } from "../../mod.ts";
+ * import { argmax, tensor } from "@convnet/convnet";
  * argmax(tensor([[1, 5, 2], [7, 0, 1]]), 1).toArray(); // Int32Array [1, 0]
  * ```
  */
@@ -99,7 +99,7 @@ export function argmax<T extends TensorBase>(x: T, dim: number, opts: ReduceOpti
  *
  * @example
  * ```ts
- * import { argmin, tensor } from "../../mod.ts";
+ * import { argmin, tensor } from "@convnet/convnet";
  * argmin(tensor([[1, 5, 2], [7, 0, 1]]), 1).toArray(); // Int32Array [0, 1]
  * ```
  */

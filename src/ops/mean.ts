@@ -13,7 +13,7 @@ import { type ReduceOptions, sum } from "./sum.ts";
  *
  * @example
  * ```ts
- * import { mean, tensor } from "../../mod.ts";
+ * import { mean, tensor } from "@convnet/convnet";
  * mean(tensor([[1, 2], [3, 4]]), 1).toArray(); // [1.5, 3.5]
  * ```
  */

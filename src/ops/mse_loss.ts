@@ -21,7 +21,7 @@ export interface ReductionOptions {
  *
  * @example
  * ```ts
- * import { F, tensor } from "../../mod.ts";
+ * import { F, tensor } from "@convnet/convnet";
  * F.mseLoss(tensor([1, 2, 3]), tensor([1, 0, 0])).item(); // 13 / 3
  * F.mseLoss(tensor([1, 2, 3]), tensor([1, 0, 0]), { reduction: "none" }).toArray(); // [0, 4, 9]
  * ```

@@ -11,7 +11,7 @@ import { binaryOp, scalarOp } from "./_elementwise.ts";
  *
  * @example
  * ```ts
- * import { mul, tensor } from "../../mod.ts";
+ * import { mul, tensor } from "@convnet/convnet";
  * mul(tensor([1, 2]), tensor([3, 4])).toArray(); // [3, 8]
  * ```
  */

@@ -24,7 +24,7 @@ function region(x: TensorBase, dim: number, start: number, length: number) {
  *
  * @example
  * ```ts
- * import { narrow, tensor } from "../../mod.ts";
+ * import { narrow, tensor } from "@convnet/convnet";
  * narrow(tensor([[1, 2, 3], [4, 5, 6]]), 1, 1, 2).toArray(); // [2, 3, 5, 6]
  * ```
  */
@@ -68,7 +68,7 @@ export function narrow<T extends TensorBase>(x: T, dim: number, start: number, l
  *
  * @example
  * ```ts
- * import { select, tensor } from "../../mod.ts";
+ * import { select, tensor } from "@convnet/convnet";
  * select(tensor([[1, 2, 3], [4, 5, 6]]), 0, 1).toArray(); // [4, 5, 6]
  * ```
  */
@@ -94,7 +94,7 @@ export function select<T extends TensorBase>(x: T, dim: number, index: number): 
  *
  * @example
  * ```ts
- * import { split, Tensor } from "../../mod.ts";
+ * import { split, Tensor } from "@convnet/convnet";
  * split(Tensor.zeros([5, 2]), 2).map((t) => t.shape); // [[2, 2], [2, 2], [1, 2]]
  * split(Tensor.zeros([5, 2]), [1, 4]).map((t) => t.shape); // [[1, 2], [4, 2]]
  * ```
@@ -136,7 +136,7 @@ export function split<T extends TensorBase>(x: T, splitSizeOrSections: number | 
  *
  * @example
  * ```ts
- * import { chunk, Tensor } from "../../mod.ts";
+ * import { chunk, Tensor } from "@convnet/convnet";
  * chunk(Tensor.zeros([5]), 3).map((t) => t.shape); // [[2], [2], [1]]
  * ```
  */

@@ -11,7 +11,7 @@ import { unaryOp } from "./_elementwise.ts";
  *
  * @example
  * ```ts
- * import { neg, tensor } from "../../mod.ts";
+ * import { neg, tensor } from "@convnet/convnet";
  * neg(tensor([1, -2])).toArray(); // [-1, 2]
  * ```
  */

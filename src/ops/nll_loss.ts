@@ -35,7 +35,7 @@ export interface NllLossOptions {
  *
  * @example
  * ```ts
- * import { F, tensor } from "../../mod.ts";
+ * import { F, tensor } from "@convnet/convnet";
  * const logp = tensor([[-0.5, -1, -2], [-3, -0.1, -4]]);
  * const target = tensor([0, 1], [2], { dtype: "int32" });
  * F.nllLoss(logp, target).item(); // 0.3

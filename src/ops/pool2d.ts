@@ -72,7 +72,7 @@ function pool2d<T extends TensorBase>(kind: PoolKind, op: string, x: T, opts: Po
  *
  * @example
  * ```ts
- * import { F, Tensor } from "../../mod.ts";
+ * import { F, Tensor } from "@convnet/convnet";
  * const y = F.maxPool2d(Tensor.randn([1, 16, 28, 28]), { kernelSize: 2, stride: 2 }); // [1, 16, 14, 14]
  * ```
  */
@@ -86,7 +86,7 @@ export function maxPool2d<T extends TensorBase>(x: T, opts: Pool2dOptions): T {
  *
  * @example
  * ```ts
- * import { F, Tensor } from "../../mod.ts";
+ * import { F, Tensor } from "@convnet/convnet";
  * const y = F.avgPool2d(Tensor.ones([1, 1, 4, 4]), { kernelSize: 2 }); // all ones, [1, 1, 2, 2]
  * ```
  */
@@ -99,7 +99,7 @@ export function avgPool2d<T extends TensorBase>(x: T, opts: Pool2dOptions): T {
  *
  * @example
  * ```ts
- * import { F, Tensor } from "../../mod.ts";
+ * import { F, Tensor } from "@convnet/convnet";
  * const y = F.sumPool2d(Tensor.ones([1, 1, 4, 4]), { kernelSize: 2 }); // all fours, [1, 1, 2, 2]
  * ```
  */

@@ -12,7 +12,7 @@ import { mul } from "./mul.ts";
  *
  * @example
  * ```ts
- * import { pow, tensor } from "../../mod.ts";
+ * import { pow, tensor } from "@convnet/convnet";
  * pow(tensor([2, 3]), 2).toArray(); // [4, 9]
  * ```
  */

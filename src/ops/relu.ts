@@ -13,7 +13,7 @@ import { fullLike, scalarRaw, whereRaw } from "./_kernels.ts";
  *
  * @example
  * ```ts
- * import { relu, tensor } from "../../mod.ts";
+ * import { relu, tensor } from "@convnet/convnet";
  * relu(tensor([-1, 2])).toArray(); // [0, 2]
  * ```
  */

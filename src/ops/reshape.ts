@@ -14,7 +14,7 @@ import { view } from "./view.ts";
  *
  * @example
  * ```ts
- * import { flatten, Tensor } from "../../mod.ts";
+ * import { flatten, Tensor } from "@convnet/convnet";
  * flatten(Tensor.zeros([10, 16, 14, 14]), 1).shape; // [10, 3136]
  * ```
  */
@@ -33,7 +33,7 @@ export function flatten<T extends TensorBase>(x: T, startDim = 0, endDim = -1): 
  *
  * @example
  * ```ts
- * import { squeeze, Tensor } from "../../mod.ts";
+ * import { squeeze, Tensor } from "@convnet/convnet";
  * squeeze(Tensor.zeros([2, 1, 3, 1])).shape; // [2, 3]
  * squeeze(Tensor.zeros([2, 1, 3, 1]), 1).shape; // [2, 3, 1]
  * ```
@@ -50,7 +50,7 @@ export function squeeze<T extends TensorBase>(x: T, dim?: number): T {
  *
  * @example
  * ```ts
- * import { Tensor, unsqueeze } from "../../mod.ts";
+ * import { Tensor, unsqueeze } from "@convnet/convnet";
  * unsqueeze(Tensor.zeros([2, 3]), 1).shape; // [2, 1, 3]
  * unsqueeze(Tensor.zeros([2, 3]), -1).shape; // [2, 3, 1]
  * ```

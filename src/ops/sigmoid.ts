@@ -14,7 +14,7 @@ import { neg } from "./neg.ts";
  *
  * @example
  * ```ts
- * import { sigmoid, tensor } from "../../mod.ts";
+ * import { sigmoid, tensor } from "@convnet/convnet";
  * sigmoid(tensor([0])).item(); // 0.5
  * ```
  */

@@ -14,7 +14,7 @@ import { sigmoid } from "./sigmoid.ts";
  *
  * @example
  * ```ts
- * import { F, tensor } from "../../mod.ts";
+ * import { F, tensor } from "@convnet/convnet";
  * F.silu(tensor([-1, 0, 1])).toArray(); // [-0.2689414, 0, 0.7310586]
  * ```
  */

@@ -34,7 +34,7 @@ export interface SmoothL1LossOptions {
  *
  * @example
  * ```ts
- * import { F, tensor } from "../../mod.ts";
+ * import { F, tensor } from "@convnet/convnet";
  * F.smoothL1Loss(tensor([0.5, 3]), tensor([0, 0]), { reduction: "none" }).toArray(); // [0.125, 2.5]
  * F.smoothL1Loss(tensor([0.5, 3]), tensor([0, 0]), { beta: 2 }).item(); // (0.0625 + 2) / 2
  * ```

@@ -29,7 +29,7 @@ function shifted<T extends TensorBase>(op: string, x: T, dim: number): T {
  *
  * @example
  * ```ts
- * import { softmax, tensor } from "../../mod.ts";
+ * import { softmax, tensor } from "@convnet/convnet";
  * softmax(tensor([[1, 1], [0, Math.log(3)]]), 1).toArray(); // [0.5, 0.5, 0.25, 0.75]
  * ```
  */
@@ -43,7 +43,7 @@ export function softmax<T extends TensorBase>(x: T, dim: number): T {
  *
  * @example
  * ```ts
- * import { logSoftmax, tensor } from "../../mod.ts";
+ * import { logSoftmax, tensor } from "@convnet/convnet";
  * logSoftmax(tensor([[0, 0]]), 1).toArray(); // [-0.6931472, -0.6931472]
  * ```
  */

@@ -12,7 +12,7 @@ import { div } from "./div.ts";
  *
  * @example
  * ```ts
- * import { sqrt, tensor } from "../../mod.ts";
+ * import { sqrt, tensor } from "@convnet/convnet";
  * sqrt(tensor([4, 9])).toArray(); // [2, 3]
  * ```
  */

@@ -12,7 +12,7 @@ import { neg } from "./neg.ts";
  *
  * @example
  * ```ts
- * import { sub, tensor } from "../../mod.ts";
+ * import { sub, tensor } from "@convnet/convnet";
  * sub(tensor([3, 4]), 1).toArray(); // [2, 3]
  * ```
  */

@@ -19,7 +19,7 @@ export interface ReduceOptions {
  *
  * @example
  * ```ts
- * import { sum, tensor } from "../../mod.ts";
+ * import { sum, tensor } from "@convnet/convnet";
  * sum(tensor([[1, 2], [3, 4]]), 0).toArray(); // [4, 6]
  * sum(tensor([[1, 2], [3, 4]]), [0, 1], { keepDim: true }).shape; // [1, 1]
  * ```

@@ -14,7 +14,7 @@ import { neg } from "./neg.ts";
  *
  * @example
  * ```ts
- * import { tanh, tensor } from "../../mod.ts";
+ * import { tanh, tensor } from "@convnet/convnet";
  * tanh(tensor([0, 100])).toArray(); // [0, 1]
  * ```
  */

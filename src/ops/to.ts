@@ -12,7 +12,7 @@ import { record } from "../autograd/graph.ts";
  *
  * @example
  * ```ts
- * import { device, tensor, to } from "../../mod.ts";
+ * import { device, tensor, to } from "@convnet/convnet";
  * const t = to(tensor([1, 2]), device("cpu"));
  * ```
  */

@@ -30,7 +30,7 @@ function permuteRaw<T extends TensorBase>(x: T, order: readonly number[]): T {
  *
  * @example
  * ```ts
- * import { permute, Tensor } from "../../mod.ts";
+ * import { permute, Tensor } from "@convnet/convnet";
  * permute(Tensor.zeros([2, 3, 4]), [2, 0, 1]).shape; // [4, 2, 3]
  * ```
  */
@@ -54,7 +54,7 @@ export function permute<T extends TensorBase>(x: T, dims: readonly number[]): T 
  *
  * @example
  * ```ts
- * import { tensor, transpose } from "../../mod.ts";
+ * import { tensor, transpose } from "@convnet/convnet";
  * transpose(tensor([[1, 2, 3], [4, 5, 6]]), 0, 1).toArray(); // [1, 4, 2, 5, 3, 6]
  * ```
  */
@@ -70,7 +70,7 @@ export function transpose<T extends TensorBase>(x: T, dim0: number, dim1: number
  *
  * @example
  * ```ts
- * import { contiguous, Tensor } from "../../mod.ts";
+ * import { contiguous, Tensor } from "@convnet/convnet";
  * const x = Tensor.zeros([2, 3]);
  * contiguous(x) === x; // true
  * ```

@@ -25,7 +25,7 @@ export interface VarOptions {
  *
  * @example
  * ```ts
- * import { tensor, variance } from "../../mod.ts";
+ * import { tensor, variance } from "@convnet/convnet";
  * variance(tensor([1, 2, 3, 4])).item(); // 1.6666666
  * tensor([1, 2, 3, 4]).var(0, { unbiased: false }).item(); // 1.25
  * ```

@@ -13,7 +13,7 @@ import { inferShape } from "./_util.ts";
  *
  * @example
  * ```ts
- * import { Tensor, view } from "../../mod.ts";
+ * import { Tensor, view } from "@convnet/convnet";
  * const x = Tensor.zeros([10, 16, 14, 14]);
  * view(x, [x.shape[0], -1]).shape; // [10, 3136]
  * ```

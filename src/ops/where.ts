@@ -14,7 +14,7 @@ import { checkTensor } from "./_util.ts";
  *
  * @example
  * ```ts
- * import { tensor, where } from "../../mod.ts";
+ * import { tensor, where } from "@convnet/convnet";
  * const x = tensor([-1, 2, -3]);
  * where(x.gt(0), x, 0).toArray(); // [0, 2, 0]
  * ```

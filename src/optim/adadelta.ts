@@ -21,7 +21,7 @@ export interface AdadeltaOptions {
  *
  * @example
  * ```ts
- * import { nn, optim } from "../../mod.ts";
+ * import { nn, optim } from "@convnet/convnet";
  * const model = new nn.Linear(4, 2);
  * const opt = new optim.Adadelta(model.parameters(), { lr: 1.0 });
  * ```

@@ -26,7 +26,7 @@ export interface AdagradOptions {
  *
  * @example
  * ```ts
- * import { nn, optim } from "../../mod.ts";
+ * import { nn, optim } from "@convnet/convnet";
  * const model = new nn.Linear(4, 2);
  * const opt = new optim.Adagrad(model.parameters(), { lr: 0.1, initialAccumulatorValue: 0.1 });
  * ```

@@ -31,7 +31,7 @@ export interface AdamOptions {
  *
  * @example
  * ```ts
- * import { nn, optim } from "../../mod.ts";
+ * import { nn, optim } from "@convnet/convnet";
  * const model = new nn.Linear(4, 2);
  * const opt = new optim.Adam(model.parameters(), { lr: 1e-3 });
  * ```

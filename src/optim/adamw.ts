@@ -24,7 +24,7 @@ export interface AdamWOptions {
  *
  * @example
  * ```ts
- * import { nn, optim } from "../../mod.ts";
+ * import { nn, optim } from "@convnet/convnet";
  * const model = new nn.Linear(4, 2);
  * const opt = new optim.AdamW(model.parameters(), { lr: 1e-3, weightDecay: 0.01 });
  * ```

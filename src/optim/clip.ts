@@ -26,7 +26,7 @@ export interface ClipGradNormOptions {
  *
  * @example
  * ```ts
- * import { optim, tensor } from "../../mod.ts";
+ * import { optim, tensor } from "@convnet/convnet";
  * const w = tensor([0, 0], [2], { requiresGrad: true });
  * w.grad = tensor([3, 4]);
  * optim.clipGradNorm([w], 1); // 5; w.grad is now about [0.6, 0.8]
@@ -71,7 +71,7 @@ export function clipGradNorm(
  *
  * @example
  * ```ts
- * import { optim, tensor } from "../../mod.ts";
+ * import { optim, tensor } from "@convnet/convnet";
  * const w = tensor([0, 0, 0], [3], { requiresGrad: true });
  * w.grad = tensor([-3, 0.5, 2]);
  * optim.clipGradValue([w], 1); // w.grad is now [-1, 0.5, 1]

@@ -18,7 +18,7 @@ export interface CosineAnnealingLROptions {
  *
  * @example
  * ```ts
- * import { nn, optim } from "../../mod.ts";
+ * import { nn, optim } from "@convnet/convnet";
  * const opt = new optim.SGD(new nn.Linear(4, 2).parameters(), { lr: 0.1 });
  * const sched = new optim.CosineAnnealingLR(opt, { tMax: 10, etaMin: 0.001 });
  * for (let epoch = 0; epoch < 10; epoch++) sched.step();

@@ -14,7 +14,7 @@ export interface ExponentialLROptions {
  *
  * @example
  * ```ts
- * import { nn, optim } from "../../mod.ts";
+ * import { nn, optim } from "@convnet/convnet";
  * const opt = new optim.SGD(new nn.Linear(4, 2).parameters(), { lr: 1 });
  * const sched = new optim.ExponentialLR(opt, { gamma: 0.5 });
  * sched.step();

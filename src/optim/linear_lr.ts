@@ -19,7 +19,7 @@ export interface LinearLROptions {
  *
  * @example
  * ```ts
- * import { nn, optim } from "../../mod.ts";
+ * import { nn, optim } from "@convnet/convnet";
  * const opt = new optim.SGD(new nn.Linear(4, 2).parameters(), { lr: 0.1 });
  * const sched = new optim.LinearLR(opt, { startFactor: 0.5, totalIters: 4 });
  * sched.getLastLr(); // [0.05]

@@ -32,7 +32,7 @@ let hooks!: { initialStep(s: LRScheduler): void; stepFromZero(s: LRScheduler): v
  *
  * @example
  * ```ts
- * import { nn, optim } from "../../mod.ts";
+ * import { nn, optim } from "@convnet/convnet";
  * class Halve extends optim.LRScheduler {
  *   constructor(opt: optim.Optimizer) {
  *     super("Halve", opt);
@@ -191,7 +191,7 @@ export interface StepLROptions {
  *
  * @example
  * ```ts
- * import { nn, optim } from "../../mod.ts";
+ * import { nn, optim } from "@convnet/convnet";
  * const opt = new optim.Adadelta(new nn.Linear(4, 2).parameters(), { lr: 1.0 });
  * const sched = new optim.StepLR(opt, { stepSize: 1, gamma: 0.7 });
  * sched.step();

@@ -17,7 +17,7 @@ export interface MultiStepLROptions {
  *
  * @example
  * ```ts
- * import { nn, optim } from "../../mod.ts";
+ * import { nn, optim } from "@convnet/convnet";
  * const opt = new optim.SGD(new nn.Linear(4, 2).parameters(), { lr: 1 });
  * const sched = new optim.MultiStepLR(opt, { milestones: [2, 4], gamma: 0.5 });
  * for (let epoch = 0; epoch < 4; epoch++) sched.step();

@@ -78,7 +78,7 @@ const OPTION_KEYS = [
  *
  * @example
  * ```ts
- * import { nn, optim } from "../../mod.ts";
+ * import { nn, optim } from "@convnet/convnet";
  * const opt = new optim.SGD(new nn.Linear(4, 2).parameters(), { lr: 0.1, momentum: 0.9 });
  * const sched = new optim.OneCycleLR(opt, { maxLr: 1, epochs: 2, stepsPerEpoch: 10 });
  * sched.getLastLr(); // [0.04] (to rounding)

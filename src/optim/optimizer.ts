@@ -72,7 +72,7 @@ const snake = (name: string): string => name.replace(/[A-Z]/g, (c) => "_" + c.to
  *
  * @example
  * ```ts
- * import { nn, optim } from "../../mod.ts";
+ * import { nn, optim } from "@convnet/convnet";
  * const model = new nn.Linear(4, 2);
  * const opt = new optim.SGD(model.parameters(), { lr: 0.1 });
  * opt.paramGroups[0].lr = 0.05; // what schedulers do
@@ -164,7 +164,7 @@ export abstract class Optimizer<O extends { lr: number } = { lr: number }> {
    *
    * @example
    * ```ts
-   * import { nn, optim } from "../../mod.ts";
+   * import { nn, optim } from "@convnet/convnet";
    * const model = new nn.Linear(4, 2);
    * const opt = new optim.Adam(model.parameters(), { lr: 1e-3 });
    * const copy = new optim.Adam(new nn.Linear(4, 2).parameters());

@@ -42,7 +42,7 @@ const THRESHOLD_MODES = ["rel", "abs"] as const;
  *
  * @example
  * ```ts
- * import { nn, optim } from "../../mod.ts";
+ * import { nn, optim } from "@convnet/convnet";
  * const opt = new optim.SGD(new nn.Linear(4, 2).parameters(), { lr: 0.1 });
  * const sched = new optim.ReduceLROnPlateau(opt, { patience: 1, factor: 0.5 });
  * for (const loss of [1.0, 0.8, 0.8, 0.8]) sched.step(loss);

@@ -26,7 +26,7 @@ export interface SequentialLROptions {
  *
  * @example
  * ```ts
- * import { nn, optim } from "../../mod.ts";
+ * import { nn, optim } from "@convnet/convnet";
  * const opt = new optim.SGD(new nn.Linear(4, 2).parameters(), { lr: 0.1 });
  * const warmup = new optim.LinearLR(opt, { startFactor: 0.1, totalIters: 5 });
  * const decay = new optim.CosineAnnealingLR(opt, { tMax: 45 });

@@ -52,7 +52,7 @@ function flatten(values: NestedNumbers, out: number[], shape: number[], depth: n
  *
  * @example
  * ```ts
- * import { tensor } from "../../mod.ts";
+ * import { tensor } from "@convnet/convnet";
  * const a = tensor([[1, 2, 3], [4, 5, 6]]);             // shape [2, 3], float32
  * const b = tensor(new Float32Array(6), [3, 2]);        // shape [3, 2]
  * const labels = tensor([3, 1, 4], [3], { dtype: "int32" });
@@ -125,7 +125,7 @@ export interface ArangeOptions extends Omit<TensorOptions, "requiresGrad"> {
  *
  * @example
  * ```ts
- * import { arange } from "../../mod.ts";
+ * import { arange } from "@convnet/convnet";
  * arange(4).toArray(); // Int32Array [0, 1, 2, 3]
  * arange(1, 2, { step: 0.25 }).toArray(); // Float32Array [1, 1.25, 1.5, 1.75]
  * ```
@@ -149,7 +149,7 @@ export function arange(start: number, end?: number, opts: ArangeOptions = {}): T
  *
  * @example
  * ```ts
- * import { eye } from "../../mod.ts";
+ * import { eye } from "@convnet/convnet";
  * eye(2).toArray(); // Float32Array [1, 0, 0, 1]
  * ```
  */
@@ -165,7 +165,7 @@ export function eye(n: number, m: number = n, opts: TensorOptions = {}): Tensor 
  *
  * @example
  * ```ts
- * import { tensor, zerosLike } from "../../mod.ts";
+ * import { tensor, zerosLike } from "@convnet/convnet";
  * zerosLike(tensor([1, 2, 3])).toArray(); // Float32Array [0, 0, 0]
  * ```
  */
@@ -178,7 +178,7 @@ export function zerosLike(x: Tensor, opts: TensorOptions = {}): Tensor {
  *
  * @example
  * ```ts
- * import { onesLike, tensor } from "../../mod.ts";
+ * import { onesLike, tensor } from "@convnet/convnet";
  * onesLike(tensor([1, 2, 3])).toArray(); // Float32Array [1, 1, 1]
  * ```
  */
@@ -201,7 +201,7 @@ export interface RandintOptions extends Omit<TensorOptions, "requiresGrad"> {
  *
  * @example
  * ```ts
- * import { manualSeed, randint } from "../../mod.ts";
+ * import { manualSeed, randint } from "@convnet/convnet";
  * manualSeed(0);
  * randint(10, [5]).toArray(); // Int32Array [4, 9, 3, 0, 3], as torch.randint(0, 10, (5,))
  * ```

@@ -24,7 +24,7 @@ export interface OpDefinition {
  *
  * @example
  * ```ts
- * import { defineOp, tensor } from "../../mod.ts";
+ * import { defineOp, tensor } from "@convnet/convnet";
  * // softplus(x) = log(1 + e^x), with d/dx = sigmoid(x)
  * const softplus = defineOp("softplus", {
  *   forward: (x) => x.exp().add(1).log(),

@@ -25,7 +25,7 @@ export interface PhiloxOptions {
  *
  * @example
  * ```ts
- * import { device, PhiloxGenerator } from "../../mod.ts";
+ * import { device, PhiloxGenerator } from "@convnet/convnet";
  * const a = new PhiloxGenerator(7).bernoulli([4, 4], 0.5);
  * const b = new PhiloxGenerator(7).bernoulli([4, 4], 0.5, { device: device("cpu") });
  * // a and b hold the same mask; on CUDA too.
@@ -109,7 +109,7 @@ let global = new PhiloxGenerator(0);
  *
  * @example
  * ```ts
- * import { manualSeed, philoxGenerator } from "../../mod.ts";
+ * import { manualSeed, philoxGenerator } from "@convnet/convnet";
  * manualSeed(1);
  * const mask = philoxGenerator().bernoulli([8], 0.9);
  * ```

@@ -28,7 +28,7 @@ export interface GeneratorState {
  *
  * @example
  * ```ts
- * import { Generator } from "./random.ts";
+ * import { Generator } from "@convnet/convnet";
  * const g = new Generator(0);
  * g.nextUint32(); // 2357136044, as torch.manual_seed(0) draws first
  * ```
@@ -65,7 +65,7 @@ export class Generator {
    *
    * @example
    * ```ts
-   * import { Generator } from "../../mod.ts";
+   * import { Generator } from "@convnet/convnet";
    * const g = new Generator(3);
    * const saved = g.getState();
    * const first = g.normal();
@@ -201,7 +201,7 @@ export function onManualSeed(reseed: (seed: number) => void): void {
  *
  * @example
  * ```ts
- * import { manualSeed, nn } from "../../mod.ts";
+ * import { manualSeed, nn } from "@convnet/convnet";
  * manualSeed(1);
  * const fc = new nn.Linear(4, 2); // same weights as torch.manual_seed(1); nn.Linear(4, 2)
  * ```

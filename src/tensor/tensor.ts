@@ -94,7 +94,7 @@ export interface TensorOptions {
  *
  * @example
  * ```ts
- * import { tensor } from "../../mod.ts";
+ * import { tensor } from "@convnet/convnet";
  * const w = tensor([[1, 2], [3, 4]], undefined, { requiresGrad: true });
  * const loss = w.mul(w).sum();
  * loss.backward();
@@ -109,7 +109,7 @@ export class Tensor extends TensorBase {
    *
    * @example
    * ```ts
-   * import { Tensor } from "../../mod.ts";
+   * import { Tensor } from "@convnet/convnet";
    * const z = Tensor.zeros([2, 3]);
    * ```
    */
@@ -122,7 +122,7 @@ export class Tensor extends TensorBase {
    *
    * @example
    * ```ts
-   * import { Tensor } from "../../mod.ts";
+   * import { Tensor } from "@convnet/convnet";
    * const o = Tensor.ones([4]);
    * ```
    */
@@ -135,7 +135,7 @@ export class Tensor extends TensorBase {
    *
    * @example
    * ```ts
-   * import { Tensor } from "../../mod.ts";
+   * import { Tensor } from "@convnet/convnet";
    * const t = Tensor.full([2, 2], 0.5);
    * ```
    */
@@ -154,7 +154,7 @@ export class Tensor extends TensorBase {
    *
    * @example
    * ```ts
-   * import { manualSeed, Tensor } from "../../mod.ts";
+   * import { manualSeed, Tensor } from "@convnet/convnet";
    * manualSeed(0);
    * const x = Tensor.randn([2, 3]);
    * ```
@@ -173,7 +173,7 @@ export class Tensor extends TensorBase {
    *
    * @example
    * ```ts
-   * import { manualSeed, Tensor } from "../../mod.ts";
+   * import { manualSeed, Tensor } from "@convnet/convnet";
    * manualSeed(0);
    * const x = Tensor.rand([5]); // 0.4963, 0.7682, ... as torch.rand(5) after torch.manual_seed(0)
    * ```
@@ -437,7 +437,7 @@ export class Tensor extends TensorBase {
    *
    * @example
    * ```ts
-   * import { tensor } from "../../mod.ts";
+   * import { tensor } from "@convnet/convnet";
    * const x = tensor([3], [1], { requiresGrad: true });
    * x.mul(x).sum().backward();
    * x.grad!.item(); // 6

@@ -17,7 +17,7 @@ import type { Optimizer } from "../optim/mod.ts";
  *
  * @example
  * ```ts
- * import type { train } from "../../mod.ts";
+ * import type { train } from "@convnet/convnet";
  * const mse: train.LossFunction = (output, target) => output.sub(target).pow(2).mean();
  * ```
  */
@@ -30,7 +30,7 @@ export type LossFunction = (output: Tensor, target: Tensor) => Tensor;
  *
  * @example
  * ```ts
- * import { Tensor, type train } from "../../mod.ts";
+ * import { Tensor, type train } from "@convnet/convnet";
  * // 4 batches of 8 random points, whose target is their sum.
  * const loader: train.BatchLoader = {
  *   length: 4,
@@ -57,7 +57,7 @@ export interface BatchLoader extends Iterable<[input: Tensor, target: Tensor]> {
  *
  * @example
  * ```ts
- * import type { train } from "../../mod.ts";
+ * import type { train } from "@convnet/convnet";
  * const onProgress = (p: train.Progress) =>
  *   console.log(`${p.phase} ${p.epoch}: ${p.batch}/${p.batches}, ${p.samples / p.seconds} samples/s, loss ${p.loss}`);
  * ```
@@ -157,7 +157,7 @@ export interface TrainEpochResult {
  *
  * @example
  * ```ts
- * import { manualSeed, nn, optim, Tensor, train } from "../../mod.ts";
+ * import { manualSeed, nn, optim, Tensor, train } from "@convnet/convnet";
  * manualSeed(1);
  * const model = new nn.Linear(3, 1);
  * const opt = new optim.SGD(model.parameters(), { lr: 0.1 });
@@ -377,7 +377,7 @@ export interface EvaluateResult {
  *
  * @example
  * ```ts
- * import { nn, randint, Tensor, train } from "../../mod.ts";
+ * import { nn, randint, Tensor, train } from "@convnet/convnet";
  * const model = new nn.Linear(4, 3); // logits of 3 classes
  * const loader: train.BatchLoader = {
  *   length: 2,

@@ -13,7 +13,7 @@ import type { EvaluateResult, TrainEpochResult } from "./loop.ts";
  *
  * @example
  * ```ts
- * import type { train } from "../../mod.ts";
+ * import type { train } from "@convnet/convnet";
  * const r: train.MetricsRecord = {
  *   kind: "epoch", epoch: 1, step: 200, lr: 1, trainLoss: 0.61, testLoss: 0.28, testAccuracy: 91.8, seconds: 4.2,
  * };
@@ -83,7 +83,7 @@ export interface EpochMetrics {
  *
  * @example
  * ```ts
- * import { manualSeed, nn, optim, Tensor, train } from "../../mod.ts";
+ * import { manualSeed, nn, optim, Tensor, train } from "@convnet/convnet";
  * manualSeed(1);
  * const model = new nn.Linear(3, 1);
  * const opt = new optim.SGD(model.parameters(), { lr: 0.1 });
@@ -151,7 +151,7 @@ export class MetricsLog {
    *
    * @example
    * ```ts
-   * import { train } from "../../mod.ts";
+   * import { train } from "@convnet/convnet";
    * const metrics = new train.MetricsLog();
    * metrics.record({ kind: "log", epoch: 1, step: 1, batch: 1, batches: 10, lr: 1, trainLoss: 2.3 });
    * ```
@@ -175,7 +175,7 @@ export class MetricsLog {
    *
    * @example
    * ```ts
-   * import { train } from "../../mod.ts";
+   * import { train } from "@convnet/convnet";
    * const metrics = new train.MetricsLog();
    * // An evaluation-only run (epoch 0):
    * metrics.logEpoch({ test: { loss: 2.3, correct: 98, total: 1000, accuracy: 9.8, seconds: 0.5 } });
@@ -202,7 +202,7 @@ export class MetricsLog {
  *
  * @example
  * ```ts
- * import { train } from "../../mod.ts";
+ * import { train } from "@convnet/convnet";
  * const records = train.parseMetrics('{"kind":"epoch","epoch":1,"step":10,"testLoss":0.3,"seconds":1}\n');
  * const svg = train.plotCurves(records);
  * ```

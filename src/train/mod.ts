@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts
- * import { manualSeed, nn, optim, Tensor, train } from "../../mod.ts";
+ * import { manualSeed, nn, optim, Tensor, train } from "@convnet/convnet";
  * const { evaluate, trainEpoch } = train;
  * manualSeed(1);
  * const model = new nn.Linear(3, 1);

@@ -43,7 +43,7 @@ const TEST = "#ff7f0e";
  *
  * @example
  * ```ts
- * import { train } from "../../mod.ts";
+ * import { train } from "@convnet/convnet";
  * const svg = train.plotCurves([
  *   { kind: "epoch", epoch: 1, step: 200, trainLoss: 0.61, testLoss: 0.28, testAccuracy: 91.8, seconds: 4 },
  *   { kind: "epoch", epoch: 2, step: 400, trainLoss: 0.27, testLoss: 0.19, testAccuracy: 94.2, seconds: 8 },

@@ -26,7 +26,7 @@ export interface ProgressBarOptions {
  *
  * @example
  * ```ts
- * import { train } from "../../mod.ts";
+ * import { train } from "@convnet/convnet";
  * const bar = train.ProgressBar.onTerminal(); // undefined when stderr is a file or a pipe
  * const log = (line: string) => {
  *   bar?.clear();
@@ -57,7 +57,7 @@ export class ProgressBar {
    *
    * @example
    * ```ts
-   * import { train } from "../../mod.ts";
+   * import { train } from "@convnet/convnet";
    * const bar = train.ProgressBar.onTerminal();
    * bar?.update({ phase: "train", epoch: 1, batch: 3, batches: 10, samples: 30, seconds: 0.5, loss: 0.4 });
    * bar?.clear();
@@ -91,7 +91,7 @@ export class ProgressBar {
  *
  * @example
  * ```ts
- * import { train } from "../../mod.ts";
+ * import { train } from "@convnet/convnet";
  * train.formatProgress({ phase: "train", epoch: 2, batch: 150, batches: 600, samples: 1500, seconds: 1, loss: 0.25 }, 80);
  * // "epoch 2 train [#####..............] 150/600  1500 samples/s ETA 0:03 loss 0.2500"
  * ```
@@ -137,7 +137,7 @@ function writeAll(bytes: Uint8Array): void {
  *
  * @example
  * ```ts
- * import { train } from "../../mod.ts";
+ * import { train } from "@convnet/convnet";
  * train.formatLr(1); // "1.0"
  * train.formatLr(0.7 * 0.7 * 0.7); // "0.343" (not 0.34299999999999997)
  * ```
@@ -152,7 +152,7 @@ export function formatLr(lr: number): string {
  *
  * @example
  * ```ts
- * import { train } from "../../mod.ts";
+ * import { train } from "@convnet/convnet";
  * train.formatTestResult({ loss: 0.27714, correct: 920, total: 1000, accuracy: 92, seconds: 0.4 });
  * // "\nTest set: Average loss: 0.2771, Accuracy: 920/1000 (92.00%)\n"
  * ```

@@ -25,7 +25,7 @@ export { tsBackend } from "./fast.ts";
  *
  * @example
  * ```ts
- * import { getNumThreads, setNumThreads } from "./mod.ts";
+ * import { getNumThreads, setNumThreads } from "@convnet/convnet";
  * setNumThreads(navigator.hardwareConcurrency);
  * console.log(getNumThreads());
  * setNumThreads(1);
@@ -40,7 +40,7 @@ export function setNumThreads(n: number): void {
  *
  * @example
  * ```ts
- * import { getNumThreads } from "./mod.ts";
+ * import { getNumThreads } from "@convnet/convnet";
  * getNumThreads(); // 1 unless setNumThreads or CONVNET_THREADS said otherwise
  * ```
  */
