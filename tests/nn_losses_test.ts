@@ -222,3 +222,30 @@ Deno.test("loss options are checked, naming the op, the option, what was given a
   assertThrows(() => new nn.NLLLoss({ weight: [1, 2, 3] as never }), "NLLLoss", "weight must be a Tensor");
   assertThrows(() => new nn.SmoothL1Loss({ reduction: "mean", beta: Number.NaN }), "SmoothL1Loss", "beta");
 });
+
+Deno.test({
+  name: "crossEntropy's fused kernels ignore -100 on CUDA as on the CPU (values and gradients; all ignored is NaN)",
+  ignore,
+  fn() {
+    const x = [[2, 0.5, -1], [0, 1, 0], [-0.5, 3, 1], [1, 1, 1]];
+    for (const t of [[2, -100, 1, -100], [-100, -100, -100, -100], [0, 1, 2, 0]]) {
+      const run = (device: ReturnType<typeof dev> | undefined) => {
+        const logits = tensor(x, undefined, { requiresGrad: true, device });
+        const loss = F.crossEntropy(logits, tensor(t, [4], { dtype: "int32", device }));
+        loss.backward();
+        return { loss: loss.item(), grad: Array.from(logits.grad!.toArray()) };
+      };
+      const cpu = run(undefined), cuda = run(dev());
+      if (t.every((v) => v === -100)) {
+        assertOk(Number.isNaN(cpu.loss) && Number.isNaN(cuda.loss), `all ignored: ${cpu.loss}, ${cuda.loss}`);
+        continue;
+      }
+      near(`loss ${t}`, [cuda.loss], [cpu.loss], { atol: 1e-6, rtol: 1e-5 });
+      near(`grad ${t}`, cuda.grad, cpu.grad, { atol: 1e-6, rtol: 1e-5 });
+      // The composite path (any explicit option) agrees.
+      const logits = tensor(x, undefined, { requiresGrad: true });
+      const composite = F.crossEntropy(logits, tensor(t, [4], { dtype: "int32" }), { ignoreIndex: -100 });
+      near(`composite ${t}`, [composite.item()], [cpu.loss], { atol: 1e-6, rtol: 1e-5 });
+    }
+  },
+});

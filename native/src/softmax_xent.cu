@@ -11,8 +11,10 @@
  * mean. Larger inputs write one partial per block and a one-block kernel adds them in block order.
  * No atomics touch the sum: the loss is the same on every run.
  *
- * A target outside [0, c) makes the row's loss NaN and is recorded with atomicCAS in the kernel
- * error record (the first recording wins); the next call that waits reports it.
+ * A target of -100 (PyTorch's default ignore_index) adds nothing: the mean is over the rows kept
+ * (0 / 0 = NaN when none is). Any other target outside [0, c) makes the row's loss NaN and is
+ * recorded with atomicCAS in the kernel error record (the first recording wins); the next call
+ * that waits reports it.
  */
 #include "common.h"
 
@@ -20,6 +22,7 @@
 #define XENT_WARPS (XENT_THREADS / 32)
 #define XENT_BLOCK_WORK 16384 /* logits per block before the batch is split across blocks */
 #define XENT_MAX_BLOCKS 4096
+#define XENT_IGNORE (-100) /* PyTorch's default ignore_index */
 
 __device__ __forceinline__ void record_target_error(int32_t *slot, int64_t row, int32_t t, int32_t c) {
   cn_record_kernel_error(slot, CN_KE_TARGET_RANGE, row, t, c);
@@ -32,16 +35,18 @@ __device__ __forceinline__ double warp_sum(double v) {
 }
 
 /* Rows [blockIdx.x * rows_per_block, ...) of this block; warp w takes rows w, w + 8, ... of them.
-   Writes the block's loss sum to partial[blockIdx.x], or, when `loss` is not NULL (a single block),
-   the mean over n to loss[0]. */
+   Writes the block's loss sum to partial[blockIdx.x] and its count of kept rows to
+   partial[gridDim.x + blockIdx.x], or, when `loss` is not NULL (a single block), the mean over the
+   kept rows to loss[0]. */
 __global__ void __launch_bounds__(XENT_THREADS)
     xent_forward_kernel(float *loss, double *partial, float *logp, const float *logits, const int32_t *targets, int n,
                         int c, int rows_per_block, int32_t *err) {
   __shared__ double warp_loss[XENT_WARPS];
+  __shared__ double warp_kept[XENT_WARPS];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int64_t r0 = (int64_t)blockIdx.x * rows_per_block;
   const int64_t r1 = min(r0 + rows_per_block, (int64_t)n);
-  double mine = 0.0; /* lane 0: this warp's rows */
+  double mine = 0.0, kept = 0.0; /* lane 0: this warp's rows */
   for (int64_t r = r0 + warp; r < r1; r += XENT_WARPS) {
     const float *x = logits + r * c;
     float m = -INFINITY; /* TS's `if (x > max)`: NaN never becomes the max */
@@ -61,49 +66,77 @@ __global__ void __launch_bounds__(XENT_THREADS)
       const int32_t t = targets[r];
       if (t >= 0 && t < c) {
         mine -= (double)x[t] - lse;
-      } else {
+        kept += 1.0;
+      } else if (t != XENT_IGNORE) {
         record_target_error(err, r, t, c);
         mine += (double)NAN;
+        kept += 1.0;
       }
     }
   }
-  if (lane == 0) warp_loss[warp] = mine;
+  if (lane == 0) {
+    warp_loss[warp] = mine;
+    warp_kept[warp] = kept;
+  }
   __syncthreads();
   if (threadIdx.x == 0) {
-    double total = 0.0;
-    for (int w = 0; w < XENT_WARPS; ++w) total += warp_loss[w];
-    if (loss) loss[0] = (float)(total / n);
-    else partial[blockIdx.x] = total;
+    double total = 0.0, rows = 0.0;
+    for (int w = 0; w < XENT_WARPS; ++w) total += warp_loss[w], rows += warp_kept[w];
+    if (loss) {
+      loss[0] = (float)(total / rows);
+    } else {
+      partial[blockIdx.x] = total;
+      partial[gridDim.x + blockIdx.x] = rows;
+    }
   }
 }
 
-/* One block: loss[0] = (sum of the blocks' partial sums) / n, in a fixed order. */
-__global__ void __launch_bounds__(XENT_THREADS) xent_finish_kernel(float *loss, const double *partial, int blocks,
-                                                                    int n) {
-  __shared__ double part[XENT_WARPS];
-  double s = 0.0;
-  for (int b = threadIdx.x; b < blocks; b += XENT_THREADS) s += partial[b];
+/* One block: loss[0] = (sum of the blocks' partial sums) / (their kept rows), in a fixed order. */
+__global__ void __launch_bounds__(XENT_THREADS) xent_finish_kernel(float *loss, const double *partial, int blocks) {
+  __shared__ double part[XENT_WARPS], part_kept[XENT_WARPS];
+  double s = 0.0, k = 0.0;
+  for (int b = threadIdx.x; b < blocks; b += XENT_THREADS) s += partial[b], k += partial[blocks + b];
   s = warp_sum(s);
-  if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = s;
+  k = warp_sum(k);
+  if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = s, part_kept[threadIdx.x >> 5] = k;
   __syncthreads();
   if (threadIdx.x == 0) {
-    double total = 0.0;
-    for (int w = 0; w < XENT_WARPS; ++w) total += part[w];
-    loss[0] = (float)(total / n);
+    double total = 0.0, rows = 0.0;
+    for (int w = 0; w < XENT_WARPS; ++w) total += part[w], rows += part_kept[w];
+    loss[0] = (float)(total / rows);
   }
 }
 
-/* dlogits = (exp(logp) - onehot(t)) * dloss[0] / n, rounded as TS rounds it (the product, then the
-   subtraction at the target). */
+/* One block: kept[0] = the rows whose target is not XENT_IGNORE (the backward's denominator). */
+__global__ void __launch_bounds__(XENT_THREADS) xent_count_kernel(int32_t *kept, const int32_t *targets, int n) {
+  __shared__ double part[XENT_WARPS];
+  double k = 0.0;
+  for (int i = threadIdx.x; i < n; i += XENT_THREADS) k += targets[i] != XENT_IGNORE ? 1.0 : 0.0;
+  k = warp_sum(k);
+  if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = k;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    double rows = 0.0;
+    for (int w = 0; w < XENT_WARPS; ++w) rows += part[w];
+    kept[0] = (int32_t)rows;
+  }
+}
+
+/* dlogits = (exp(logp) - onehot(t)) * dloss[0] / kept, rounded as TS rounds it (the product, then the
+   subtraction at the target); 0 on the ignored rows. */
 template <class IDX>
 __global__ void __launch_bounds__(XENT_THREADS)
-    xent_backward_kernel(float *dlogits, const float *logp, const int32_t *targets, const float *dloss, int n, int c,
-                         IDX total, int32_t *err) {
-  const double scale = (double)dloss[0] / n;
+    xent_backward_kernel(float *dlogits, const float *logp, const int32_t *targets, const float *dloss,
+                         const int32_t *kept, int c, IDX total, int32_t *err) {
+  const double scale = (double)dloss[0] / kept[0];
   for (IDX t = (IDX)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += (IDX)blockDim.x * gridDim.x) {
     const IDX i = t / c;
     const int j = (int)(t - i * c);
     const int32_t target = targets[i];
+    if (target == XENT_IGNORE) {
+      dlogits[t] = 0.0f;
+      continue;
+    }
     float g = (float)(exp((double)logp[t]) * scale);
     if (j == target) g = (float)((double)g - scale);
     if (j == 0 && !(target >= 0 && target < c)) record_target_error(err, i, target, c);
@@ -134,13 +167,13 @@ extern "C" int cn_log_softmax_nll_forward(float *loss, float *logp, const float 
     CN_LAUNCH(xent_forward_kernel, 1, XENT_THREADS, loss, (double *)NULL, logp, logits, targets, n, c, (int)rows, err);
     return CN_CHECK_LAUNCH("log_softmax_nll_forward");
   }
-  double *partial = NULL;
-  CN_TRY(cn_alloc((void **)&partial, blocks * (int64_t)sizeof(double)));
+  double *partial = NULL; /* the blocks' sums, then their kept-row counts */
+  CN_TRY(cn_alloc((void **)&partial, 2 * blocks * (int64_t)sizeof(double)));
   CN_LAUNCH(xent_forward_kernel, (unsigned)blocks, XENT_THREADS, (float *)NULL, partial, logp, logits, targets, n, c,
             (int)rows, err);
   int st = CN_CHECK_LAUNCH("log_softmax_nll_forward: rows");
   if (st == CN_OK) {
-    CN_LAUNCH(xent_finish_kernel, 1, XENT_THREADS, loss, (const double *)partial, (int)blocks, n);
+    CN_LAUNCH(xent_finish_kernel, 1, XENT_THREADS, loss, (const double *)partial, (int)blocks);
     st = CN_CHECK_LAUNCH("log_softmax_nll_forward: mean");
   }
   /* Reused only by work queued later on the one stream, which runs after these kernels. */
@@ -157,13 +190,22 @@ extern "C" int cn_log_softmax_nll_backward(float *dlogits, const float *logp, co
   CN_TRY(cn_init());
   const int64_t total = (int64_t)n * c;
   int32_t *err = cn_kernel_error_slot();
-  if (total < INT32_MAX) {
+  int32_t *kept = NULL;
+  CN_TRY(cn_alloc((void **)&kept, sizeof(int32_t)));
+  CN_LAUNCH(xent_count_kernel, 1, XENT_THREADS, kept, targets, n);
+  int st = CN_CHECK_LAUNCH("log_softmax_nll_backward: kept rows");
+  if (st == CN_OK && total < INT32_MAX) {
     auto k = xent_backward_kernel<int32_t>;
-    CN_LAUNCH(k, cn_blocks(total, XENT_THREADS), XENT_THREADS, dlogits, logp, targets, dloss, n, c, (int32_t)total,
-              err);
-  } else {
+    CN_LAUNCH(k, cn_blocks(total, XENT_THREADS), XENT_THREADS, dlogits, logp, targets, dloss, (const int32_t *)kept, c,
+              (int32_t)total, err);
+    st = CN_CHECK_LAUNCH("log_softmax_nll_backward");
+  } else if (st == CN_OK) {
     auto k = xent_backward_kernel<int64_t>;
-    CN_LAUNCH(k, cn_blocks(total, XENT_THREADS), XENT_THREADS, dlogits, logp, targets, dloss, n, c, total, err);
+    CN_LAUNCH(k, cn_blocks(total, XENT_THREADS), XENT_THREADS, dlogits, logp, targets, dloss, (const int32_t *)kept, c,
+              total, err);
+    st = CN_CHECK_LAUNCH("log_softmax_nll_backward");
   }
-  return CN_CHECK_LAUNCH("log_softmax_nll_backward");
+  /* Reused only by work queued later on the one stream, which runs after these kernels. */
+  const int fs = cn_free(kept);
+  return st ? st : fs;
 }

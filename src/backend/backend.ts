@@ -306,10 +306,10 @@ export interface FusedKernels<S = unknown> {
 
   /**
    * Fused log-softmax + negative log-likelihood, mean over the batch: writes the scalar loss
-   * and the log-probabilities (saved for backward). Targets are int32 class indices in [0, c).
+   * and the log-probabilities (saved for backward). Targets are int32 class indices in [0, c), or −100 (PyTorch's default ignoreIndex): such a row adds nothing and the mean is over the rows kept.
    */
   logSoftmaxNllForward?(loss: S, logp: S, logits: S, targets: S, n: number, c: number): void;
-  /** `dlogits = (softmax − onehot(targets)) · dloss / n`, with `dloss` a one-element buffer. */
+  /** `dlogits = (softmax − onehot(targets)) · dloss / kept` (0 on ignored rows), with `dloss` a one-element buffer. */
   logSoftmaxNllBackward?(dlogits: S, logp: S, targets: S, dloss: S, n: number, c: number): void;
 
   /** One Adadelta step, in place, on several tensors sharing hyper-parameters (one launch on a GPU). */

@@ -34,9 +34,7 @@ export interface CrossEntropyOptions {
   weight?: TensorBase | null;
   /**
    * Targets equal to this contribute nothing, not even to the mean's denominator (default −100,
-   * as PyTorch). With the default options on [N, C] logits the fused kernels run; on the CPU a batch
-   * holding −100 goes to the composite instead and those rows are ignored, but on CUDA the fused
-   * kernel reports −100 as out of range: give `ignoreIndex: -100` there to have them ignored.
+   * as PyTorch); the fused kernels, which the default options use, ignore −100 rows the same way.
    */
   ignoreIndex?: number;
   /** "mean" (default: divided by the total weight of the targets kept), "sum" or "none". */
@@ -78,13 +76,7 @@ export function crossEntropy<T extends TensorBase>(
   const be = logits._backend;
   const defaults = weight === null && opts.ignoreIndex === undefined && reduction === "mean" && labelSmoothing === 0;
   if (defaults && logits.rank === 2 && be.logSoftmaxNllForward && be.logSoftmaxNllBackward) {
-    // The fused kernels know no ignoreIndex. With the targets readable here (the CPU's), a −100
-    // (PyTorch's default ignoreIndex) sends the batch to the composite, which ignores those rows;
-    // on a GPU that would cost a sync, so there the fused kernel reports −100 as out of range.
-    const host = targets._data(op);
-    if (!(host instanceof Int32Array) || !host.subarray(0, targets.size).includes(ignoreIndex)) {
-      return fused(logits, targets);
-    }
+    return fused(logits, targets); // −100, the default ignoreIndex, is ignored by the kernels too
   }
   return freeingTemporaries([logits, weight], () => {
     const unbatched = logits.rank === 1;

@@ -1,11 +1,15 @@
 /**
- * Fused log-softmax + negative log-likelihood (cross-entropy), mean over the batch.
+ * Fused log-softmax + negative log-likelihood (cross-entropy), mean over the batch. A target of
+ * −100 (PyTorch's default ignoreIndex) adds nothing: the mean is over the rows kept.
  *
  * @module
  */
 import type { FloatArray } from "./_types.ts";
 
-/** Writes `loss[0] = −mean_i logp[i, t_i]` and the log-probabilities `logp`. */
+/** PyTorch's default `ignore_index`. */
+const IGNORE = -100;
+
+/** Writes `loss[0] = −mean_i logp[i, t_i]` over the rows kept, and the log-probabilities `logp`. */
 export function logSoftmaxNllForward(
   loss: FloatArray,
   logp: FloatArray,
@@ -14,10 +18,10 @@ export function logSoftmaxNllForward(
   n: number,
   c: number,
 ): void {
-  let total = 0;
+  let total = 0, kept = 0;
   for (let i = 0; i < n; i++) {
     const t = targets[i];
-    if (!(t >= 0 && t < c)) {
+    if (!(t >= 0 && t < c) && t !== IGNORE) {
       throw new Error(`crossEntropy: target ${t} at batch index ${i} is out of range; expected a class in [0, ${c})`);
     }
     const off = i * c;
@@ -27,12 +31,14 @@ export function logSoftmaxNllForward(
     for (let j = 0; j < c; j++) s += Math.exp(logits[off + j] - max);
     const lse = max + Math.log(s);
     for (let j = 0; j < c; j++) logp[off + j] = logits[off + j] - lse;
+    if (t === IGNORE) continue;
     total -= logits[off + t] - lse;
+    kept++;
   }
-  loss[0] = total / n;
+  loss[0] = total / kept;
 }
 
-/** `dlogits = (exp(logp) − onehot(targets)) · dloss[0] / n`. */
+/** `dlogits = (exp(logp) − onehot(targets)) · dloss[0] / kept`, 0 on the ignored rows. */
 export function logSoftmaxNllBackward(
   dlogits: FloatArray,
   logp: FloatArray,
@@ -41,9 +47,15 @@ export function logSoftmaxNllBackward(
   n: number,
   c: number,
 ): void {
-  const scale = dloss[0] / n;
+  let kept = 0;
+  for (let i = 0; i < n; i++) if (targets[i] !== IGNORE) kept++;
+  const scale = dloss[0] / kept;
   for (let i = 0; i < n; i++) {
     const off = i * c;
+    if (targets[i] === IGNORE) {
+      dlogits.fill(0, off, off + c);
+      continue;
+    }
     for (let j = 0; j < c; j++) dlogits[off + j] = Math.exp(logp[off + j]) * scale;
     dlogits[off + targets[i]] -= scale;
   }
