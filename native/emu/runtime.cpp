@@ -133,8 +133,17 @@ cudaError_t cudaPeekAtLastError(void) { return t_last_error; }
 
 /* ---- device */
 
+/* [issue 11 part 6, driver floor test] CN_EMU_DRIVER_VERSION=12020 simulates a driver that supports
+   only that CUDA version (cudaDriverGetVersion's encoding): older than the runtime, cudaGetDeviceCount
+   answers cudaErrorInsufficientDriver as cudart does. */
+static int emu_driver_version(void) {
+  long v = env_long("CN_EMU_DRIVER_VERSION", 0);
+  return v > 0 ? (int)v : CN_EMU_CUDA_VERSION;
+}
+
 cudaError_t cudaGetDeviceCount(int *count) {
   if (!count) return fail(cudaErrorInvalidValue);
+  if (emu_driver_version() < CN_EMU_CUDA_VERSION) return fail(cudaErrorInsufficientDriver);
   *count = 1;
   return cudaSuccess;
 }
@@ -217,7 +226,7 @@ cudaError_t cudaRuntimeGetVersion(int *version) {
 
 cudaError_t cudaDriverGetVersion(int *version) {
   if (!version) return fail(cudaErrorInvalidValue);
-  *version = CN_EMU_CUDA_VERSION;
+  *version = emu_driver_version(); /* [issue 11 part 6] CN_EMU_DRIVER_VERSION, above */
   return cudaSuccess;
 }
 
