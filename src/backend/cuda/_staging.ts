@@ -96,8 +96,19 @@ export class Staging {
       }
       const t = this.#tables.subarray(slot * this.#cap, slot * this.#cap + count);
       for (let i = 0; i < count; i++) {
-        pointer(list[i], `${fn} (tensor ${i})`); // optimizer steps read and update every list
-        t[i] = list[i].addr;
+        const s = list[i];
+        pointer(s, `${fn} (tensor ${i})`); // optimizer steps read and update every list
+        const size = sizes[i];
+        if (!Number.isSafeInteger(size) || size < 0) {
+          throw new Error(`cuda: ${fn}: sizes[${i}] must be a non-negative integer, got ${size}`);
+        }
+        if (s.dtype !== "float32" || s.size < size) {
+          throw new Error(
+            `cuda: ${fn}: tensor ${i} of list ${slot} holds ${s.size} ${s.dtype} elements; ` +
+              `expected at least sizes[${i}] = ${size} float32 elements`,
+          );
+        }
+        t[i] = s.addr;
       }
       return t;
     });

@@ -52,8 +52,10 @@ export interface StorageOps {
   make(dtype: DType, size: number, fn: string): CudaStorage;
   /** The pointer of storage a kernel reads or updates in place: the owed zero-fill first. */
   rd(s: CudaStorage, fn: string): Deno.PointerValue;
-  /** The pointer of storage a kernel overwrites: `size` elements from the start. */
+  /** The pointer of storage a kernel overwrites: `size` elements from the start (more than it holds: an Error). */
   wr(s: CudaStorage, fn: string, size: number): Deno.PointerValue;
+  /** Whether `s` is storage this backend allocated (live or freed). */
+  owns(s: CudaStorage): boolean;
   /** Copies host values into new storage of `dtype`. */
   fromHost(dtype: DType, values: HostArray): CudaStorage;
   /** Copies `size` elements back to a new host array (waits for the device). */
@@ -91,8 +93,20 @@ export function storageOps(library: CudaLibrary): StorageOps {
   const fail = library.error;
   const ptrOut = new BigUint64Array(1);
 
-  function freed(fn: string): Error {
-    return new Error(`cuda: ${fn}: the storage was freed and cannot be used`);
+  /** Storage this backend allocated: anything else (another backend's, a forged object) is refused. */
+  const mine = new WeakSet<CudaStorage>();
+
+  /** Throws unless `s` is live storage of this backend. */
+  function usable(s: CudaStorage, fn: string): void {
+    if (!mine.has(s)) {
+      const got = s === null || typeof s !== "object"
+        ? String(s)
+        : `an object that ${
+          "live" in s ? "this CUDA backend did not allocate" : "is not CUDA storage (another device's?)"
+        }`;
+      throw new Error(`cuda: ${fn}: expected storage allocated by this CUDA backend, got ${got}`);
+    }
+    if (!s.live) throw new Error(`cuda: ${fn}: the storage was freed and cannot be used`);
   }
 
   function zeroNow(s: CudaStorage): void {
@@ -112,15 +126,24 @@ export function storageOps(library: CudaLibrary): StorageOps {
       const st = sym.cn_alloc(ptrOut, BigInt(bytes));
       if (st !== 0) throw fail(st, "cn_alloc");
       const addr = ptrOut[0];
-      return { ptr: Deno.UnsafePointer.create(addr), addr, dtype, size, bytes, live: true, zero: false };
+      const s = { ptr: Deno.UnsafePointer.create(addr), addr, dtype, size, bytes, live: true, zero: false };
+      mine.add(s);
+      return s;
     },
+    owns: (s) => mine.has(s),
     rd(s, fn) {
-      if (!s.live) throw freed(fn);
+      usable(s, fn);
       if (s.zero) zeroNow(s);
       return s.ptr;
     },
     wr(s, fn, size) {
-      if (!s.live) throw freed(fn);
+      usable(s, fn);
+      if (size > s.size) {
+        throw new Error(
+          `cuda: ${fn}: the output holds ${s.size} ${s.dtype} elements but the call writes ${size}; ` +
+            `expected a buffer of at least ${size} elements`,
+        );
+      }
       if (s.zero) {
         if (size >= s.size) s.zero = false; // every element is written: the fill is not needed
         else zeroNow(s);
@@ -139,7 +162,11 @@ export function storageOps(library: CudaLibrary): StorageOps {
     },
     toHost(dtype, s, size) {
       dtypeCode("toHost", dtype);
+      usable(s, "toHost");
       if (dtype !== s.dtype) throw new Error(`cuda: toHost: the storage holds ${s.dtype}, not ${dtype}`);
+      if (!Number.isSafeInteger(size) || size < 0) {
+        throw new Error(`cuda: toHost: size must be a non-negative integer, got ${size}`);
+      }
       if (size > s.size) throw new Error(`cuda: toHost: ${size} elements asked of a storage of ${s.size}`);
       const out = dtype === "float32"
         ? new Float32Array(size)

@@ -26,6 +26,7 @@ import { BINARY_OPS, DISTRIBUTION_CODES, POOL_KIND_CODES, REDUCE_OPS, SCALAR_OPS
 import { type CudaLibrary, openLibrary, STATUS } from "./ffi.ts";
 import { type CudaDType, type CudaStorage, dtypeCode, ELEMENT_BYTES, storageOps } from "./_storage.ts";
 import { Staging } from "./_staging.ts";
+import { checkAxis, checkGemm, convSizes, count, fits, poolSizes, sameDType, shapeSize, strided } from "./_checks.ts";
 
 export {
   CudaError,
@@ -142,6 +143,15 @@ export function createCudaBackend(library: CudaLibrary): CudaBackend {
   const stats = new BigInt64Array(4);
   const infoBuf = new Uint8Array(4096);
 
+  /** The fused cross-entropy's sizes (int32) against its [n, c] input and n targets. */
+  function checkNll(x: CudaStorage, targets: CudaStorage, n: number, c: number, what: string): void {
+    const fn = "crossEntropy", why = () => `n=${n}, c=${c}`;
+    requireDType(fn, what, x, "float32");
+    requireDType(fn, "targets", targets, "int32");
+    fits(fn, what, x, count(fn, "n", n, 2 ** 31 - 1) * count(fn, "c", c, 2 ** 31 - 1), why);
+    fits(fn, "targets", targets, n, why);
+  }
+
   /** Throws the library's error for `fn` when `status` is not 0. */
   function check(status: number, fn: string): void {
     if (status !== 0) throw fail(status, fn);
@@ -160,6 +170,7 @@ export function createCudaBackend(library: CudaLibrary): CudaBackend {
     fromHost: (dtype, values) => store.fromHost(dtype, values),
     toHost: (dtype, s, size) => store.toHost(dtype, s, size),
     free(s) {
+      if (!store.owns(s)) throw new Error(`cuda: free: expected storage allocated by this CUDA backend, got ${s}`);
       if (!s.live) return;
       s.live = false;
       const st = sym.cn_free(s.ptr);
@@ -169,28 +180,40 @@ export function createCudaBackend(library: CudaLibrary): CudaBackend {
 
     // ---- elementwise
     fill(out, value, size) {
+      count("fill", "size", size);
       check(sym.cn_fill(dtypeCode("fill", out.dtype), wr(out, "fill", size), value, BigInt(size)), "cn_fill");
     },
     copy(out, x, size) {
       dtypeCode("copy", x.dtype); // float64 is refused here, before the cast below
-      const bytes = size * ELEMENT_BYTES[x.dtype as CudaDType];
+      count("copy", "size", size);
       const xp = rd(x, "copy");
+      sameDType("copy", "out", out, x.dtype);
+      fits("copy", "x", x, size, "size");
+      const bytes = size * ELEMENT_BYTES[x.dtype as CudaDType];
       const op = wr(out, "copy", size);
       if (size > 0) check(sym.cn_memcpy_d2d(op, xp, BigInt(bytes)), "cn_memcpy_d2d");
     },
     cast(out, outType, x, xType, size) {
       const xp = rd(x, "cast");
       const oc = dtypeCode("cast", outType), xc = dtypeCode("cast", xType);
+      sameDType("cast", "x", x, xType);
+      sameDType("cast", "out", out, outType);
+      fits("cast", "x", x, count("cast", "size", size), "size");
       check(sym.cn_cast(oc, wr(out, "cast", size), xc, xp, BigInt(size)), "cn_cast");
     },
     unary(op, out, x, size) {
       const xp = rd(x, op);
+      fits(op, "x", x, count(op, "size", size), "size");
       check(sym.cn_unary(UNARY_OPS[op], dtypeCode(op, x.dtype), wr(out, op, size), xp, BigInt(size)), "cn_unary");
     },
     binary(op, out, a, b, bc) {
       const ap = rd(a, op), bp = rd(b, op);
       const rank = stage.layout(op, bc.shape, [["aStrides", bc.aStrides], ["bStrides", bc.bStrides]]);
-      const op_ = wr(out, op, numel(bc.shape));
+      const size = shapeSize(op, bc.shape);
+      sameDType(op, "b", b, a.dtype);
+      strided(op, "a", a, bc.shape, bc.aStrides, 0);
+      strided(op, "b", b, bc.shape, bc.bStrides, 0);
+      const op_ = wr(out, op, size);
       check(
         sym.cn_binary(BINARY_OPS[op], dtypeCode(op, a.dtype), op_, ap, bp, rank, stage.shape, s0, s1),
         "cn_binary",
@@ -198,6 +221,7 @@ export function createCudaBackend(library: CudaLibrary): CudaBackend {
     },
     scalar(op, out, x, s, size) {
       const xp = rd(x, op);
+      fits(op, "x", x, count(op, "size", size), "size");
       check(sym.cn_scalar(SCALAR_OPS[op], dtypeCode(op, x.dtype), wr(out, op, size), xp, s, BigInt(size)), "cn_scalar");
     },
     where(out, cond, a, b, layout) {
@@ -208,11 +232,20 @@ export function createCudaBackend(library: CudaLibrary): CudaBackend {
         ["aStrides", layout.aStrides],
         ["bStrides", layout.bStrides],
       ]);
-      const op = wr(out, "where", numel(layout.shape));
+      const size = shapeSize("where", layout.shape);
+      sameDType("where", "b", b, a.dtype);
+      sameDType("where", "out", out, a.dtype);
+      strided("where", "cond", cond, layout.shape, layout.condStrides, 0);
+      strided("where", "a", a, layout.shape, layout.aStrides, 0);
+      strided("where", "b", b, layout.shape, layout.bStrides, 0);
+      const op = wr(out, "where", size);
       check(sym.cn_where(dtypeCode("where", a.dtype), op, cp, ap, bp, rank, stage.shape, s0, s1, s2), "cn_where");
     },
     addInPlace(out, x, size) {
       const xp = rd(x, "addInPlace");
+      sameDType("addInPlace", "x", x, out.dtype);
+      fits("addInPlace", "x", x, count("addInPlace", "size", size), "size");
+      fits("addInPlace", "out", out, size, "size");
       check(
         sym.cn_add_inplace(dtypeCode("addInPlace", out.dtype), rd(out, "addInPlace"), xp, BigInt(size)),
         "cn_add_inplace",
@@ -220,6 +253,8 @@ export function createCudaBackend(library: CudaLibrary): CudaBackend {
     },
     reduce(op, out, x, outer, n, inner) {
       const xp = rd(x, op);
+      const why = () => `outer=${outer}, n=${n}, inner=${inner}`;
+      fits(op, "x", x, count(op, "outer", outer) * count(op, "n", n) * count(op, "inner", inner), why);
       const o = wr(out, op, outer * inner);
       check(
         sym.cn_reduce(REDUCE_OPS[op], dtypeCode(op, x.dtype), o, xp, BigInt(outer), BigInt(n), BigInt(inner)),
@@ -231,6 +266,9 @@ export function createCudaBackend(library: CudaLibrary): CudaBackend {
       requireDType(fn, "out", out, x.dtype);
       const xp = rd(x, fn);
       const rank = stage.layout(fn, layout.shape, [["outStrides", layout.outStrides], ["xStrides", layout.xStrides]]);
+      shapeSize(fn, layout.shape);
+      strided(fn, "out", out, layout.shape, layout.outStrides, layout.outOffset);
+      strided(fn, "x", x, layout.shape, layout.xStrides, layout.xOffset);
       const op = coversAll(layout, out.size) ? wr(out, fn, out.size) : rd(out, fn);
       check(
         sym.cn_copy_strided(
@@ -251,10 +289,10 @@ export function createCudaBackend(library: CudaLibrary): CudaBackend {
 
     // ---- gemm, gather/scatter, random
     gemm(c, a, b, o: GemmOptions) {
-      const batch = o.batch ?? 1, mn = o.m * o.n;
-      const strideA = o.strideA ?? o.m * o.k, strideB = o.strideB ?? o.k * o.n, strideC = o.strideC ?? mn;
-      for (const [name, s] of [["c", c], ["a", a], ["b", b]] as const) requireDType("gemm", name, s, "float32");
       const ap = rd(a, "gemm"), bp = rd(b, "gemm");
+      for (const [name, s] of [["c", c], ["a", a], ["b", b]] as const) requireDType("gemm", name, s, "float32");
+      const { batch, strideA, strideB, strideC } = checkGemm(c, a, b, o);
+      const mn = o.m * o.n;
       // beta = 0: c is only written (never read, NaN included), as in BLAS
       const covered = batch === 1 || strideC === mn ? batch * mn : 0;
       const cp = o.beta === 0 ? wr(c, "gemm", covered) : rd(c, "gemm");
@@ -279,6 +317,8 @@ export function createCudaBackend(library: CudaLibrary): CudaBackend {
     gather(out, x, index, g) {
       requireDType("gather", "index", index, "int32");
       const xp = rd(x, "gather"), ip = rd(index, "gather");
+      sameDType("gather", "out", out, x.dtype);
+      checkAxis("gather", g, [["x", x]], [["index", index], ["out", out]]);
       const op = wr(out, "gather", g.outer * g.m * g.inner);
       const [outer, n, m, inner] = [g.outer, g.n, g.m, g.inner].map(BigInt);
       check(sym.cn_gather(dtypeCode("gather", x.dtype), op, xp, ip, outer, n, m, inner), "cn_gather");
@@ -286,6 +326,8 @@ export function createCudaBackend(library: CudaLibrary): CudaBackend {
     scatterAdd(out, src, index, g) {
       requireDType("scatterAdd", "index", index, "int32");
       const sp = rd(src, "scatterAdd"), ip = rd(index, "scatterAdd"), op = rd(out, "scatterAdd");
+      sameDType("scatterAdd", "out", out, src.dtype);
+      checkAxis("scatterAdd", g, [["out", out]], [["index", index], ["src", src]]);
       const [outer, n, m, inner] = [g.outer, g.n, g.m, g.inner].map(BigInt);
       check(sym.cn_scatter_add(dtypeCode("scatterAdd", src.dtype), op, sp, ip, outer, n, m, inner), "cn_scatter_add");
     },
@@ -296,6 +338,7 @@ export function createCudaBackend(library: CudaLibrary): CudaBackend {
       if (!Number.isSafeInteger(opts.offset) || opts.offset < 0) {
         throw new Error(`cuda: randomFill: offset must be a non-negative integer, got ${opts.offset}`);
       }
+      count(fn, "size", size);
       const [p0, p1] = randomParams(opts);
       const seed = BigInt.asUintN(64, opts.seed);
       const dist = DISTRIBUTION_CODES[opts.distribution];
@@ -308,48 +351,88 @@ export function createCudaBackend(library: CudaLibrary): CudaBackend {
     // ---- fused kernels
     conv2dForward(y, x, w, bias, g) {
       const xp = rd(x, "conv2d"), wp = rd(w, "conv2d"), bp = bias === null ? null : rd(bias, "conv2d");
-      const yp = wr(y, "conv2d", g.n * g.k * g.oh * g.ow);
+      const size = convSizes("conv2d", g), why = "the geometry";
+      for (const [name, s] of [["y", y], ["x", x], ["w", w]] as const) requireDType("conv2d", name, s, "float32");
+      fits("conv2d", "x", x, size.x, why);
+      fits("conv2d", "w", w, size.w, why);
+      if (bias !== null) fits("conv2d", "bias", bias, size.bias, why);
+      const yp = wr(y, "conv2d", size.y);
       check(sym.cn_conv2d_forward(yp, xp, wp, bp, stage.conv(g)), "cn_conv2d_forward");
     },
     conv2dBackwardInput(dx, dy, w, g) {
       const dyp = rd(dy, "conv2d"), wp = rd(w, "conv2d");
-      const dxp = wr(dx, "conv2d", g.n * g.c * g.h * g.w);
+      const size = convSizes("conv2d", g), why = "the geometry";
+      for (const [name, s] of [["dx", dx], ["dy", dy], ["w", w]] as const) requireDType("conv2d", name, s, "float32");
+      fits("conv2d", "dy", dy, size.y, why);
+      fits("conv2d", "w", w, size.w, why);
+      const dxp = wr(dx, "conv2d", size.x);
       check(sym.cn_conv2d_backward_input(dxp, dyp, wp, stage.conv(g)), "cn_conv2d_backward_input");
     },
     conv2dBackwardWeight(dw, dy, x, g) {
       const dyp = rd(dy, "conv2d"), xp = rd(x, "conv2d");
-      const dwp = wr(dw, "conv2d", g.k * (g.c / g.groups) * g.kh * g.kw);
+      const size = convSizes("conv2d", g), why = "the geometry";
+      for (const [name, s] of [["dw", dw], ["dy", dy], ["x", x]] as const) requireDType("conv2d", name, s, "float32");
+      fits("conv2d", "dy", dy, size.y, why);
+      fits("conv2d", "x", x, size.x, why);
+      const dwp = wr(dw, "conv2d", size.w);
       check(sym.cn_conv2d_backward_weight(dwp, dyp, xp, stage.conv(g)), "cn_conv2d_backward_weight");
     },
     conv2dBackwardBias(db, dy, g) {
       const dyp = rd(dy, "conv2d");
-      check(sym.cn_conv2d_backward_bias(wr(db, "conv2d", g.k), dyp, stage.conv(g)), "cn_conv2d_backward_bias");
+      const size = convSizes("conv2d", g);
+      requireDType("conv2d", "db", db, "float32");
+      requireDType("conv2d", "dy", dy, "float32");
+      fits("conv2d", "dy", dy, size.y, "the geometry");
+      check(sym.cn_conv2d_backward_bias(wr(db, "conv2d", size.bias), dyp, stage.conv(g)), "cn_conv2d_backward_bias");
     },
     pool2dForward(kind, y, indices, x, g) {
-      const fn = `${kind}Pool2d`, ySize = g.n * g.c * g.oh * g.ow;
+      const fn = `${kind}Pool2d`, size = poolSizes(`${kind}Pool2d`, g), ySize = size.y;
       const xp = rd(x, fn);
+      requireDType(fn, "x", x, "float32");
+      requireDType(fn, "y", y, "float32");
+      if (indices !== null) requireDType(fn, "indices", indices, "int32");
+      fits(fn, "x", x, size.x, "the geometry");
       const yp = wr(y, fn, ySize), ip = indices === null ? null : wr(indices, fn, ySize);
       check(sym.cn_pool2d_forward(POOL_KIND_CODES[kind], yp, ip, xp, stage.pool(g)), "cn_pool2d_forward");
     },
     pool2dBackward(kind, dx, dy, indices, g) {
       const fn = `${kind}Pool2d`;
       const dyp = rd(dy, fn), ip = indices === null ? null : rd(indices, fn);
-      const dxp = wr(dx, fn, g.n * g.c * g.h * g.w);
+      const size = poolSizes(fn, g);
+      requireDType(fn, "dx", dx, "float32");
+      requireDType(fn, "dy", dy, "float32");
+      fits(fn, "dy", dy, size.y, "the geometry");
+      if (indices !== null) {
+        requireDType(fn, "indices", indices, "int32");
+        fits(fn, "indices", indices, size.y, "the geometry");
+      }
+      const dxp = wr(dx, fn, size.x);
       check(sym.cn_pool2d_backward(POOL_KIND_CODES[kind], dxp, dyp, ip, stage.pool(g)), "cn_pool2d_backward");
     },
     reluBackward(dx, dy, x, size) {
       const dyp = rd(dy, "reluBackward"), xp = rd(x, "reluBackward");
+      for (const [name, s] of [["dx", dx], ["dy", dy], ["x", x]] as const) {
+        requireDType("reluBackward", name, s, "float32");
+      }
+      fits("reluBackward", "dy", dy, count("reluBackward", "size", size), "size");
+      fits("reluBackward", "x", x, size, "size");
       check(sym.cn_relu_backward(wr(dx, "reluBackward", size), dyp, xp, BigInt(size)), "cn_relu_backward");
     },
     logSoftmaxNllForward(loss, logp, logits, targets, n, c) {
       const fn = "crossEntropy";
       const xp = rd(logits, fn), tp = rd(targets, fn);
+      checkNll(logits, targets, n, c, "logits");
+      requireDType(fn, "loss", loss, "float32");
+      requireDType(fn, "logp", logp, "float32");
       const st = sym.cn_log_softmax_nll_forward(wr(loss, fn, 1), wr(logp, fn, n * c), xp, tp, n, c);
       check(st, "cn_log_softmax_nll_forward");
     },
     logSoftmaxNllBackward(dlogits, logp, targets, dloss, n, c) {
       const fn = "crossEntropy";
       const lp = rd(logp, fn), tp = rd(targets, fn), dp = rd(dloss, fn);
+      checkNll(logp, targets, n, c, "logp");
+      requireDType(fn, "dloss", dloss, "float32");
+      fits(fn, "dloss", dloss, 1, "the loss's gradient");
       check(sym.cn_log_softmax_nll_backward(wr(dlogits, fn, n * c), lp, tp, dp, n, c), "cn_log_softmax_nll_backward");
     },
     adadeltaStep(t, h) {
