@@ -10,6 +10,12 @@
  *   worker maps once at start, carved by a bump pointer and recycled by size class.
  *   Workers then need only byte offsets to find an operand.
  *
+ * Where the runtime has WebAssembly threads, the heap is the buffer of a shared
+ * `WebAssembly.Memory` (its growable view, `toResizableBuffer()`): a view's `byteOffset` is then
+ * the address the WebAssembly SIMD kernels (src/backend/wasm) read and write, with no copy. Its
+ * first `WASM_RESERVED` bytes belong to the module, and wasm32 caps it at 4 GiB: past that,
+ * allocation falls back to plain arrays (which the wasm kernels copy in and out).
+ *
  * The heap never shrinks (like a GPU caching allocator); tensors that are disposed or
  * garbage-collected return their block to it.
  *
@@ -46,6 +52,12 @@ const POOL_BYTES = 256 * 2 ** 20;
 const HEAP_START = 64 * 2 ** 20;
 /** Address space reserved for the heap (committed only as it grows). */
 const HEAP_MAX = 16 * 2 ** 30;
+/** A WebAssembly page; the heap grows by whole pages. */
+const PAGE = 65536;
+/** The most a wasm32 memory holds: 65536 pages, 4 GiB. */
+const WASM_HEAP_MAX = 4 * 2 ** 30;
+/** Bytes at the start of the WebAssembly heap kept for the module (its __heap_base must not pass this). */
+export const WASM_RESERVED = 1 * 2 ** 20;
 /** Blocks start on a cache line (so two threads never write the same line of different tensors) and span whole lines. */
 const ALIGN = 64;
 
@@ -64,6 +76,7 @@ function poolKey(a: Allocated): string {
 // ---- worker threads: the shared heap ----
 
 let heap: SharedArrayBuffer | null = null;
+let heapWasm: WebAssembly.Memory | null = null;
 let top = 0;
 const heapFree = new Map<number, number[]>(); // size class in bytes -> free offsets
 const heapFreeSet = new Set<number>(); // catches a double free
@@ -75,9 +88,36 @@ export function sizeClass(bytes: number): number {
   return Math.ceil(bytes / step) * step;
 }
 
+/** A shared WebAssembly.Memory and its growable buffer, or null where the runtime lacks either. */
+function wasmHeap(): { memory: WebAssembly.Memory; buffer: SharedArrayBuffer } | null {
+  try {
+    const memory = new WebAssembly.Memory({ initial: HEAP_START / PAGE, maximum: WASM_HEAP_MAX / PAGE, shared: true });
+    const buffer = (memory as { toResizableBuffer?(): ArrayBufferLike }).toResizableBuffer?.();
+    if (buffer instanceof SharedArrayBuffer && buffer.growable) return { memory, buffer };
+  } catch {
+    // No shared WebAssembly memory here (or no address space for it): a plain SharedArrayBuffer.
+  }
+  return null;
+}
+
+/**
+ * The shared WebAssembly.Memory behind the heap (creating the heap), or null when the heap is a plain
+ * SharedArrayBuffer (no WebAssembly threads in this runtime).
+ */
+export function heapMemory(): WebAssembly.Memory | null {
+  sharedHeap();
+  return heapWasm;
+}
+
 /** The shared heap, created on first use (null once reserving address space has failed). */
 export function sharedHeap(): SharedArrayBuffer {
   if (heap === null) {
+    const wasm = wasmHeap();
+    if (wasm) {
+      heapWasm = wasm.memory;
+      top = WASM_RESERVED;
+      return heap = wasm.buffer;
+    }
     // Reserve generously; fall back to smaller reservations where address space is tight.
     for (let max = HEAP_MAX; heap === null; max /= 4) {
       try {
@@ -103,7 +143,8 @@ export function heapAllocOrNull(dtype: DType, size: number): Allocated | null {
     return a;
   }
   if (top + bytes > h.byteLength) {
-    const want = Math.max(top + bytes, Math.min(2 * h.byteLength, h.maxByteLength));
+    const need = Math.ceil((top + bytes) / PAGE) * PAGE; // whole pages (a WebAssembly.Memory grows by pages)
+    const want = Math.max(need, Math.min(2 * h.byteLength, h.maxByteLength));
     if (want > h.maxByteLength) return null; // full: the caller falls back to a plain array
     h.grow(want); // fresh pages are zero
   }

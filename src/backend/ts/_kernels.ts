@@ -22,6 +22,7 @@ import {
 import { gemmBlock } from "./gemm_fast.ts";
 import { maxPool2x2Backward, maxPool2x2Forward } from "./pool2d_fast.ts";
 import { reluBackwardRange, reluRange } from "./elementwise_fast.ts";
+import { convPart, gemmPart } from "../wasm/_instance.ts";
 
 /** An operand of a split kernel (an empty Float32Array stands for null). */
 export type Operand = Float32Array | Float64Array | Int32Array;
@@ -185,6 +186,15 @@ export const KERNELS = {
       adadeltaStep(s(o[0]), s(o[3]), s(o[1]), s(o[2]), hi - lo, h);
     },
   },
+  // The WebAssembly SIMD kernels (src/backend/wasm): the last operand is the job's scratch (one slot per part).
+  /** [c, a, b, scratch] · m, n, k, transA, transB, alpha, beta, byRows, parts, total · split: 4 rows or 8 columns. */
+  wasmGemm: { outputs: 1, run: (o, p, lo, hi) => gemmPart(o.map(f32), p, lo, hi) },
+  /** [y, x, w, bias, scratch] · conv geometry, parts, total · split: samples. */
+  wasmConv2dForward: { outputs: 1, run: (o, p, lo, hi) => convPart("forward", o.map(f32), p, lo, hi) },
+  /** [dx, dy, w, scratch] · conv geometry, parts, total · split: samples. */
+  wasmConv2dBackwardInput: { outputs: 1, run: (o, p, lo, hi) => convPart("backwardInput", o.map(f32), p, lo, hi) },
+  /** [dw, dy, x, scratch] · conv geometry, parts, total · split: out channels. */
+  wasmConv2dBackwardWeight: { outputs: 1, run: (o, p, lo, hi) => convPart("backwardWeight", o.map(f32), p, lo, hi) },
 } satisfies Record<string, SplitKernel>;
 
 /** A kernel's name. */

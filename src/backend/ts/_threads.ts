@@ -15,7 +15,7 @@
  */
 import { Worker } from "node:worker_threads";
 import { KERNEL_NAMES, type KernelName, KERNELS, type Operand } from "./_kernels.ts";
-import { allocateShared, free, heapAllocOrNull, inSharedHeap, sharedHeap } from "./_alloc.ts";
+import { allocateShared, free, heapAllocOrNull, heapMemory, inSharedHeap, sharedHeap } from "./_alloc.ts";
 
 export { DONE, DTYPES, FAILED, JOB_SLOTS, QUIT, READY, SEQ, SPIN_MS, waitWhile } from "./_protocol.ts";
 import { DONE, DTYPES, FAILED, JOB_SLOTS, QUIT, READY, SEQ, waitWhile } from "./_protocol.ts";
@@ -54,7 +54,7 @@ export function startThreads(n: number): void {
   const workers: Worker[] = [];
   for (let part = 1; part < n; part++) {
     // env: {}: the default copies process.env, which asks for --allow-env (a prompt on a terminal).
-    const worker = new Worker(workerUrl(), { workerData: { sync, job, heap, part }, env: {} });
+    const worker = new Worker(workerUrl(), { workerData: { sync, job, heap, part, memory: heapMemory() }, env: {} });
     worker.unref();
     workers.push(worker);
   }

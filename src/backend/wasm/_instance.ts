@@ -1,0 +1,167 @@
+/**
+ * This thread's instance of the WebAssembly SIMD kernels (native/wasm/*.c, embedded in _module.ts),
+ * and the parts of a split job that src/backend/ts/_kernels.ts runs on each thread.
+ *
+ * Every thread (the main one and each worker of src/backend/ts/_threads.ts) instantiates the module
+ * lazily on the same shared `WebAssembly.Memory`, the CPU heap of src/backend/ts/_alloc.ts: the main
+ * thread takes it from the allocator, a worker from its `workerData.memory`. Operands are views of that
+ * heap, so a view's `byteOffset` is the kernel's pointer.
+ *
+ * Scratch: the main thread allocates one block per job, `parts` slots of equal size; a part finds its
+ * slot from its `lo` (runSplit gives part p the range from ⌊total·p / parts⌋). A slot starts with
+ * 64 bytes of numbers (the convolution's geometry), then the kernel's floats.
+ *
+ * @module
+ */
+import { isMainThread, workerData } from "node:worker_threads";
+import { WASM_MODULE_BASE64 } from "./_module.ts";
+import { heapMemory, WASM_RESERVED } from "../ts/_alloc.ts";
+
+/** The module's exports (pointers are byte offsets into the heap). */
+export interface WasmKernels {
+  gemm_scratch_floats(): number;
+  gemm_f32(
+    c: number,
+    a: number,
+    b: number,
+    m: number,
+    n: number,
+    k: number,
+    transA: number,
+    transB: number,
+    alpha: number,
+    beta: number,
+    i0: number,
+    i1: number,
+    j0: number,
+    j1: number,
+    scratch: number,
+  ): void;
+  conv2d_scratch_floats(geom: number): number;
+  conv2d_forward(y: number, x: number, w: number, bias: number, geom: number, lo: number, hi: number, s: number): void;
+  conv2d_backward_input(dx: number, dy: number, w: number, geom: number, lo: number, hi: number, s: number): void;
+  conv2d_backward_weight(dw: number, dy: number, x: number, geom: number, lo: number, hi: number, s: number): void;
+}
+
+/** Bytes at the start of a scratch slot for numbers (16 int32). */
+export const SLOT_HEADER = 64;
+
+let compiled: WebAssembly.Module | null = null;
+let kernels: WasmKernels | null = null;
+
+/** The module, compiled once per thread (throws where WebAssembly SIMD is missing). */
+function module(): WebAssembly.Module {
+  if (compiled === null) {
+    const bin = atob(WASM_MODULE_BASE64);
+    const bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    compiled = new WebAssembly.Module(bytes);
+  }
+  return compiled;
+}
+
+/** The shared memory this thread's kernels run on, or null (no WebAssembly threads here). */
+function memory(): WebAssembly.Memory | null {
+  if (isMainThread) return heapMemory();
+  const m = (workerData as { memory?: unknown } | null)?.memory;
+  return m instanceof WebAssembly.Memory ? m : null;
+}
+
+/** This thread's kernels, instantiated on first use. Throws an Error saying what is missing. */
+export function wasmKernels(): WasmKernels {
+  if (kernels !== null) return kernels;
+  const mem = memory();
+  if (mem === null) {
+    throw new Error(
+      "wasm backend: no shared WebAssembly.Memory heap (this runtime lacks WebAssembly threads or " +
+        "Memory.prototype.toResizableBuffer)",
+    );
+  }
+  const instance = new WebAssembly.Instance(module(), { env: { memory: mem } });
+  const heapBase = (instance.exports.__heap_base as WebAssembly.Global).value as number;
+  if (heapBase > WASM_RESERVED) {
+    throw new Error(`wasm backend: the module needs ${heapBase} bytes below the heap; ${WASM_RESERVED} are reserved`);
+  }
+  return kernels = instance.exports as unknown as WasmKernels;
+}
+
+/**
+ * Why the wasm kernels cannot run here, or null when they can (the CPU device asks before choosing
+ * them): a runtime without WebAssembly SIMD, threads or resizable shared buffers.
+ */
+export function wasmUnavailable(): string | null {
+  try {
+    wasmKernels();
+    return null;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}
+
+/** The scratch slot (byte address) of the part that starts at `lo` in a job of `parts` parts over [0, total). */
+function slot(scratch: Float32Array, lo: number, parts: number, total: number): number {
+  const bytes = scratch.byteLength / parts;
+  for (let p = 0; p < parts; p++) {
+    if (Math.floor(total * p / parts) === lo) return scratch.byteOffset + p * bytes;
+  }
+  throw new Error(`wasm backend: no part of ${parts} over [0, ${total}) starts at ${lo}`);
+}
+
+/** Writes `values` (int32) into the slot's header and returns the slot's address. */
+function header(scratch: Float32Array, at: number, values: ArrayLike<number>, count: number): number {
+  const h = new Int32Array(scratch.buffer, at, count);
+  for (let i = 0; i < count; i++) h[i] = values[i];
+  return at;
+}
+
+const ptr = (a: Float32Array) => a.length === 0 ? 0 : a.byteOffset;
+
+/** The GEMM tile unit: rows of c are split 4 at a time, columns 8 at a time (the micro-kernel's tile). */
+export const GEMM_ROWS_UNIT = 4, GEMM_COLS_UNIT = 8;
+
+/**
+ * Part [lo, hi) of `gemm`: ops [c, a, b, scratch], params [m, n, k, transA, transB, alpha, beta, byRows,
+ * parts, total]; units of 4 rows (byRows) or 8 columns of c.
+ */
+export function gemmPart(ops: Float32Array[], p: ArrayLike<number>, lo: number, hi: number): void {
+  const [c, a, b, scratch] = ops;
+  const [m, n, k, transA, transB, alpha, beta, byRows, parts, total] = Array.from(p);
+  const s = slot(scratch, lo, parts, total) + SLOT_HEADER;
+  const i0 = byRows ? GEMM_ROWS_UNIT * lo : 0, i1 = byRows ? Math.min(GEMM_ROWS_UNIT * hi, m) : m;
+  const j0 = byRows ? 0 : GEMM_COLS_UNIT * lo, j1 = byRows ? n : Math.min(GEMM_COLS_UNIT * hi, n);
+  wasmKernels().gemm_f32(
+    c.byteOffset,
+    a.byteOffset,
+    b.byteOffset,
+    m,
+    n,
+    k,
+    transA,
+    transB,
+    alpha,
+    beta,
+    i0,
+    i1,
+    j0,
+    j1,
+    s,
+  );
+}
+
+/** The three convolution kernels, by their names in _kernels.ts. */
+export type ConvKernel = "forward" | "backwardInput" | "backwardWeight";
+
+/**
+ * Part [lo, hi) of a convolution: ops [out, in1, in2, (bias,) scratch], params [16 geometry numbers
+ * (convParams), parts, total]. Forward and backward-input split samples, backward-weight out channels.
+ */
+export function convPart(which: ConvKernel, ops: Float32Array[], p: ArrayLike<number>, lo: number, hi: number): void {
+  const scratch = ops[ops.length - 1];
+  const at = slot(scratch, lo, p[16], p[17]);
+  const geom = header(scratch, at, p, 16), s = at + SLOT_HEADER;
+  const w = wasmKernels();
+  const [o0, o1, o2] = ops;
+  if (which === "forward") w.conv2d_forward(ptr(o0), ptr(o1), ptr(o2), ptr(ops[3]), geom, lo, hi, s);
+  else if (which === "backwardInput") w.conv2d_backward_input(ptr(o0), ptr(o1), ptr(o2), geom, lo, hi, s);
+  else w.conv2d_backward_weight(ptr(o0), ptr(o1), ptr(o2), geom, lo, hi, s);
+}

@@ -1,0 +1,176 @@
+/**
+ * The WebAssembly SIMD backend of the CPU: the fast TypeScript backend (src/backend/ts/fast.ts) with
+ * the kernels where compiled f32x4 code measurably wins replaced by native/wasm/*.c (GEMM and the
+ * three convolution kernels). Everything else, float64, and anything the heap cannot hold runs the
+ * TypeScript loops, which stay the reference the tests compare with.
+ *
+ * Storage lives in the CPU heap, one shared `WebAssembly.Memory` (src/backend/ts/_alloc.ts), whatever
+ * the thread count: a tensor's view is addressed by the kernels in place. Storage outside it (made
+ * before, or when the heap is full) goes through a copy. Work splits across the threads of
+ * `setNumThreads` as in the TypeScript backend (src/backend/ts/_threads.ts), each output element
+ * computed by one thread in an order that does not depend on the split: results are the same bit for
+ * bit run to run and whatever the thread count.
+ *
+ * @module
+ */
+import type { Backend, Conv2dGeometry, DType } from "../backend.ts";
+import type { TsStorage } from "../ts/_types.ts";
+import { tsBackend } from "../ts/fast.ts";
+import { gemmBatch } from "../ts/gemm.ts";
+import { setFromHost } from "../ts/storage.ts";
+import { convParams } from "../ts/_kernels.ts";
+import { alloc, free, heapAllocOrNull, inSharedHeap, overwritten, readable } from "../ts/_alloc.ts";
+import { numThreads, runSplit } from "../ts/_threads.ts";
+import { GEMM_COLS_UNIT, GEMM_ROWS_UNIT, SLOT_HEADER, wasmKernels } from "./_instance.ts";
+
+export { wasmUnavailable } from "./_instance.ts";
+
+/** Minimum work per thread: about 20 µs of the wasm kernels' arithmetic (they run at 20+ GFLOP/s). */
+const GRAIN_FLOPS = 400_000;
+const EMPTY = new Float32Array(0);
+
+const isF32 = (...xs: (TsStorage | null)[]) => xs.every((x) => x === null || x instanceof Float32Array);
+
+/** The parts runSplit makes of [0, total) with this grain (see runSplit). */
+function partsOf(total: number, grain: number): number {
+  return Math.max(1, Math.min(numThreads(), Math.floor(total / grain)));
+}
+
+/** `slotFloats` floats of scratch for each of `parts` parts (16-float aligned slots, headers included). */
+function scratchFor(parts: number, slotFloats: number): Float32Array | null {
+  const slot = Math.ceil((SLOT_HEADER / 4 + slotFloats) / 16) * 16;
+  return heapAllocOrNull("float32", parts * slot) as Float32Array | null;
+}
+
+/**
+ * Runs `kernel` on operands that all live in the heap: those outside it are copied in (outputs, the
+ * first `outputs`, are copied back after), then freed. Returns false, having run nothing, when the heap
+ * cannot hold a copy (the caller then runs the TypeScript kernel).
+ */
+function inHeap(ops: Float32Array[], outputs: number, kernel: (ops: Float32Array[]) => void): boolean {
+  const moved = ops.map((a) => {
+    if (a.length === 0 || inSharedHeap(a)) return a;
+    const copy = heapAllocOrNull("float32", a.length) as Float32Array | null;
+    copy?.set(a);
+    return copy;
+  });
+  if (moved.includes(null)) {
+    moved.forEach((m, i) => m !== null && m !== ops[i] && free(m));
+    return false;
+  }
+  const heapOps = moved as Float32Array[];
+  try {
+    kernel(heapOps);
+  } finally {
+    heapOps.forEach((m, i) => {
+      if (m === ops[i]) return;
+      if (i < outputs) ops[i].set(m);
+      free(m);
+    });
+  }
+  return true;
+}
+
+/** Runs a convolution kernel split over `total` units (samples or out channels); false if the heap is full. */
+function conv(
+  name: "wasmConv2dForward" | "wasmConv2dBackwardInput" | "wasmConv2dBackwardWeight",
+  ops: Float32Array[],
+  g: Conv2dGeometry,
+  total: number,
+): boolean {
+  const flopsPerUnit = 2 * g.n * g.k * g.oh * g.ow * (g.c / g.groups) * g.kh * g.kw / total;
+  const parts = partsOf(total, Math.max(1, Math.ceil(GRAIN_FLOPS / flopsPerUnit)));
+  const params = convParams(g);
+  const geom = heapAllocOrNull("int32", 16) as Int32Array | null;
+  if (geom === null) return false;
+  geom.set(params);
+  const slotFloats = wasmKernels().conv2d_scratch_floats(geom.byteOffset);
+  free(geom);
+  const scratch = scratchFor(parts, slotFloats);
+  if (scratch === null) return false;
+  try {
+    return inHeap(ops, 1, (heapOps) => {
+      runSplit(name, [...heapOps, scratch], [...params, parts, total], total, Math.ceil(total / parts));
+    });
+  } finally {
+    free(scratch);
+  }
+}
+
+/**
+ * The CPU backend with WebAssembly SIMD kernels: the TypeScript backend's contract and storage, GEMM
+ * and conv2d (forward, backward-input, backward-weight) compiled from native/wasm/*.c. Float32 only;
+ * float64 runs the TypeScript loops.
+ *
+ * @example
+ * ```ts
+ * import { wasmBackend } from "./mod.ts";
+ * const c = wasmBackend.alloc("float32", 4);
+ * const a = wasmBackend.fromHost("float32", new Float32Array([1, 2, 3, 4]));
+ * wasmBackend.gemm(c, a, a, { m: 2, n: 2, k: 2, transA: false, transB: false, alpha: 1, beta: 0 }); // [7, 10, 15, 22]
+ * ```
+ */
+export const wasmBackend: Required<Backend<TsStorage>> = {
+  ...tsBackend,
+  name: "wasm",
+  /** Storage in the heap the kernels address (plain arrays once it is full). */
+  alloc(dtype: DType, size: number): TsStorage {
+    return (size > 0 ? heapAllocOrNull(dtype, size) : null) ?? alloc(dtype, size);
+  },
+  fromHost(dtype, values) {
+    const out = this.alloc(dtype, values.length);
+    overwritten(out, values.length);
+    setFromHost(dtype, out, values);
+    return out;
+  },
+  gemm(c, a, b, o) {
+    const { batch, strideA, strideB, strideC } = gemmBatch(c, a, b, o);
+    const { m, n, k } = o;
+    if (!isF32(c, a, b) || m * n === 0) return tsBackend.gemm(c, a, b, o);
+    readable(a), readable(b);
+    if (o.beta === 0 && strideC === m * n) overwritten(c, batch * m * n);
+    else readable(c);
+    // Split the side of c with more tiles, in the micro-kernel's units (4 rows or 8 columns).
+    const rowUnits = Math.ceil(m / GEMM_ROWS_UNIT), colUnits = Math.ceil(n / GEMM_COLS_UNIT);
+    const byRows = rowUnits >= colUnits, units = byRows ? rowUnits : colUnits;
+    const flopsPerUnit = 2 * k * (byRows ? GEMM_ROWS_UNIT * n : GEMM_COLS_UNIT * m);
+    const parts = partsOf(units, Math.max(1, Math.ceil(GRAIN_FLOPS / flopsPerUnit)));
+    const scratch = scratchFor(parts, wasmKernels().gemm_scratch_floats());
+    if (scratch === null) return tsBackend.gemm(c, a, b, o);
+    const params = [m, n, k, +o.transA, +o.transB, o.alpha, o.beta, +byRows, parts, units];
+    const run = (h: Float32Array[]) => runSplit("wasmGemm", [...h, scratch], params, units, Math.ceil(units / parts));
+    try {
+      for (let t = 0; t < batch; t++) {
+        const at = (s: TsStorage, stride: number, size: number) =>
+          (s as Float32Array).subarray(t * stride, t * stride + size);
+        const ops = [at(c, strideC, m * n), at(a, strideA, m * k), at(b, strideB, k * n)];
+        if (!inHeap(ops, 1, run)) tsBackend.gemm(ops[0], ops[1], ops[2], { ...o, batch: 1 });
+      }
+    } finally {
+      free(scratch);
+    }
+  },
+  conv2dForward(y, x, w, bias, g) {
+    if (!isF32(y, x, w, bias)) return tsBackend.conv2dForward(y, x, w, bias, g);
+    readable(x), readable(w), readable(bias);
+    overwritten(y, g.n * g.k * g.oh * g.ow);
+    const ops = [y, x, w, bias ?? EMPTY] as Float32Array[];
+    if (!conv("wasmConv2dForward", ops, g, g.n)) tsBackend.conv2dForward(y, x, w, bias, g);
+  },
+  conv2dBackwardInput(dx, dy, w, g) {
+    if (!isF32(dx, dy, w)) return tsBackend.conv2dBackwardInput(dx, dy, w, g);
+    readable(dy), readable(w);
+    overwritten(dx, g.n * g.c * g.h * g.w);
+    if (!conv("wasmConv2dBackwardInput", [dx, dy, w] as Float32Array[], g, g.n)) {
+      tsBackend.conv2dBackwardInput(dx, dy, w, g);
+    }
+  },
+  conv2dBackwardWeight(dw, dy, x, g) {
+    if (!isF32(dw, dy, x)) return tsBackend.conv2dBackwardWeight(dw, dy, x, g);
+    readable(dy), readable(x);
+    overwritten(dw, g.k * (g.c / g.groups) * g.kh * g.kw);
+    if (!conv("wasmConv2dBackwardWeight", [dw, dy, x] as Float32Array[], g, g.k)) {
+      tsBackend.conv2dBackwardWeight(dw, dy, x, g);
+    }
+  },
+};
