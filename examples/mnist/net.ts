@@ -30,12 +30,13 @@ export class Net extends nn.Module {
   maxpool: nn.MaxPool2d = new nn.MaxPool2d({ kernelSize: 2, stride: 2 });
   /** The classifier: 3136 features → 10 logits. */
   fc: nn.Linear = new nn.Linear(16 * 14 * 14, 10);
+  // conv1 → relu → maxpool as a Sequential, which runs them as one fused pass on the CPU (the same
+  // numbers). A private field is not a child module, so the state dict keys stay PyTorch's.
+  #features = new nn.Sequential(this.conv1, this.relu, this.maxpool);
 
   /** Logits `[N, 10]` for images `[N, 1, 28, 28]`. */
   forward(x: Tensor): Tensor {
-    x = this.conv1.forward(x);
-    x = this.relu.forward(x);
-    x = this.maxpool.forward(x);
+    x = this.#features.forward(x); // conv1, relu, maxpool
     x = x.view([x.shape[0], -1]); // flatten
     return this.fc.forward(x);
   }

@@ -234,7 +234,30 @@ export interface AdamParams {
 /**
  * A backend: storage, the primitives, and optional fused kernels. `S` is its storage type.
  */
-export interface Backend<S = unknown> extends Primitives<S>, FusedKernels<S> {}
+export interface Backend<S = unknown> extends Primitives<S>, FusedKernels<S>, FusedPasses<S> {}
+
+/**
+ * Several ops in one pass over memory, optional: an op that uses one runs the ops one by one
+ * where it is missing (the CUDA backend has none). Each gives the unfused ops' numbers bit for bit.
+ */
+export interface FusedPasses<S = unknown> {
+  /**
+   * `y = maxPool2d(relu(conv2d(x, w) + bias))` without writing the convolution's output: `pool`
+   * pools the [n, k, oh, ow] output of `conv`, and `indices` (int32, same size as `y`) receives
+   * each window's argmax within its plane, as `pool2dForward` does.
+   */
+  conv2dReluMaxPool2dForward?(
+    y: S,
+    indices: S,
+    x: S,
+    w: S,
+    bias: S | null,
+    conv: Conv2dGeometry,
+    pool: Pool2dGeometry,
+  ): void;
+  /** The gradient at the convolution's output (overwritten): `dy` at each window's argmax where `y > 0`, else 0. */
+  maxPool2dReluBackward?(dconv: S, dy: S, y: S, indices: S, pool: Pool2dGeometry): void;
+}
 
 /** What every backend implements. Comparison ops (`eq ne gt lt ge le`) write int32 0/1. */
 export interface Primitives<S = unknown> {

@@ -7,7 +7,9 @@
  * @module
  */
 import type { Tensor } from "../tensor/mod.ts";
+import { conv2dReluMaxPool2d } from "../ops/_conv_relu_pool.ts";
 import { Module } from "./module.ts";
+import { Conv2d, MaxPool2d, ReLU } from "./layers.ts";
 
 /** What a non-module argument was, for the error message. */
 function describe(v: unknown): string {
@@ -64,8 +66,20 @@ abstract class ModuleSequence extends Module implements Iterable<Module> {
 }
 
 /**
+ * Whether three modules are a Conv2d, a ReLU and a MaxPool2d whose `forward` is the layers' own
+ * (a subclass or an instance with another `forward` runs its own).
+ */
+function isConvReluMaxPool(conv: Module, act: Module | undefined, pool: Module | undefined): conv is Conv2d {
+  return conv instanceof Conv2d && conv.forward === Conv2d.prototype.forward &&
+    act instanceof ReLU && act.forward === ReLU.prototype.forward &&
+    pool instanceof MaxPool2d && pool.forward === MaxPool2d.prototype.forward;
+}
+
+/**
  * Runs modules one after another; their parameters are named `0.weight`, `1.bias`, ... as in
- * PyTorch. Indexable (`net[0]`), iterable, with `length`, `at(-1)` and `append`.
+ * PyTorch. Indexable (`net[0]`), iterable, with `length`, `at(-1)` and `append`. A Conv2d
+ * followed by a ReLU and a MaxPool2d runs as one fused pass on the CPU (the same numbers as the
+ * three run one by one, in less time and memory).
  *
  * @example
  * ```ts
@@ -85,9 +99,15 @@ export class Sequential extends ModuleSequence {
     this.init("Sequential", modules);
   }
 
-  /** Applies each module in turn. */
+  /** Applies each module in turn (Conv2d → ReLU → MaxPool2d as one op). */
   forward(x: Tensor): Tensor {
-    for (const m of this) x = m.forward(x);
+    for (let i = 0; i < this.length; i++) {
+      const m = this[i];
+      if (isConvReluMaxPool(m, this[i + 1], this[i + 2])) {
+        x = conv2dReluMaxPool2d(x, m.weight, m.bias, m.options, (this[i + 2] as MaxPool2d).options);
+        i += 2;
+      } else x = m.forward(x);
+    }
     return x;
   }
 }

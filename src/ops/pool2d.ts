@@ -5,49 +5,24 @@
  *
  * @module
  */
-import type { Pool2dGeometry, PoolKind } from "../backend/geometry.ts";
+import type { PoolKind } from "../backend/geometry.ts";
 import type { TensorBase } from "../autograd/tensor_base.ts";
 import { record } from "../autograd/graph.ts";
-import { checkFloat, checkOptionKeys, checkRank, pair, type Size2 } from "./_util.ts";
+import { checkFloat, checkRank } from "./_util.ts";
 import { fusedOrComposite } from "./_fused.ts";
 import { pool2dComposites } from "./_pool2d_composite.ts";
+import { checkedPool2dGeometry, type Pool2dOptions } from "./_conv_pool_checks.ts";
 
-/** Options of the poolings. */
-export interface Pool2dOptions {
-  /** Window size. */
-  kernelSize: Size2;
-  /** Step between windows (default: the kernel size). */
-  stride?: Size2;
-  /** Implicit padding on each side (−∞ for max, 0 for average and sum); at most half the kernel (default 0). */
-  padding?: Size2;
-}
+export type { Pool2dOptions } from "./_conv_pool_checks.ts";
 
 function pool2d<T extends TensorBase>(kind: PoolKind, op: string, x: T, opts: Pool2dOptions): T {
   if (opts === undefined || opts === null || typeof opts !== "object") {
     throw new Error(`${op}: options { kernelSize, stride?, padding? } are required`);
   }
-  checkOptionKeys(op, opts, ["kernelSize", "stride", "padding"]);
   checkRank(op, "input", x, 4, "[N, C, H, W]");
   checkFloat(op, "input", x);
-  if (opts.kernelSize === undefined) throw new Error(`${op}: kernelSize is required`);
-  const [kh, kw] = pair(op, "kernelSize", opts.kernelSize, 1, 1);
-  const [strideH, strideW] = pair(op, "stride", opts.stride, [kh, kw], 1);
-  const [padH, padW] = pair(op, "padding", opts.padding, 0, 0);
-  if (padH * 2 > kh || padW * 2 > kw) {
-    throw new Error(
-      `${op}: padding ${padH}×${padW} is more than half the kernel ${kh}×${kw}; expected padding ≤ kernel / 2`,
-    );
-  }
-  const [n, c, h, w] = x.shape;
-  if (kh > h + 2 * padH || kw > w + 2 * padW) {
-    throw new Error(
-      `${op}: kernel ${kh}×${kw} is larger than the padded input ${h + 2 * padH}×${w + 2 * padW} ` +
-        `(input ${h}×${w}, padding ${padH}×${padW})`,
-    );
-  }
-  const oh = Math.floor((h + 2 * padH - kh) / strideH) + 1;
-  const ow = Math.floor((w + 2 * padW - kw) / strideW) + 1;
-  const g: Pool2dGeometry = { n, c, h, w, kh, kw, oh, ow, strideH, strideW, padH, padW };
+  const g = checkedPool2dGeometry(op, x.shape, opts);
+  const { n, c, oh, ow } = g;
   const be = x._backend;
   const kernels = fusedOrComposite(be, pool2dComposites(be, x.dtype));
   const size = n * c * oh * ow;

@@ -23,6 +23,7 @@ import { gemmBlock } from "./gemm_fast.ts";
 import { maxPool2x2Backward, maxPool2x2Forward } from "./pool2d_fast.ts";
 import { reluBackwardRange, reluRange } from "./elementwise_fast.ts";
 import { convPart, gemmPart } from "../wasm/_instance.ts";
+import { conv3x3ReluMaxPool2x2Forward, maxPool2x2ReluBackward } from "./conv_relu_pool_fast.ts";
 
 /** An operand of a split kernel (an empty Float32Array stands for null). */
 export type Operand = Float32Array | Float64Array | Int32Array;
@@ -147,6 +148,30 @@ export const KERNELS = {
   maxPool2x2Forward: {
     outputs: 2,
     run: (o, p, lo, hi) => maxPool2x2Forward(f32(o[0]), o[1] as Int32Array, f32(o[2]), pool(p)[1], lo, hi),
+  },
+  /** [y, indices, x, w, bias] · conv geometry, then pool params · split: sample × out channel. */
+  conv3x3ReluMaxPool2x2Forward: {
+    outputs: 2,
+    run(o, p, lo, hi) {
+      const [, pg] = pool(Array.prototype.slice.call(p, CONV_FIELDS.length));
+      conv3x3ReluMaxPool2x2Forward(
+        f32(o[0]),
+        o[1] as Int32Array,
+        f32(o[2]),
+        f32(o[3]),
+        orNull(o[4]),
+        conv(p),
+        pg,
+        lo,
+        hi,
+      );
+    },
+  },
+  /** [dconv, dy, y, indices] · pool params · split: planes. */
+  maxPool2x2ReluBackward: {
+    outputs: 1,
+    run: (o, p, lo, hi) =>
+      maxPool2x2ReluBackward(f32(o[0]), f32(o[1]), f32(o[2]), o[3] as Int32Array, pool(p)[1], lo, hi),
   },
   /** [dx, dy, indices] · pool params · split: planes. */
   maxPool2x2Backward: {

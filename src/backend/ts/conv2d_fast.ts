@@ -44,8 +44,7 @@ function padSample(x: Float32Array, b: number, g: Conv2dGeometry): void {
 
 /**
  * `y = conv2d(x, w) + bias` for 3×3 / stride 1 / padding 1, for the (sample, out-channel)
- * pairs r = b·k + oc in [lo, hi). The 3×3 window slides along each row: 3 new loads and
- * 9 multiply-adds per output, the 9 weights in locals.
+ * pairs r = b·k + oc in [lo, hi).
  */
 export function conv3x3Forward(
   y: Float32Array,
@@ -56,6 +55,28 @@ export function conv3x3Forward(
   lo: number,
   hi: number,
 ): void {
+  const plane = g.h * g.w;
+  conv3x3Planes(x, w, bias, g, lo, hi, (r, sums) => {
+    const yo = r * plane;
+    for (let i = 0; i < plane; i++) y[yo + i] = sums[i];
+  });
+}
+
+/**
+ * The float64 sums of the output planes r = b·k + oc in [lo, hi) of a 3×3 / stride 1 / padding 1
+ * convolution (bias included), handed to `each` one plane at a time (the array is reused for the
+ * next plane). The 3×3 window slides along each row: 3 new loads and 9 multiply-adds per output,
+ * the 9 weights in locals. Rounding a sum to float32 gives the convolution's output.
+ */
+export function conv3x3Planes(
+  x: Float32Array,
+  w: Float32Array,
+  bias: Float32Array | null,
+  g: Conv2dGeometry,
+  lo: number,
+  hi: number,
+  each: (r: number, sums: Float64Array) => void,
+): void {
   const { c: C, h: H, w: W, k: K } = g;
   const pw = W + 2, pp = (H + 2) * pw, plane = H * W;
   if (plane64.length < plane) plane64 = new Float64Array(plane);
@@ -64,7 +85,6 @@ export function conv3x3Forward(
   for (let r = lo; r < hi; r++) {
     const b = Math.floor(r / K), k = r - b * K;
     if (b !== padded) padSample(x, padded = b, g);
-    const yo = r * plane;
     acc.fill(bias ? bias[k] : 0, 0, plane);
     for (let c = 0; c < C; c++) {
       const wo = (k * C + c) * 9;
@@ -82,7 +102,7 @@ export function conv3x3Forward(
         }
       }
     }
-    for (let i = 0; i < plane; i++) y[yo + i] = acc[i];
+    each(r, acc);
   }
 }
 

@@ -22,6 +22,7 @@ import { pool2dBackward, pool2dForward } from "./pool2d.ts";
 import { adadeltaStep } from "./optim.ts";
 import { isConv3x3 } from "./conv2d_fast.ts";
 import { isMaxPool2x2 } from "./pool2d_fast.ts";
+import { isConv3x3MaxPool2x2 } from "./conv_relu_pool_fast.ts";
 import { convParams, poolParams } from "./_kernels.ts";
 import { alloc, free, overwritten, readable } from "./_alloc.ts";
 import { runSplit } from "./_threads.ts";
@@ -207,6 +208,38 @@ export const tsBackend: Required<Backend<TsStorage>> = {
       return runSplit("reluBackward", [f32(dx), f32(dy), f32(x)], [], size, GRAIN.elements);
     }
     reluBackward(dx, dy, x, size);
+  },
+  conv2dReluMaxPool2dForward(y, idx, x, w, bias, conv, pool) {
+    const size = pool.n * pool.c * pool.oh * pool.ow;
+    reads(x, w, bias);
+    overwritten(y, size);
+    overwritten(idx, size);
+    if (isF32(y, x, w, bias) && isConv3x3MaxPool2x2(conv, pool)) {
+      const ops = [f32(y), i32(idx), f32(x), f32(w), bias ? f32(bias) : EMPTY];
+      const params = [...convParams(conv), ...poolParams("max", pool)];
+      return runSplit("conv3x3ReluMaxPool2x2Forward", ops, params, conv.n * conv.k, GRAIN.convPairs);
+    }
+    // Every other geometry: the three kernels in a row, through the convolution's output.
+    const convSize = conv.n * conv.k * conv.oh * conv.ow;
+    const convOut = this.alloc(x instanceof Float64Array ? "float64" : "float32", convSize);
+    this.conv2dForward(convOut, x, w, bias, conv);
+    this.unary("relu", convOut, convOut, convSize);
+    this.pool2dForward("max", y, idx, convOut, pool);
+    this.free(convOut);
+  },
+  maxPool2dReluBackward(dconv, dy, y, idx, pool) {
+    const size = pool.n * pool.c * pool.oh * pool.ow;
+    reads(dy, y, idx);
+    overwritten(dconv, pool.n * pool.c * pool.h * pool.w);
+    if (isF32(dconv, dy, y) && isMaxPool2x2(pool)) {
+      const ops = [f32(dconv), f32(dy), f32(y), i32(idx)];
+      return runSplit("maxPool2x2ReluBackward", ops, poolParams("max", pool), pool.n * pool.c, GRAIN.planes);
+    }
+    // Every other geometry: dy masked by ReLU's gradient (y > 0), then pooling's backward.
+    const masked = this.alloc(dy instanceof Float64Array ? "float64" : "float32", size);
+    this.reluBackward(masked, dy, y, size);
+    this.pool2dBackward("max", dconv, masked, idx, pool);
+    this.free(masked);
   },
   logSoftmaxNllForward(loss, logp, logits, targets, n, c) {
     reads(logits, targets);

@@ -28,26 +28,36 @@ export function maxPool2x2Forward(
   lo: number,
   hi: number,
 ): void {
-  const W = g.w, planeX = g.h * W, planeY = g.oh * g.ow;
-  for (let p = lo; p < hi; p++) {
-    const xOff = p * planeX;
-    let yi = p * planeY;
-    for (let o = 0; o < g.oh; o++) {
-      for (let q = 0, i0 = 2 * o * W + 0; q < g.ow; q++, i0 += 2, yi++) {
-        // Window (row-major): i0, i0 + 1, i0 + W, i0 + W + 1, relative to the plane.
-        const v0 = x[xOff + i0], v1 = x[xOff + i0 + 1], v2 = x[xOff + i0 + W], v3 = x[xOff + i0 + W + 1];
-        const s = v0 + v1 + v2 + v3;
-        let at: number;
-        if (s === s) {
-          // No NaN: the first maximum. Ties keep the earlier index, as a strict > scan does.
-          const top = i0 + +(v1 > v0); // 0/1 → index within the top pair
-          const bottom = i0 + W + +(v3 > v2);
-          const bottomWins = +(x[xOff + bottom] > x[xOff + top]);
-          at = top + bottomWins * (bottom - top);
-        } else at = firstMaxOrNaN(x, xOff, i0, W); // a NaN, or +∞ and −∞ together
-        indices[yi] = at;
-        y[yi] = x[xOff + at];
-      }
+  const planeX = g.h * g.w, planeY = g.oh * g.ow;
+  for (let p = lo; p < hi; p++) maxPool2x2Plane(y, indices, p * planeY, x, p * planeX, g);
+}
+
+/** Max pooling 2×2 / stride 2 of the plane of `x` at `xOff` into `y` and `indices` from `yOff` on. */
+export function maxPool2x2Plane(
+  y: Float32Array,
+  indices: Int32Array,
+  yOff: number,
+  x: Float32Array,
+  xOff: number,
+  g: Pool2dGeometry,
+): void {
+  const W = g.w;
+  let yi = yOff;
+  for (let o = 0; o < g.oh; o++) {
+    for (let q = 0, i0 = 2 * o * W + 0; q < g.ow; q++, i0 += 2, yi++) {
+      // Window (row-major): i0, i0 + 1, i0 + W, i0 + W + 1, relative to the plane.
+      const v0 = x[xOff + i0], v1 = x[xOff + i0 + 1], v2 = x[xOff + i0 + W], v3 = x[xOff + i0 + W + 1];
+      const s = v0 + v1 + v2 + v3;
+      let at: number;
+      if (s === s) {
+        // No NaN: the first maximum. Ties keep the earlier index, as a strict > scan does.
+        const top = i0 + +(v1 > v0); // 0/1 → index within the top pair
+        const bottom = i0 + W + +(v3 > v2);
+        const bottomWins = +(x[xOff + bottom] > x[xOff + top]);
+        at = top + bottomWins * (bottom - top);
+      } else at = firstMaxOrNaN(x, xOff, i0, W); // a NaN, or +∞ and −∞ together
+      indices[yi] = at;
+      y[yi] = x[xOff + at];
     }
   }
 }
@@ -86,7 +96,7 @@ export function maxPool2x2Backward(
 }
 
 /** `a.fill(0, from, to)`, 8 bytes at a time where aligned (Float32Array.fill on shared memory goes element by element). */
-function zero(a: Float32Array, from: number, to: number): void {
+export function zero(a: Float32Array, from: number, to: number): void {
   const start = a.byteOffset + 4 * from, bytes = 4 * (to - from);
   if (start % 8 === 0 && bytes % 8 === 0) new Float64Array(a.buffer, start, bytes / 8).fill(0);
   else a.fill(0, from, to);

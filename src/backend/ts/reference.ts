@@ -28,6 +28,7 @@ import { conv2dBackwardBias, conv2dBackwardInput, conv2dBackwardWeight, conv2dFo
 import { pool2dBackward, pool2dForward } from "./pool2d.ts";
 import { logSoftmaxNllBackward, logSoftmaxNllForward } from "./softmax_xent.ts";
 import { adadeltaStep, adamStep, sgdStep } from "./optim.ts";
+import { conv2dReluMaxPool2dForward, maxPool2dReluBackward } from "./conv_relu_pool.ts";
 
 const f = (s: TsStorage) => s as FloatArray;
 const i32 = (s: TsStorage) => s as Int32Array;
@@ -88,6 +89,9 @@ export const tsReferenceBackend: Required<Backend<TsStorage>> = {
   pool2dForward: (kind, y, idx, x, g) => pool2dForward(kind, f(y), idx && i32(idx), f(x), g),
   pool2dBackward: (kind, dx, dy, idx, g) => pool2dBackward(kind, f(dx), f(dy), idx && i32(idx), g),
   reluBackward,
+  conv2dReluMaxPool2dForward: (y, idx, x, w, bias, conv, pool) =>
+    conv2dReluMaxPool2dForward(f(y), i32(idx), f(x), f(w), bias && f(bias), conv, pool),
+  maxPool2dReluBackward: (dconv, dy, y, idx, pool) => maxPool2dReluBackward(f(dconv), f(dy), f(y), i32(idx), pool),
   logSoftmaxNllForward: (loss, logp, logits, t, n, c) =>
     logSoftmaxNllForward(f(loss), f(logp), f(logits), i32(t), n, c),
   logSoftmaxNllBackward: (dl, logp, t, dloss, n, c) => logSoftmaxNllBackward(f(dl), f(logp), i32(t), f(dloss), n, c),

@@ -1,0 +1,266 @@
+/**
+ * The fused conv2d + bias + ReLU + max-pool op (src/ops/_conv_relu_pool.ts) and its CPU passes
+ * (src/backend/ts/conv_relu_pool*.ts): values and gradients equal the three ops run one by one
+ * bit for bit, on the fast backend's one-pass kernels (3×3 / padding 1 → 2×2 pooling) and on
+ * every other geometry, in float32 and float64, with ties, zeros and NaNs; 1 and 2 threads give
+ * the same bits; nn.Sequential (and so the seed's Net) takes the fused path only for the layers'
+ * own forwards.
+ */
+import { cpu, F, getNumThreads, manualSeed, nn, setNumThreads, Tensor, tensor } from "../mod.ts";
+import type { Backend, Device } from "../src/backend/backend.ts";
+import { tsBackend, tsReferenceBackend } from "../src/backend/ts/mod.ts";
+import { conv2dReluMaxPool2d } from "../src/ops/_conv_relu_pool.ts";
+import type { Conv2dOptions, Pool2dOptions } from "../src/ops/_conv_pool_checks.ts";
+import { Net } from "../examples/mnist/net.ts";
+import { assertClose, assertEquals, assertThrows } from "./_std.ts";
+
+type Floats = Float32Array | Float64Array;
+
+/** Fails unless `got` and `want` hold the same bits, listing the first differences. */
+function assertBitEqual(got: Floats, want: Floats, label: string): void {
+  assertEquals(got.constructor.name, want.constructor.name, `${label}: element type`);
+  assertEquals(got.length, want.length, `${label}: length`);
+  const g = new Uint8Array(got.buffer, got.byteOffset, got.byteLength);
+  const w = new Uint8Array(want.buffer, want.byteOffset, want.byteLength);
+  const bad: string[] = [];
+  let count = 0;
+  const width = got.BYTES_PER_ELEMENT;
+  for (let i = 0; i < got.length; i++) {
+    for (let b = 0; b < width; b++) {
+      if (g[i * width + b] !== w[i * width + b]) {
+        if (++count <= 5) bad.push(`[${i}] ${got[i]} vs ${want[i]}`);
+        break;
+      }
+    }
+  }
+  if (count > 0) {
+    throw new Error(`${label}: ${count} of ${got.length} elements differ in their bits: ${bad.join(", ")}`);
+  }
+}
+
+/** The CPU backend without its fused passes: the op runs conv2d, relu and maxPool2d one by one there. */
+const unfusedBackend: Backend = { ...tsBackend, name: "ts-unfused" };
+delete unfusedBackend.conv2dReluMaxPool2dForward;
+delete unfusedBackend.maxPool2dReluBackward;
+const unfused: Device = { type: "cpu", backend: unfusedBackend, description: "cpu (no fused passes)" };
+const reference: Device = { type: "cpu", backend: tsReferenceBackend, description: "cpu (reference loops)" };
+
+interface Case {
+  name: string;
+  x: number[];
+  k: number;
+  kernel: number | [number, number];
+  conv: Conv2dOptions;
+  pool: Pool2dOptions;
+  bias?: boolean;
+  /** Makes ties, exact zeros and NaNs: weight entries zeroed, input entries set. */
+  special?: boolean;
+}
+
+const CASES: Case[] = [
+  { name: "the seed's block", x: [3, 1, 28, 28], k: 16, kernel: 3, conv: { padding: 1 }, pool: { kernelSize: 2 } },
+  {
+    name: "odd sizes, 3 channels, one-pass kernels",
+    x: [2, 3, 7, 9],
+    k: 5,
+    kernel: 3,
+    conv: { stride: 1, padding: 1 },
+    pool: { kernelSize: 2, stride: 2 },
+    special: true,
+  },
+  {
+    name: "a 2×3 input, no bias",
+    x: [1, 2, 2, 3],
+    k: 1,
+    kernel: 3,
+    conv: { padding: 1 },
+    pool: { kernelSize: 2 },
+    bias: false,
+  },
+  {
+    name: "5×5 stride 2, overlapping 3×3 pooling with padding",
+    x: [2, 2, 11, 10],
+    k: 3,
+    kernel: 5,
+    conv: { stride: 2, padding: 2 },
+    pool: { kernelSize: 3, stride: 2, padding: 1 },
+    special: true,
+  },
+  {
+    name: "3×3 padding 1, 2×3 pooling with stride [1, 2]",
+    x: [2, 1, 6, 7],
+    k: 2,
+    kernel: 3,
+    conv: { padding: 1 },
+    pool: { kernelSize: [2, 3], stride: [1, 2] },
+  },
+];
+
+interface Run {
+  y: Floats;
+  dx: Floats;
+  dw: Floats;
+  db: Floats | null;
+}
+
+/** Inputs of a case, the same numbers every call (seeded), as host arrays. */
+function inputs(
+  c: Case,
+): { x: Float32Array; w: Float32Array; b: Float32Array | null; dy: (n: readonly number[]) => Tensor } {
+  manualSeed(7);
+  const [n, ch, ,] = c.x;
+  const [kh, kw] = typeof c.kernel === "number" ? [c.kernel, c.kernel] : c.kernel;
+  const x = Tensor.randn(c.x).toArray() as Float32Array;
+  const w = Tensor.randn([c.k, ch, kh, kw]).mul(0.5).toArray() as Float32Array;
+  const b = c.bias === false ? null : Tensor.randn([c.k]).mul(0.3).toArray() as Float32Array;
+  if (c.special) {
+    // Whole zero filters: every output of channel 0 is its bias or 0 (ties in every window);
+    // a zero bias makes them −0/+0; a NaN in the input propagates through its windows.
+    w.fill(0, 0, ch * kh * kw);
+    if (b) b[0] = 0;
+    x[n > 1 ? x.length / n + 5 : 5] = NaN;
+  }
+  return { x, w, b, dy: (shape) => Tensor.randn(shape) };
+}
+
+/** The op (fused where the device has the passes) or the three ops, with gradients for a seeded upstream gradient. */
+function run(c: Case, dev: Device, dtype: "float32" | "float64", how: "fused" | "ops"): Run {
+  const data = inputs(c);
+  const t = (a: Float32Array, shape: number[]) =>
+    tensor(dtype === "float64" ? Float64Array.from(a) : a, shape, { device: dev, requiresGrad: true });
+  const [kh, kw] = typeof c.kernel === "number" ? [c.kernel, c.kernel] : c.kernel;
+  const x = t(data.x, c.x), w = t(data.w, [c.k, c.x[1], kh, kw]);
+  const b = data.b && t(data.b, [c.k]);
+  const y = how === "fused"
+    ? conv2dReluMaxPool2d(x, w, b, c.conv, c.pool)
+    : F.maxPool2d(F.relu(F.conv2d(x, w, b, c.conv)), c.pool);
+  manualSeed(11);
+  const g = data.dy(y.shape).toArray() as Float32Array;
+  y.mul(tensor(dtype === "float64" ? Float64Array.from(g) : g, y.shape, { device: dev })).sum().backward();
+  const arr = (v: Tensor | null) => v && v.toArray() as Floats;
+  return { y: arr(y)!, dx: arr(x.grad)!, dw: arr(w.grad)!, db: arr(b?.grad ?? null) };
+}
+
+function assertSameRun(got: Run, want: Run, label: string): void {
+  assertBitEqual(got.y, want.y, `${label}: output`);
+  assertBitEqual(got.dx, want.dx, `${label}: input gradient`);
+  assertBitEqual(got.dw, want.dw, `${label}: weight gradient`);
+  if (want.db) assertBitEqual(got.db!, want.db, `${label}: bias gradient`);
+  else assertEquals(got.db, null, `${label}: no bias gradient`);
+}
+
+for (const c of CASES) {
+  Deno.test(`conv2dReluMaxPool2d equals conv2d → relu → maxPool2d bit for bit: ${c.name}`, () => {
+    for (const dtype of ["float32", "float64"] as const) {
+      const fused = run(c, cpu, dtype, "fused");
+      assertSameRun(fused, run(c, cpu, dtype, "ops"), `${dtype}, fused against the three ops`);
+      assertSameRun(run(c, unfused, dtype, "fused"), fused, `${dtype}, the op without fused passes`);
+    }
+    // The fast kernels against the reference loops (whose own passes run the reference's kernels).
+    const fast = run(c, cpu, "float32", "fused"), ref = run(c, reference, "float32", "fused");
+    assertSameRun(ref, run(c, reference, "float32", "ops"), "the reference's passes against its ops");
+    assertClose(fast.y, ref.y, { atol: 1e-5, rtol: 1e-5, label: "output against the reference" });
+    assertClose(fast.dw, ref.dw, { atol: 1e-4, rtol: 1e-4, label: "weight gradient against the reference" });
+    assertClose(fast.dx, ref.dx, { atol: 1e-4, rtol: 1e-4, label: "input gradient against the reference" });
+  });
+}
+
+Deno.test("conv2dReluMaxPool2d: the special values reach the pooled output (ties, zeros and a NaN)", () => {
+  const c = CASES[1];
+  const { y } = run(c, cpu, "float32", "fused");
+  const plane = 3 * 4; // 7×9 → 3×4 pooled
+  // Channel 0 of sample 0 is relu(0 + bias 0) everywhere: +0, never −0.
+  assertEquals(Array.from(y.subarray(0, plane)).every((v) => Object.is(v, 0)), true, "channel 0 is +0");
+  // The NaN at sample 1, channel 0, row 0, column 5 reaches the windows of every output channel.
+  const nan = Array.from(y).filter((v) => Number.isNaN(v)).length;
+  assertEquals(nan > 0 && nan <= 5 * 4, true, `NaN windows: ${nan}`);
+});
+
+Deno.test({
+  name: "conv2dReluMaxPool2d: 2 threads give 1 thread's bits, values and gradients",
+  // The workers outlive the test on purpose (they are unref'd and idle): not a leak.
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () => {
+    const before = getNumThreads();
+    // Big enough that every kernel splits: 8 × 16 (sample, channel) pairs and planes.
+    const c: Case = {
+      name: "split",
+      x: [8, 2, 13, 16],
+      k: 16,
+      kernel: 3,
+      conv: { padding: 1 },
+      pool: { kernelSize: 2 },
+    };
+    try {
+      setNumThreads(1);
+      const one = run(c, cpu, "float32", "fused");
+      setNumThreads(2);
+      assertSameRun(run(c, cpu, "float32", "fused"), one, "2 threads against 1");
+      assertSameRun(run(c, cpu, "float32", "ops"), one, "2 threads, the three ops, against 1 thread fused");
+    } finally {
+      setNumThreads(before);
+    }
+  },
+});
+
+Deno.test("conv2dReluMaxPool2d: bad arguments fail as the unfused ops do", () => {
+  const x = Tensor.randn([1, 2, 6, 6]), w = Tensor.randn([4, 1, 3, 3]);
+  assertThrows(() => conv2dReluMaxPool2d(x, w, null, {}, { kernelSize: 2 }), "conv2d: input has 2 channels");
+  const w2 = Tensor.randn([4, 2, 3, 3]);
+  assertThrows(() => conv2dReluMaxPool2d(x, w2, null, {}, {} as Pool2dOptions), "maxPool2d: kernelSize is required");
+  assertThrows(
+    () => conv2dReluMaxPool2d(x, w2, null, {}, { kernelSize: 5 }),
+    "maxPool2d: kernel 5×5 is larger than the padded input 4×4",
+  );
+  assertThrows(
+    () => conv2dReluMaxPool2d(x, w2, Tensor.randn([3]), {}, { kernelSize: 2 }),
+    "conv2d: bias must have shape [4]",
+  );
+});
+
+Deno.test("nn.Sequential runs Conv2d → ReLU → MaxPool2d as the fused op, with the same numbers", () => {
+  manualSeed(3);
+  const conv = new nn.Conv2d(2, 4, { kernelSize: 3, padding: 1 });
+  const relu = new nn.ReLU(), pool = new nn.MaxPool2d({ kernelSize: 2 });
+  const seq = new nn.Sequential(conv, relu, pool, new nn.Flatten());
+  const x = Tensor.randn([2, 2, 8, 8]);
+  const y = seq.forward(x);
+  const block = seq[2].forward(seq[1].forward(seq[0].forward(x)));
+  assertBitEqual(y.toArray() as Floats, block.toArray() as Floats, "Sequential against the layers one by one");
+  // The flatten's input came from the fused op.
+  const node = (y as unknown as { _node: { inputs: { _node: { op: string } }[] } })._node;
+  assertEquals(node.inputs[0]._node.op, "conv2dReluMaxPool2d");
+});
+
+Deno.test("nn.Sequential leaves a Conv2d with its own forward alone", () => {
+  manualSeed(3);
+  class DoubledConv extends nn.Conv2d {
+    override forward(x: Tensor): Tensor {
+      return super.forward(x).mul(-2);
+    }
+  }
+  const conv = new DoubledConv(1, 2, { kernelSize: 3, padding: 1 });
+  const seq = new nn.Sequential(conv, new nn.ReLU(), new nn.MaxPool2d({ kernelSize: 2 }));
+  const x = Tensor.randn([1, 1, 6, 6]);
+  const want = F.maxPool2d(F.relu(conv.forward(x)), { kernelSize: 2 });
+  assertBitEqual(seq.forward(x).toArray() as Floats, want.toArray() as Floats, "the subclass's forward ran");
+});
+
+Deno.test("the seed's Net: fused, its logits and gradients equal its layers run one by one; state dict keys unchanged", () => {
+  manualSeed(1);
+  const net = new Net();
+  assertEquals(Object.keys(net.stateDict()), ["conv1.weight", "conv1.bias", "fc.weight", "fc.bias"]);
+  const x = Tensor.randn([4, 1, 28, 28]);
+  const grads = (logits: Tensor) => {
+    for (const p of net.parameters()) p.grad = null;
+    logits.sum().backward();
+    return net.parameters().map((p) => p.grad!.toArray() as Floats);
+  };
+  const fused = net.forward(x);
+  const fusedGrads = grads(fused);
+  const h = net.maxpool.forward(net.relu.forward(net.conv1.forward(x)));
+  const plain = net.fc.forward(h.view([4, -1]));
+  assertBitEqual(fused.toArray() as Floats, plain.toArray() as Floats, "logits");
+  grads(plain).forEach((g, i) => assertBitEqual(fusedGrads[i], g, `gradient of parameter ${i}`));
+});
