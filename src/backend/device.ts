@@ -3,20 +3,27 @@
  *
  * @module
  */
-import type { Backend, Device } from "./backend.ts";
-import { tsBackend } from "./ts/mod.ts";
+import type { Device } from "./backend.ts";
+import "./ts/mod.ts"; // its CONVNET_THREADS starts the worker threads
 import { openCudaDevice } from "./cuda/mod.ts";
+import { chooseCpuBackend } from "./wasm/select.ts";
 
 export type { Device, DeviceMemoryInfo, DeviceType } from "./backend.ts";
 
 /** What `device()` accepts: a kind, or "auto" to take CUDA when it works and the CPU otherwise. */
 export type DeviceRequest = "cpu" | "cuda" | "auto";
 
-/** The CPU device: the TypeScript backend. */
+const cpuChoice = chooseCpuBackend();
+if (cpuChoice.notice !== null) console.error(cpuChoice.notice);
+
+/**
+ * The CPU device: the WebAssembly SIMD backend where the runtime has it, else the TypeScript backend;
+ * the environment variable `CONVNET_CPU` (wasm, ts or auto) decides when set (see src/backend/wasm/select.ts).
+ */
 export const cpu: Device = {
   type: "cpu",
-  backend: tsBackend as Backend,
-  description: "cpu (TypeScript backend)",
+  backend: cpuChoice.backend,
+  description: cpuChoice.description,
 };
 
 /**
@@ -92,7 +99,9 @@ export function device(request?: DeviceRequest, opts: DeviceOptions = {}): Devic
         return openCuda();
       } catch (e) {
         const why = e instanceof Error ? e.message : String(e);
-        (opts.onNotice ?? console.error)(`convnet: CUDA unavailable (${why}); using the TypeScript backend on the CPU`);
+        (opts.onNotice ?? console.error)(
+          `convnet: CUDA unavailable (${why}); using the ${cpu.description.replace(/^cpu \((.*)\)$/, "$1")} on the CPU`,
+        );
         return cpu;
       }
     default:

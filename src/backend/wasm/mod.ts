@@ -31,7 +31,10 @@ const EMPTY = new Float32Array(0);
 
 const isF32 = (...xs: (TsStorage | null)[]) => xs.every((x) => x === null || x instanceof Float32Array);
 
-/** The parts runSplit makes of [0, total) with this grain (see runSplit). */
+/**
+ * How many parts to split [0, total) into: one per thread, each at least `grain` units. runSplit is then
+ * given the grain ⌊total / parts⌋, with which it makes exactly these parts (the scratch has one slot each).
+ */
 function partsOf(total: number, grain: number): number {
   return Math.max(1, Math.min(numThreads(), Math.floor(total / grain)));
 }
@@ -90,7 +93,7 @@ function conv(
   if (scratch === null) return false;
   try {
     return inHeap(ops, 1, (heapOps) => {
-      runSplit(name, [...heapOps, scratch], [...params, parts, total], total, Math.ceil(total / parts));
+      runSplit(name, [...heapOps, scratch], [...params, parts, total], total, Math.floor(total / parts));
     });
   } finally {
     free(scratch);
@@ -138,7 +141,7 @@ export const wasmBackend: Required<Backend<TsStorage>> = {
     const scratch = scratchFor(parts, wasmKernels().gemm_scratch_floats());
     if (scratch === null) return tsBackend.gemm(c, a, b, o);
     const params = [m, n, k, +o.transA, +o.transB, o.alpha, o.beta, +byRows, parts, units];
-    const run = (h: Float32Array[]) => runSplit("wasmGemm", [...h, scratch], params, units, Math.ceil(units / parts));
+    const run = (h: Float32Array[]) => runSplit("wasmGemm", [...h, scratch], params, units, Math.floor(units / parts));
     try {
       for (let t = 0; t < batch; t++) {
         const at = (s: TsStorage, stride: number, size: number) =>

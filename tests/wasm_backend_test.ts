@@ -1,0 +1,263 @@
+/**
+ * The WebAssembly SIMD backend (wasmBackend) against the float64 reference loops on awkward shapes,
+ * its threads (bit-identical run to run and across thread counts), operands outside the wasm heap,
+ * and the CPU backend selection (`CONVNET_CPU`).
+ *
+ * The wasm kernels sum in float32 (the TypeScript ones in float64), so they are compared with the
+ * reference run in float64 on the same float32 inputs within atol + rtol · scale, where scale is the
+ * same computation on absolute values (the sum of |terms| of each output): rtol = 2e-5 is about 300
+ * float32 roundings of the whole sum, far below what a wrong index or a lost term gives (≈ 1 · scale).
+ */
+import { assertEquals, assertOk, dirname, fromFileUrl, join } from "./_std.ts";
+import { type Backend, type Conv2dGeometry, conv2dGeometry } from "../src/backend/backend.ts";
+import { getNumThreads, setNumThreads, tsBackend, tsReferenceBackend } from "../src/backend/ts/mod.ts";
+import { wasmBackend, wasmUnavailable } from "../src/backend/wasm/mod.ts";
+import { chooseCpuBackend } from "../src/backend/wasm/select.ts";
+import { inSharedHeap } from "../src/backend/ts/_alloc.ts";
+import { philoxFill } from "../src/backend/philox.ts";
+
+const wasm = wasmBackend as Required<Backend<Float32Array>>;
+const ref = tsReferenceBackend as Required<Backend<Float64Array>>;
+const ROOT = join(dirname(fromFileUrl(import.meta.url)), "..");
+
+let offset = 0;
+/** Seeded normal inputs (Philox), as wasm-heap storage (or a plain array with `plain`). */
+function randn(size: number, plain = false): Float32Array {
+  const v = new Float32Array(size);
+  philoxFill(v, { distribution: "normal", seed: 777n, offset });
+  offset += Math.ceil(size / 4);
+  return plain ? v : wasm.fromHost("float32", v);
+}
+
+const f64 = (a: ArrayLike<number>) => Float64Array.from(a);
+const abs64 = (a: ArrayLike<number>) => Float64Array.from(a, Math.abs);
+
+/** Fails with the first mismatches unless |got − want| ≤ atol + rtol · scale everywhere. */
+function assertNear(got: ArrayLike<number>, want: ArrayLike<number>, scale: ArrayLike<number>, label: string): void {
+  const atol = 1e-6, rtol = 2e-5;
+  assertEquals(got.length, want.length, `${label}: length`);
+  const bad: string[] = [];
+  let count = 0;
+  for (let i = 0; i < got.length; i++) {
+    if (!(Math.abs(got[i] - want[i]) <= atol + rtol * scale[i])) {
+      if (++count <= 5) bad.push(`[${i}] got ${got[i]}, want ${want[i]} (scale ${scale[i]})`);
+    }
+  }
+  if (count > 0) throw new Error(`${label}: ${count} of ${got.length} differ; first: ${bad.join("; ")}`);
+}
+
+/** Fails with the first mismatches unless the arrays are equal bit for bit. */
+function assertBitEqual(got: ArrayLike<number>, want: ArrayLike<number>, label: string): void {
+  assertEquals(got.length, want.length, `${label}: length`);
+  const bad: string[] = [];
+  let count = 0;
+  for (let i = 0; i < got.length; i++) {
+    if (!Object.is(got[i], want[i])) {
+      if (++count <= 5) bad.push(`[${i}] got ${got[i]}, want ${want[i]}`);
+    }
+  }
+  if (count > 0) throw new Error(`${label}: ${count} of ${got.length} differ; first: ${bad.join("; ")}`);
+}
+
+function geometry(
+  n: number,
+  c: number,
+  h: number,
+  w: number,
+  k: number,
+  o: { kh?: number; kw?: number; stride?: [number, number]; pad?: [number, number]; dil?: [number, number] } & {
+    groups?: number;
+  } = {},
+): Conv2dGeometry {
+  const opts = { stride: o.stride, padding: o.pad ?? [1, 1], dilation: o.dil, groups: o.groups } as const;
+  return conv2dGeometry(n, c, h, w, k, o.kh ?? 3, o.kw ?? 3, opts);
+}
+
+const CONV_CASES: [string, Conv2dGeometry][] = [
+  ["seed conv1 3×3 p1, 1 → 32, batch 3", geometry(3, 1, 28, 28, 32)],
+  ["3×3 p1, 3 → 5 on 7×5", geometry(2, 3, 7, 5, 5)],
+  ["3×3 p1 on 1×1 (all padding)", geometry(1, 2, 1, 1, 3)],
+  ["5×5 p0, 6 → 16", geometry(2, 6, 14, 14, 16, { kh: 5, kw: 5, pad: [0, 0] })],
+  ["3×3 stride 2 p1, 9×8", geometry(2, 3, 9, 8, 4, { stride: [2, 2] })],
+  ["1×3 stride (1, 2) pad (0, 2)", geometry(1, 2, 5, 7, 3, { kh: 1, kw: 3, stride: [1, 2], pad: [0, 2] })],
+  ["3×3 dilation 2 p2", geometry(2, 2, 9, 9, 3, { dil: [2, 2], pad: [2, 2] })],
+  ["3×3 p1 groups 2, 4 → 6", geometry(2, 4, 6, 6, 6, { groups: 2 })],
+  ["1×1, 7 → 5", geometry(3, 7, 3, 4, 5, { kh: 1, kw: 1, pad: [0, 0] })],
+  // Depth 9·37 = 333 > one 256-deep block, 1089 positions > one 1024-wide block, 67 out channels > 64 rows.
+  ["3×3 p1, 37 → 67 on 33×33 (several blocks each way)", geometry(1, 37, 33, 33, 67)],
+];
+
+/** The three convolution kernels on every case; `plain` feeds inputs from outside the wasm heap. */
+function checkConvs(label: string, plain = false): void {
+  for (const [name, g] of CONV_CASES) {
+    const cg = g.c / g.groups;
+    const x = randn(g.n * g.c * g.h * g.w, plain), w = randn(g.k * cg * g.kh * g.kw, plain);
+    const bias = randn(g.k, plain), dy = randn(g.n * g.k * g.oh * g.ow, plain);
+    const y = plain ? new Float32Array(dy.length) : wasm.alloc("float32", dy.length);
+    wasm.conv2dForward(y, x, w, bias, g);
+    const want = new Float64Array(y.length), scale = new Float64Array(y.length);
+    ref.conv2dForward(want, f64(x), f64(w), f64(bias), g);
+    ref.conv2dForward(scale, abs64(x), abs64(w), abs64(bias), g);
+    assertNear(y, want, scale, `${label} ${name}: forward`);
+    wasm.conv2dForward(y, x, w, null, g);
+    ref.conv2dForward(want, f64(x), f64(w), null, g);
+    ref.conv2dForward(scale, abs64(x), abs64(w), null, g);
+    assertNear(y, want, scale, `${label} ${name}: forward without bias`);
+
+    const dx = wasm.alloc("float32", x.length);
+    dx.fill(7); // must be overwritten everywhere
+    wasm.conv2dBackwardInput(dx, dy, w, g);
+    const dxWant = new Float64Array(x.length), dxScale = new Float64Array(x.length);
+    ref.conv2dBackwardInput(dxWant, f64(dy), f64(w), g);
+    ref.conv2dBackwardInput(dxScale, abs64(dy), abs64(w), g);
+    assertNear(dx, dxWant, dxScale, `${label} ${name}: backward input`);
+
+    const dw = wasm.alloc("float32", w.length);
+    dw.fill(7);
+    wasm.conv2dBackwardWeight(dw, dy, x, g);
+    const dwWant = new Float64Array(w.length), dwScale = new Float64Array(w.length);
+    ref.conv2dBackwardWeight(dwWant, f64(dy), f64(x), g);
+    ref.conv2dBackwardWeight(dwScale, abs64(dy), abs64(x), g);
+    assertNear(dw, dwWant, dwScale, `${label} ${name}: backward weight`);
+    for (const t of [y, dx, dw, x, w, bias, dy]) wasm.free(t);
+  }
+}
+
+const GEMM_SHAPES: [number, number, number][] = [
+  [1, 1, 1],
+  [10, 10, 3136], // the seed's linear layer forward
+  [10, 3136, 10], // its input gradient
+  [3, 17, 5],
+  [7, 13, 64],
+  [17, 3, 300], // k over one 256-deep block
+  [66, 70, 257], // rows over one 64-row block, columns not a multiple of 8
+  [5, 1031, 9], // columns over one 1024-wide block
+];
+
+function checkGemms(label: string, plain = false): void {
+  for (const [m, n, k] of GEMM_SHAPES) {
+    for (const [transA, transB] of [[false, false], [false, true], [true, false], [true, true]]) {
+      for (const [alpha, beta] of [[1, 0], [0.5, -2]]) {
+        const a = randn(m * k, plain), b = randn(k * n, plain), c0 = randn(m * n, true);
+        const o = { m, n, k, transA, transB, alpha, beta };
+        const c = plain ? c0.slice() : wasm.fromHost("float32", c0);
+        wasm.gemm(c, a, b, o);
+        const want = f64(c0), scale = abs64(c0);
+        ref.gemm(want, f64(a), f64(b), o);
+        ref.gemm(scale, abs64(a), abs64(b), { ...o, alpha: Math.abs(alpha), beta: Math.abs(beta) });
+        const tag = `${transA ? "T" : "N"}${transB ? "T" : "N"} alpha ${alpha} beta ${beta}`;
+        assertNear(c, want, scale, `${label} gemm ${m}×${n}×${k} ${tag}`);
+        for (const t of [a, b, c]) wasm.free(t);
+      }
+    }
+  }
+  // A batch of 3 with strides (the matrices 2 elements apart beyond their size).
+  const [m, n, k] = [9, 11, 13], batch = 3;
+  const o = { m, n, k, transA: false, transB: true, alpha: 1, beta: 0, batch };
+  const strides = { strideA: m * k + 2, strideB: k * n + 2, strideC: m * n + 2 };
+  const a = randn(batch * strides.strideA, plain), b = randn(batch * strides.strideB, plain);
+  const c = wasm.alloc("float32", batch * strides.strideC), want = new Float64Array(c.length);
+  const scale = new Float64Array(c.length);
+  wasm.gemm(c, a, b, { ...o, ...strides });
+  ref.gemm(want, f64(a), f64(b), { ...o, ...strides });
+  ref.gemm(scale, abs64(a), abs64(b), { ...o, ...strides });
+  for (let t = 0; t < batch; t++) { // the gaps between matrices are never written: compare the matrices
+    const at = (s: ArrayLike<number> & { subarray?: unknown }, i: number) =>
+      Array.from({ length: m * n }, (_, j) => s[i * strides.strideC + j]);
+    assertNear(at(c, t), at(want, t), at(scale, t), `${label} batched gemm, matrix ${t}`);
+  }
+}
+
+/** The outputs of a fixed set of calls (the ResNet-like and seed-like shapes), for bit comparisons. */
+function outputs(): Float32Array[] {
+  offset = 1_000_000; // the same inputs every time
+  const outs: Float32Array[] = [];
+  for (const g of [geometry(4, 16, 20, 20, 24), geometry(10, 1, 28, 28, 32)]) {
+    const x = randn(g.n * g.c * g.h * g.w), w = randn(g.k * g.c * 9), bias = randn(g.k);
+    const dy = randn(g.n * g.k * g.oh * g.ow);
+    const y = wasm.alloc("float32", dy.length), dx = wasm.alloc("float32", x.length);
+    const dw = wasm.alloc("float32", w.length);
+    wasm.conv2dForward(y, x, w, bias, g);
+    wasm.conv2dBackwardInput(dx, dy, w, g);
+    wasm.conv2dBackwardWeight(dw, dy, x, g);
+    outs.push(y.slice(), dx.slice(), dw.slice());
+  }
+  for (const [m, n, k] of [[300, 70, 600], [10, 3136, 10], [70, 300, 33]]) {
+    const c = wasm.alloc("float32", m * n);
+    wasm.gemm(c, randn(m * k), randn(k * n), { m, n, k, transA: false, transB: false, alpha: 1, beta: 0 });
+    outs.push(c.slice());
+  }
+  return outs;
+}
+
+Deno.test("wasmBackend is available here, and its storage lives in the wasm heap", () => {
+  assertEquals(wasmUnavailable(), null);
+  const a = wasm.alloc("float32", 10);
+  assertOk(inSharedHeap(a), "float32 storage in the heap");
+  const back = wasm.toHost("float32", wasm.fromHost("float32", Float32Array.of(1, -2)), 2) as Float32Array;
+  assertEquals(Array.from(back), [1, -2]);
+  // The wasm kernel ran (not the TypeScript fallback): it sums in float32, tsBackend in float64.
+  const [m, n, k] = [64, 64, 512], x = randn(m * k), y = randn(k * n);
+  const o = { m, n, k, transA: false, transB: false, alpha: 1, beta: 0 };
+  const c = wasm.alloc("float32", m * n), cTs = new Float32Array(m * n);
+  wasm.gemm(c, x, y, o);
+  (tsBackend as Required<Backend<Float32Array>>).gemm(cTs, x, y, o);
+  assertOk(c.some((v, i) => v !== cTs[i]), "wasm and ts GEMMs round differently");
+});
+
+Deno.test("wasmBackend conv2d kernels match the float64 reference on awkward shapes", () => checkConvs("1 thread"));
+Deno.test("wasmBackend gemm matches the float64 reference for every transpose, alpha/beta and a strided batch", () => {
+  checkGemms("1 thread");
+});
+Deno.test("wasmBackend kernels take operands outside the wasm heap (copied in and out)", () => {
+  checkConvs("plain arrays", true);
+  checkGemms("plain arrays", true);
+});
+
+Deno.test({
+  name: "wasmBackend with 2 and 3 threads: kernels match the reference, and 1 thread bit for bit",
+  // The workers outlive the test on purpose (they are unref'd and idle): not a leak.
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () => {
+    const before = getNumThreads();
+    try {
+      setNumThreads(1);
+      const one = outputs();
+      outputs().forEach((o, i) => assertBitEqual(o, one[i], `1 thread, twice: output ${i}`));
+      for (const n of [2, 3]) {
+        setNumThreads(n);
+        checkConvs(`${n} threads`);
+        checkGemms(`${n} threads`);
+        outputs().forEach((o, i) => assertBitEqual(o, one[i], `${n} threads against 1 thread: output ${i}`));
+      }
+    } finally {
+      setNumThreads(before);
+    }
+  },
+});
+
+Deno.test("chooseCpuBackend: wasm by default here, ts on request", () => {
+  assertEquals(chooseCpuBackend("auto").description, "cpu (WebAssembly SIMD backend)");
+  assertEquals(chooseCpuBackend("wasm").backend.name, "wasm");
+  assertEquals(chooseCpuBackend("ts").backend.name, "ts");
+});
+
+Deno.test("CONVNET_CPU=ts runs the TypeScript backend end to end; a bad value is a clear error", async () => {
+  const script = `import { cpu, tensor } from "${ROOT}/mod.ts";
+const x = tensor([1, -2, 3, 4, 5, 6], [2, 3]);
+console.log(cpu.backend.name, Array.from(x.matmul(x.transpose(0, 1)).relu().toArray()).join(","));`;
+  const run = async (value: string) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", script],
+      env: { CONVNET_CPU: value },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    return new TextDecoder().decode(out.stdout).trim() + new TextDecoder().decode(out.stderr);
+  };
+  assertEquals(await run("ts"), "ts 14,12,12,77");
+  assertEquals(await run("wasm"), "wasm 14,12,12,77");
+  const bad = await run("gpu");
+  assertOk(bad.includes('CONVNET_CPU="gpu" is not valid; expected wasm, ts or auto'), bad);
+});
