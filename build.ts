@@ -8,7 +8,7 @@
  * ```
  *
  * It needs the CUDA toolkit's `nvcc` (11.8 to 13.x, matching the driver; found as `$NVCC`,
- * `$CUDA_HOME/bin/nvcc`, `/usr/local/cuda/bin/nvcc`, then on PATH) and a C++ compiler for nvcc's
+ * `$CUDA_HOME/bin/nvcc`, on PATH, then `/usr/local/cuda/bin/nvcc`) and a C++ compiler for nvcc's
  * host code. The sources (`native/`) come with this module: they are imported as text, so they are
  * downloaded, checked against the lock file and cached like the code. They are written to
  * `<cache>/src/` and compiled into `<cache>/libconvnet_cuda.so`, where `<cache>` is

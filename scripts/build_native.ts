@@ -4,8 +4,10 @@
  * - `libconvnet_emu.so`, the CPU emulation build: g++ compiles the same CUDA sources against
  *   `native/emu/cuda_emu.h` (-DCN_EMULATION). It needs only g++ and is always built; the CUDA
  *   backend's tests run on it on machines without a GPU.
- * - `libconvnet_cuda.so`, the real build: nvcc -O3, static cudart, SASS for sm_80, sm_86, sm_89 and
- *   sm_90 plus compute_90 PTX. A machine without nvcc skips it, says so, and still succeeds.
+ * - `libconvnet_cuda.so`, the real build: nvcc (CUDA 11.8 to 13.x) -O3 -lineinfo, static cudart, SASS
+ *   for sm_80, sm_86, sm_89 and sm_90 plus compute_90 PTX (each checked against what that nvcc
+ *   targets). A kernel that spills registers fails the build. A machine without nvcc (or with one
+ *   older than 11.8) skips it, says so, and still succeeds.
  *
  * Each source compiles to its own object (two at a time), so an edit rebuilds one file; a library
  * whose output is newer than all its inputs (sources, the headers they include, the build scripts)
@@ -29,9 +31,17 @@ import { runSelftest } from "./native/selftest.ts";
 import { findNvcc } from "./native/toolchain.ts";
 
 export { BuildError, type BuildOptions, type BuildResult } from "./native/make.ts";
-export { findCxx, findNvcc } from "./native/toolchain.ts";
+export {
+  archsForVersion,
+  type CudaToolkit,
+  driverFloor,
+  findCxx,
+  findNvcc,
+  MIN_CUDA,
+  probeNvcc,
+} from "./native/toolchain.ts";
 export { buildCudaLibrary, buildEmuLibrary, ensureEmuLibrary } from "./native/libraries.ts";
-export { type KernelResources, parsePtxas, ptxasReport } from "./native/ptxas.ts";
+export { type KernelResources, parsePtxas, ptxasReport, spillGate } from "./native/ptxas.ts";
 export { runSelftest } from "./native/selftest.ts";
 
 // ------------------------------------------------------------------------------------------ CLI

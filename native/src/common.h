@@ -42,8 +42,10 @@ int cn_fail(int status, const char *fmt, ...)
 /* Turns a CUDA runtime error into CN_ERR_CUDA (or CN_ERR_OOM) naming `what`; 0 when err is cudaSuccess. */
 int cn_cuda_status(cudaError_t err, const char *what);
 
-/* Checks that a kernel launch was accepted (not that it finished). */
-#define CN_CHECK_LAUNCH(what) cn_cuda_status(cudaGetLastError(), what)
+/* Checks that a kernel launch was accepted and remembers it under `what` for the report of a later
+   asynchronous fault; with CONVNET_CUDA_SYNC=1 it also waits for it (runtime.cu). */
+int cn_launch_status(const char *what);
+#define CN_CHECK_LAUNCH(what) cn_launch_status(what)
 
 /* Returns from the calling function when `expr` yields a non-zero status. */
 #define CN_TRY(expr)           \

@@ -9,11 +9,17 @@
  * Kernel data errors (a class target out of range) are written by kernels into a 4-int device
  * record. Reading it costs a 16-byte copy, so it is read only after a wait that follows a launch
  * that was handed the record (cn_kernel_error_slot() arms the check).
+ *
+ * Kernel faults (an illegal address) are asynchronous on a card: they surface at the next call
+ * that waits. Every launch passes through cn_launch_status (CN_CHECK_LAUNCH), which remembers the
+ * names of the launches since the last wait, so that a fault is reported with the list of kernels
+ * that may have caused it; CONVNET_CUDA_SYNC=1 waits after every launch and names the one.
  */
 #include <atomic>
 #include <mutex>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common.h"
@@ -37,6 +43,19 @@ static std::atomic<bool> g_error_armed(false); /* a launch was handed the slot s
 
 static thread_local char t_message[1024];
 
+/* The launches since the last successful wait (names of the last CN_RECENT, oldest first in the ring). */
+#define CN_RECENT 6
+static std::mutex g_launch_mutex;
+static char g_recent[CN_RECENT][48];
+static int64_t g_since_sync = 0;
+static bool g_sync_each = false; /* CONVNET_CUDA_SYNC=1, read by cn_init */
+
+#ifdef CN_EMULATION
+/* Emulation only: CN_EMU_FAULT_KERNEL=NAME makes the first launch whose name contains NAME fault
+   asynchronously, as an illegal address does on a card: the launch is accepted, the next wait
+   fails, and so does every wait after it (the context is lost). Tests the reports below. */
+static cudaError_t g_simulated_fault = cudaSuccess;
+#endif
 /* ------------------------------------------------------------------ helpers of common.h */
 
 int cn_fail(int status, const char *fmt, ...) {
@@ -65,13 +84,92 @@ int32_t *cn_kernel_error_slot(void) {
   return g_error_slot;
 }
 
+/* ------------------------------------------------------------------ launches and waits */
+
+static void note_launch(const char *what) {
+  std::lock_guard<std::mutex> lock(g_launch_mutex);
+  snprintf(g_recent[g_since_sync % CN_RECENT], sizeof g_recent[0], "%s", what);
+  g_since_sync++;
+#ifdef CN_EMULATION
+  static const char *fault = getenv("CN_EMU_FAULT_KERNEL");
+  if (fault && *fault && strstr(what, fault) && g_simulated_fault == cudaSuccess) {
+    g_simulated_fault = cudaErrorIllegalAddress;
+  }
+#endif
+}
+
+/* Waits for the stream; a success forgets the launches. */
+static cudaError_t wait_stream(void) {
+  cudaError_t err = cudaStreamSynchronize(g_stream);
+#ifdef CN_EMULATION
+  if (err == cudaSuccess) err = g_simulated_fault;
+#endif
+  if (err == cudaSuccess) {
+    std::lock_guard<std::mutex> lock(g_launch_mutex);
+    g_since_sync = 0;
+  }
+  return err;
+}
+
+/* The error of a failed wait: a kernel launched since the last wait faulted. Names it when there is
+   one candidate, else lists the last CN_RECENT. */
+static int async_failure(cudaError_t err, const char *what) {
+  (void)cudaGetLastError();
+  char list[CN_RECENT * 50 + 64];
+  size_t len = 0;
+  int64_t count;
+  {
+    std::lock_guard<std::mutex> lock(g_launch_mutex);
+    count = g_since_sync;
+    const int64_t first = count > CN_RECENT ? count - CN_RECENT : 0;
+    if (first > 0) len += (size_t)snprintf(list, sizeof list, "(%lld earlier, then) ", (long long)first);
+    for (int64_t i = first; i < count && len < sizeof list; i++) {
+      len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i > first ? ", " : "", g_recent[i % CN_RECENT]);
+    }
+  }
+  list[len < sizeof list ? len : sizeof list - 1] = 0;
+  if (count == 1) {
+    return cn_fail(CN_ERR_CUDA, "%s: the kernel launched by %s failed: %s (%s)", what, list, cudaGetErrorString(err),
+                   cudaGetErrorName(err));
+  }
+  if (count == 0) {
+    return cn_fail(CN_ERR_CUDA, "%s: the device reports an earlier failure: %s (%s); no kernel was launched since the "
+                   "last wait (the context is lost once a kernel faults: restart the process)", what,
+                   cudaGetErrorString(err), cudaGetErrorName(err));
+  }
+  return cn_fail(CN_ERR_CUDA,
+                 "%s: an earlier kernel failed asynchronously: %s (%s); launched since the last wait: %s; rerun with "
+                 "CONVNET_CUDA_SYNC=1 to name it",
+                 what, cudaGetErrorString(err), cudaGetErrorName(err), list);
+}
+
+static int check_kernel_errors(void);
+
+/* After every launch (CN_CHECK_LAUNCH): a refused launch is reported under `what`; the launch is
+   remembered; with CONVNET_CUDA_SYNC=1 the stream is waited for, so a fault or a data error a
+   kernel recorded is reported here, naming the launch. */
+int cn_launch_status(const char *what) {
+  const cudaError_t err = cudaGetLastError();
+  if (err != cudaSuccess) return cn_cuda_status(err, what);
+  note_launch(what);
+  if (!g_sync_each) return CN_OK;
+  const cudaError_t fault = wait_stream();
+  if (fault != cudaSuccess) {
+    (void)cudaGetLastError();
+    return cn_fail(CN_ERR_CUDA, "%s: the kernel failed: %s (%s) (found by CONVNET_CUDA_SYNC=1, which waits after "
+                   "every launch)", what, cudaGetErrorString(fault), cudaGetErrorName(fault));
+  }
+  return check_kernel_errors();
+}
+
 /* After a wait: reports (and clears) a data error a kernel recorded. The stream is idle here. */
 static int check_kernel_errors(void) {
   if (!g_error_armed.exchange(false)) return CN_OK;
   int32_t rec[4] = {0, 0, 0, 0};
   CN_TRY(cn_cuda_status(cudaMemcpyAsync(rec, g_error_slot, sizeof rec, cudaMemcpyDeviceToHost, g_stream),
                         "reading the kernel error record"));
-  CN_TRY(cn_cuda_status(cudaStreamSynchronize(g_stream), "reading the kernel error record"));
+  const cudaError_t err = wait_stream();
+  if (err != cudaSuccess) return async_failure(err, "reading the kernel error record");
   if (rec[0] == CN_KE_NONE) return CN_OK;
   CN_TRY(cn_cuda_status(cudaMemsetAsync(g_error_slot, 0, sizeof rec, g_stream), "clearing the kernel error record"));
   switch (rec[0]) {
@@ -122,6 +220,57 @@ int cn_require_arith_dtype(const char *fn, int32_t dtype) {
   return cn_fail(CN_ERR_INVALID, "%s: dtype %d is not CN_F32 (0) or CN_I32 (1)", fn, (int)dtype);
 }
 
+/* ------------------------------------------------------------------ the driver floor */
+
+/* The oldest driver that runs a runtime of CUDA `version` (1000 * major + 10 * minor): within a major
+   release, CUDA's minor version compatibility lets any driver of that family run it
+   (docs.nvidia.com/deploy/cuda-compatibility, "Minor Version Compatibility", table 1). */
+static const char *driver_floor(int version) {
+  if (version >= 13000) return "580";
+  if (version >= 12000) return "525.60.13";
+  return "450.80.02";
+}
+
+/* The installed kernel module's version ("535.104.05") from /proc, or "" (not Linux, no module). */
+static void kernel_module_version(char *out, size_t cap) {
+  out[0] = 0;
+#ifndef CN_EMULATION /* the emulator simulates the CUDA version only (CN_EMU_DRIVER_VERSION) */
+  FILE *f = fopen("/proc/driver/nvidia/version", "r");
+  if (!f) return;
+  char line[256];
+  if (fgets(line, sizeof line, f)) {
+    const char *p = strstr(line, "Kernel Module");
+    if (p) sscanf(p + 13, " %31[0-9.]", out);
+  }
+  fclose(f);
+  (void)cap;
+#else
+  (void)cap;
+#endif
+}
+
+/* cn_init's message when the driver is older than the runtime this library was linked with. */
+static int driver_too_old(int driver) {
+  char module[32];
+  kernel_module_version(module, sizeof module);
+  char installed[64];
+  if (module[0]) snprintf(installed, sizeof installed, "%s, which supports CUDA %d.%d", module, driver / 1000,
+                          (driver % 1000) / 10);
+  else snprintf(installed, sizeof installed, "supports CUDA %d.%d", driver / 1000, (driver % 1000) / 10);
+  const int major = driver / 1000;
+  char toolkit[96];
+  if (major >= 12) snprintf(toolkit, sizeof toolkit, "CUDA 11.8 to %d.x", major);
+  else if (major == 11) snprintf(toolkit, sizeof toolkit, "CUDA 11.8");
+  else snprintf(toolkit, sizeof toolkit, "none: CUDA 11.8, the oldest this library supports, needs driver >= 450.80.02");
+  return cn_fail(CN_ERR_NO_DEVICE,
+                 "the NVIDIA driver is too old for this library: it was built with CUDA %d.%d, whose runtime needs "
+                 "driver >= %s, and the installed driver %s. Rebuild the library with a CUDA toolkit this driver "
+                 "runs (%s): `deno task build:native` in a checkout, or `deno run -A jsr:@convnet/convnet/build "
+                 "--force` for the package, with that toolkit's nvcc on PATH or in CUDA_HOME; or update the driver",
+                 CUDART_VERSION / 1000, (CUDART_VERSION % 1000) / 10, driver_floor(CUDART_VERSION), installed,
+                 toolkit);
+}
+
 /* ------------------------------------------------------------------ the ABI */
 
 extern "C" const char *cn_last_error(void) { return t_message; }
@@ -144,12 +293,11 @@ extern "C" int cn_init(void) {
     if (driver == 0) {
       return cn_fail(CN_ERR_NO_DEVICE, "no CUDA driver found (libcuda.so.1 is not installed or cannot be loaded)");
     }
-    return cn_fail(CN_ERR_NO_DEVICE,
-                   "the NVIDIA driver supports CUDA %d.%d, older than this library's CUDA %d.%d runtime: "
-                   "update the driver",
-                   driver / 1000, (driver % 1000) / 10, CUDART_VERSION / 1000, (CUDART_VERSION % 1000) / 10);
+    return driver_too_old(driver);
   }
   if (err != cudaSuccess) return cn_fail(CN_ERR_NO_DEVICE, "no usable CUDA driver: %s", cudaGetErrorString(err));
+  const char *sync = getenv("CONVNET_CUDA_SYNC");
+  g_sync_each = sync != NULL && strcmp(sync, "") != 0 && strcmp(sync, "0") != 0;
   CN_TRY(cn_cuda_status(cudaSetDevice(0), "init: selecting device 0"));
   /* Non-blocking: never serialised against the legacy default stream other libraries may use. */
   if (!g_stream) {
@@ -219,7 +367,8 @@ extern "C" int cn_device_info(char *buf, int32_t buf_len) {
 
 extern "C" int cn_synchronize(void) {
   CN_TRY(cn_init());
-  CN_TRY(cn_cuda_status(cudaStreamSynchronize(g_stream), "synchronize"));
+  const cudaError_t err = wait_stream();
+  if (err != cudaSuccess) return async_failure(err, "synchronize");
   return check_kernel_errors();
 }
 
@@ -240,8 +389,13 @@ extern "C" int cn_memcpy_h2d(void *dst, const void *src, int64_t bytes) {
 
 extern "C" int cn_memcpy_d2h(void *dst, const void *src, int64_t bytes) {
   CN_COPY_ARGS("memcpy_d2h", dst, src, bytes);
-  CN_TRY(cn_cuda_status(cudaMemcpyAsync(dst, src, (size_t)bytes, cudaMemcpyDeviceToHost, g_stream), "memcpy_d2h"));
-  CN_TRY(cn_cuda_status(cudaStreamSynchronize(g_stream), "memcpy_d2h"));
+  cudaError_t err = cudaMemcpyAsync(dst, src, (size_t)bytes, cudaMemcpyDeviceToHost, g_stream);
+  if (err == cudaSuccess) err = wait_stream();
+  /* An invalid copy is its own error; anything else here comes from the kernels queued before it. */
+  if (err == cudaErrorInvalidValue || err == cudaErrorInvalidDevicePointer || err == cudaErrorInvalidMemcpyDirection) {
+    return cn_cuda_status(err, "memcpy_d2h");
+  }
+  if (err != cudaSuccess) return async_failure(err, "memcpy_d2h");
   return check_kernel_errors();
 }
 

@@ -21,7 +21,8 @@ import {
   type Unit,
   withLock,
 } from "./make.ts";
-import { findCxx, findNvcc, toolVersion } from "./toolchain.ts";
+import { type CudaToolkit, findCxx, findNvcc, MIN_CUDA, probeNvcc, toolVersion } from "./toolchain.ts";
+import { spillGate } from "./ptxas.ts";
 
 const ARCHS = ["80", "86", "89", "90"];
 const PTX_ARCH = "90";
@@ -169,11 +170,21 @@ export function ensureEmuLibrary(opts: { force?: boolean; log?: (line: string) =
   return emuPromise;
 }
 
-function parseArchs(arch: string | undefined): string[] {
-  if (!arch) return ARCHS;
-  const m = /^sm_(\d+)$/.exec(arch);
-  if (!m) throw new BuildError(`build:native: --arch must look like sm_90, got ${arch}`);
-  return [m[1]];
+/** The architectures to build for: `arch` alone, or `ARCHS`; each one the toolkit must support. */
+function chooseArchs(arch: string | undefined, tk: CudaToolkit): string[] {
+  if (arch !== undefined && !/^sm_\d+a?$/.test(arch)) {
+    throw new BuildError(`build:native: --arch must look like sm_90, got ${arch}`);
+  }
+  const wanted = arch ? [arch.slice(3)] : ARCHS;
+  const missing = wanted.filter((a) => !tk.archs.includes(`sm_${a}`));
+  if (missing.length) {
+    throw new BuildError(
+      `build:native: nvcc ${tk.version} (${tk.nvcc}) cannot compile for ${missing.map((a) => `sm_${a}`).join(", ")}; ` +
+        `it targets ${tk.archs.join(" ")} (from ${tk.archsFrom})` +
+        (arch ? "" : `: use --arch with one of those, or a CUDA ${MIN_CUDA.join(".")} to 13.x toolkit`),
+    );
+  }
+  return wanted;
 }
 
 /** Objects of the full build in native/build/cuda, of a one-arch build in native/build/cuda-sm_XX (no rebuilds when switching). */
@@ -209,17 +220,34 @@ export async function buildCudaLibrary(opts: BuildOptions & { arch?: string } = 
     log(`native/src holds no CUDA sources: nothing to build (nvcc: ${nvcc}); the TypeScript backend will be used`);
     return null;
   }
-  const archs = parseArchs(opts.arch);
+  let tk: CudaToolkit;
+  try {
+    tk = await probeNvcc(nvcc);
+  } catch (e) {
+    throw new BuildError(`build:native: ${(e as Error).message}`, { cause: e });
+  }
+  if (tk.major * 10 + tk.minor < MIN_CUDA[0] * 10 + MIN_CUDA[1]) {
+    log(
+      `nvcc ${tk.version} (${nvcc}) is older than CUDA ${
+        MIN_CUDA.join(".")
+      }, the first with sm_90: skipping the CUDA ` +
+        "library (set NVCC or CUDA_HOME to a CUDA 11.8 to 13.x toolkit); the TypeScript backend will be used",
+    );
+    return null;
+  }
+  const archs = chooseArchs(opts.arch, tk);
   const gencode = archs.flatMap((a) => ["-gencode", `arch=compute_${a},code=sm_${a}`]);
   if (!opts.arch) gencode.push("-gencode", `arch=compute_${PTX_ARCH},code=compute_${PTX_ARCH}`);
-  const cudaVersion = await toolVersion(nvcc, ["--version"], /release (\d+\.\d+)/);
   const targets = archs.map((a) => `sm_${a}`).join(" ") + (opts.arch ? "" : ` + compute_${PTX_ARCH} PTX`);
-  const info = `convnet native ${packageVersion(dirs.root)}; CUDA ${cudaVersion}; ${targets}`;
+  // No commas: nvcc splits -D values at them.
+  const info = `convnet native ${packageVersion(dirs.root)}; CUDA ${tk.version} (needs driver >= ${tk.driverFloor}); ` +
+    `${targets}; -lineinfo`;
   log(`CUDA library: ${info}`);
   const objDir = cudaObjDir(opts.arch, dirs.outDir);
   const compileFlags = [
     "-O3",
     "-std=c++17",
+    "-lineinfo", // source lines in compute-sanitizer's and ncu's reports; no effect on the code
     "-Xcompiler",
     "-fPIC",
     `-DCN_BUILD_INFO="${info}"`,
@@ -257,6 +285,14 @@ export async function buildCudaLibrary(opts: BuildOptions & { arch?: string } = 
       ...objs,
     ],
   };
-  const result = await withLock("cuda", () => buildLibrary(spec, opts), dirs.outDir);
-  return result;
+  return await withLock("cuda", async () => {
+    const result = await buildLibrary(spec, opts);
+    // Register spills to local memory are a build error: the kernels are sized to fit in registers.
+    const gate = await spillGate(spec.units.map((u) => ({ source: u.src, log: ptxasLog(u.obj) })));
+    if (gate) {
+      Deno.removeSync(result.path);
+      throw new BuildError(`build:native: ${gate}\n${result.path.split("/").pop()} was removed`);
+    }
+    return result;
+  }, dirs.outDir);
 }

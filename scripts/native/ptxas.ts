@@ -61,6 +61,31 @@ export function parsePtxas(text: string, source = ""): KernelResources[] {
   return rows;
 }
 
+/**
+ * The release build's spill gate: null when no kernel of the objects' ptxas logs spills registers to
+ * local memory, else a message naming each spilling kernel (demangled when c++filt is there), its
+ * architecture and the bytes stored and loaded. A missing log counts as no kernels.
+ *
+ * @example
+ * ```ts
+ * const why = await spillGate([{ source: "native/src/gemm.cu", log: "native/build/cuda/gemm.ptxas.txt" }]);
+ * if (why) throw new Error(why);
+ * ```
+ */
+export async function spillGate(objects: { source: string; log: string }[]): Promise<string | null> {
+  const spilling = objects.flatMap((o) =>
+    parsePtxas(readText(o.log) ?? "", rel(o.source)).filter((r) => r.spillStores > 0 || r.spillLoads > 0)
+  );
+  if (spilling.length === 0) return null;
+  const names = await demangle([...new Set(spilling.map((r) => r.kernel))]);
+  const lines = spilling.map((r) =>
+    `${r.source}: ${names.get(r.kernel) ?? r.kernel} (${r.arch}): ${r.spillStores} bytes spill stores, ` +
+    `${r.spillLoads} bytes spill loads`
+  );
+  return `ptxas reports register spills in ${spilling.length} kernel build(s) (the release build allows none; ` +
+    `shrink the tile or raise __launch_bounds__):\n  ${lines.join("\n  ")}`;
+}
+
 async function demangle(names: string[]): Promise<Map<string, string>> {
   const map = new Map<string, string>();
   const filt = findTool("c++filt", "CXXFILT");

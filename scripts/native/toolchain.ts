@@ -37,7 +37,9 @@ export function findTool(name: string, envVar: string, extra: (string | undefine
 }
 
 /**
- * Finds nvcc: $NVCC, $CUDA_HOME/bin/nvcc, /usr/local/cuda/bin/nvcc, then PATH.
+ * Finds nvcc: $NVCC (a path or a name on PATH), $CUDA_HOME/bin/nvcc, nvcc on PATH, then
+ * /usr/local/cuda/bin/nvcc. The explicit choices come first, and a toolkit on PATH (one installed
+ * to match the driver) before the system's default install.
  *
  * @example
  * ```ts
@@ -46,7 +48,99 @@ export function findTool(name: string, envVar: string, extra: (string | undefine
  */
 export function findNvcc(): string | null {
   const home = Deno.env.get("CUDA_HOME");
-  return findTool("nvcc", "NVCC", [home && join(home, "bin", "nvcc"), "/usr/local/cuda/bin/nvcc"]);
+  const explicit = findTool("nvcc", "NVCC", [home && join(home, "bin", "nvcc")]);
+  return explicit ?? (isFile("/usr/local/cuda/bin/nvcc") ? "/usr/local/cuda/bin/nvcc" : null);
+}
+
+/** The oldest CUDA the library builds with: 11.8, the first toolkit with sm_90 (Hopper). */
+export const MIN_CUDA: readonly [number, number] = [11, 8];
+
+/** What the build needs to know about a CUDA toolkit. */
+export interface CudaToolkit {
+  /** nvcc's path. */
+  nvcc: string;
+  /** "13.0" */
+  version: string;
+  /** 13 */
+  major: number;
+  /** 0 */
+  minor: number;
+  /** The real architectures it compiles SASS for ("sm_75", ...). */
+  archs: string[];
+  /** Where `archs` came from: nvcc's own list, or this file's table when nvcc cannot list them. */
+  archsFrom: "nvcc --list-gpu-code" | "table";
+  /** The oldest driver that runs its runtime (minor version compatibility within the major release). */
+  driverFloor: string;
+}
+
+/**
+ * The architectures a CUDA version compiles for (`nvcc --list-gpu-code`), for toolkits whose nvcc
+ * cannot say: 11.8 added sm_89 and sm_90; 12.0 sm_90a; 12.8 sm_100, sm_101, sm_120; 12.9 sm_103
+ * and sm_121; 13.0 dropped sm_50 to sm_72 (and renamed sm_101 to sm_110).
+ *
+ * @example
+ * ```ts
+ * archsForVersion(11, 8).includes("sm_90"); // true
+ * archsForVersion(13, 0).includes("sm_70"); // false
+ * ```
+ */
+export function archsForVersion(major: number, minor: number): string[] {
+  const v = major * 10 + minor;
+  const archs = [50, 52, 53, 60, 61, 62, 70, 72, 75, 80, 86, 87, 89, 90].map((a) => `sm_${a}`);
+  if (v >= 120) archs.push("sm_90a");
+  if (v >= 128) archs.push("sm_100", "sm_101", "sm_120");
+  if (v >= 129) archs.push("sm_103", "sm_121");
+  if (v < 130) return archs;
+  const kept = archs.filter((a) => parseInt(a.slice(3)) >= 75 && a !== "sm_101");
+  return [...kept, "sm_88", "sm_110"];
+}
+
+/**
+ * The oldest NVIDIA driver that runs a runtime of CUDA `major`.x: within a major release, CUDA's
+ * minor version compatibility lets any driver of the family run it (NVIDIA's CUDA Compatibility
+ * guide, "Minor Version Compatibility", table 1: 13.x >= 580, 12.x >= 525, 11.x >= 450). The
+ * library carries SASS for its architectures, so it needs no PTX JIT, which minor version
+ * compatibility does not cover.
+ *
+ * @example
+ * ```ts
+ * driverFloor(12); // "525.60.13"
+ * ```
+ */
+export function driverFloor(major: number): string {
+  if (major >= 13) return "580";
+  if (major === 12) return "525.60.13";
+  return "450.80.02";
+}
+
+/**
+ * Reads nvcc's version and the architectures it compiles for. A version it does not print is an
+ * Error naming nvcc and its output.
+ *
+ * @example
+ * ```ts
+ * const tk = await probeNvcc("/usr/local/cuda/bin/nvcc");
+ * console.log(tk.version, tk.archs.join(" "), `driver >= ${tk.driverFloor}`);
+ * ```
+ */
+export async function probeNvcc(nvcc: string): Promise<CudaToolkit> {
+  const r = await run(nvcc, ["--version"]);
+  const m = /release (\d+)\.(\d+)/.exec(r.output);
+  if (!r.ok || !m) {
+    throw new Error(`${nvcc} --version did not print "release X.Y" (exit code ${r.code}): ${r.output.trim()}`);
+  }
+  const major = Number(m[1]), minor = Number(m[2]);
+  const listed = await run(nvcc, ["--list-gpu-code"]).catch(() => null);
+  const codes = listed?.ok ? listed.output.split(/\s+/).filter((c) => /^sm_\d+[a-z]?$/.test(c)) : [];
+  return {
+    nvcc,
+    version: `${major}.${minor}`,
+    major,
+    minor,
+    archs: codes.length ? codes : archsForVersion(major, minor),
+    archsFrom: codes.length ? "nvcc --list-gpu-code" : "table",
+    driverFloor: driverFloor(major),
+  };
 }
 
 /**

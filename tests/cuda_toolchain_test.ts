@@ -1,0 +1,161 @@
+/**
+ * The CUDA build's toolchain rules (issue 11 part 6), without needing a particular toolkit: fake
+ * `nvcc` scripts stand in for CUDA 11.4, 11.8 and 12.4, so the version and architecture checks run
+ * the same on every machine. What is checked: where nvcc is looked for and in which order, the
+ * architectures each CUDA version compiles for (from `nvcc --list-gpu-code`, else the table), the
+ * driver floor each runtime implies, the refusal of an --arch the toolkit cannot target, the skip
+ * of a toolkit older than 11.8, and the ptxas spill gate on a synthetic `-Xptxas -v` log.
+ *
+ * @module
+ */
+import { assertEquals, assertOk, assertRejects, join } from "./_std.ts";
+import {
+  archsForVersion,
+  buildCudaLibrary,
+  driverFloor,
+  findNvcc,
+  probeNvcc,
+  spillGate,
+} from "../scripts/build_native.ts";
+
+/** Writes an executable fake nvcc that prints `release X.Y` and, when `codes` is given, a --list-gpu-code list. */
+function fakeNvcc(dir: string, version: string, codes?: string[]): string {
+  Deno.mkdirSync(dir, { recursive: true });
+  const path = join(dir, "nvcc");
+  const list = codes ? `echo "${codes.join("\\n")}"; exit 0` : `echo "nvcc fatal: Unknown option" >&2; exit 1`;
+  Deno.writeTextFileSync(
+    path,
+    `#!/bin/sh\ncase "$1" in\n  --version) echo "Cuda compilation tools, release ${version}, V${version}.1";;\n` +
+      `  --list-gpu-code) ${list};;\n  *) echo "fake nvcc: $*" >&2; exit 3;;\nesac\n`,
+  );
+  Deno.chmodSync(path, 0o755);
+  return path;
+}
+
+/** Runs `fn` with the environment changed as given (undefined removes a variable), then restores it. */
+async function withEnv(vars: Record<string, string | undefined>, fn: () => unknown): Promise<void> {
+  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, Deno.env.get(k)]));
+  const set = (v: Record<string, string | undefined>) => {
+    for (const [k, x] of Object.entries(v)) x === undefined ? Deno.env.delete(k) : Deno.env.set(k, x);
+  };
+  set(vars);
+  try {
+    await fn();
+  } finally {
+    set(saved);
+  }
+}
+
+Deno.test("findNvcc: $NVCC, then $CUDA_HOME/bin/nvcc, then PATH, then /usr/local/cuda", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const onPath = fakeNvcc(join(tmp, "path"), "12.4");
+    const home = fakeNvcc(join(tmp, "home", "bin"), "12.2");
+    const explicit = fakeNvcc(join(tmp, "explicit"), "11.8");
+    const path = join(tmp, "path");
+    await withEnv(
+      { NVCC: explicit, CUDA_HOME: join(tmp, "home"), PATH: path },
+      () => assertEquals(findNvcc(), explicit),
+    );
+    await withEnv({ NVCC: undefined, CUDA_HOME: join(tmp, "home"), PATH: path }, () => assertEquals(findNvcc(), home));
+    // a toolkit on PATH (installed to match the driver) wins over the system's /usr/local/cuda
+    await withEnv({ NVCC: undefined, CUDA_HOME: undefined, PATH: path }, () => assertEquals(findNvcc(), onPath));
+    const system = (() => {
+      try {
+        return Deno.statSync("/usr/local/cuda/bin/nvcc").isFile ? "/usr/local/cuda/bin/nvcc" : null;
+      } catch {
+        return null;
+      }
+    })();
+    await withEnv({ NVCC: undefined, CUDA_HOME: undefined, PATH: tmp }, () => assertEquals(findNvcc(), system));
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("archsForVersion and driverFloor: what CUDA 11.8 to 13.x compile for and the drivers they need", () => {
+  const v118 = archsForVersion(11, 8), v120 = archsForVersion(12, 0), v128 = archsForVersion(12, 8);
+  const v130 = archsForVersion(13, 0);
+  for (const a of ["sm_50", "sm_70", "sm_80", "sm_86", "sm_89", "sm_90"]) assertOk(v118.includes(a), `11.8: ${a}`);
+  assertOk(!v118.includes("sm_90a") && v120.includes("sm_90a"), "sm_90a arrives with 12.0");
+  assertOk(!v120.includes("sm_100") && v128.includes("sm_100") && v128.includes("sm_120"), "Blackwell with 12.8");
+  for (const a of ["sm_50", "sm_61", "sm_70", "sm_72", "sm_101"]) assertOk(!v130.includes(a), `13.0 dropped ${a}`);
+  for (const a of ["sm_75", "sm_80", "sm_86", "sm_89", "sm_90", "sm_100", "sm_110", "sm_120"]) {
+    assertOk(v130.includes(a), `13.0: ${a}`);
+  }
+  assertEquals([driverFloor(11), driverFloor(12), driverFloor(13)], ["450.80.02", "525.60.13", "580"]);
+});
+
+Deno.test("probeNvcc reads the version and takes nvcc's own architecture list, else the table", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const listed = await probeNvcc(fakeNvcc(join(tmp, "a"), "12.4", ["sm_80", "sm_90", "sm_90a"]));
+    assertEquals([listed.version, listed.major, listed.minor, listed.driverFloor], ["12.4", 12, 4, "525.60.13"]);
+    assertEquals([listed.archs, listed.archsFrom], [["sm_80", "sm_90", "sm_90a"], "nvcc --list-gpu-code"]);
+    const table = await probeNvcc(fakeNvcc(join(tmp, "b"), "11.8"));
+    assertEquals([table.archsFrom, table.archs], ["table", archsForVersion(11, 8)]);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("buildCudaLibrary: a toolkit older than 11.8 is skipped, an --arch it cannot target is an error", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const lines: string[] = [];
+    const log = (l: string) => lines.push(l);
+    await withEnv({ NVCC: fakeNvcc(join(tmp, "old"), "11.4", ["sm_80", "sm_86"]) }, async () => {
+      assertEquals(await buildCudaLibrary({ outDir: join(tmp, "out"), log }), null);
+    });
+    assertOk(lines.some((l) => l.includes("nvcc 11.4") && l.includes("older than CUDA 11.8")), lines.join("\n"));
+    await withEnv({ NVCC: fakeNvcc(join(tmp, "new"), "12.4", ["sm_80", "sm_86", "sm_89", "sm_90"]) }, async () => {
+      await assertRejects(
+        () => buildCudaLibrary({ outDir: join(tmp, "out"), log, arch: "sm_70" }),
+        "nvcc 12.4",
+        "cannot compile for sm_70; it targets sm_80 sm_86 sm_89 sm_90 (from nvcc --list-gpu-code)",
+      );
+    });
+    await withEnv({ NVCC: fakeNvcc(join(tmp, "few"), "12.4", ["sm_86", "sm_90"]) }, async () => {
+      await assertRejects(
+        () => buildCudaLibrary({ outDir: join(tmp, "out"), log }),
+        "cannot compile for sm_80, sm_89",
+        "use --arch with one of those",
+      );
+    });
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("spillGate: a kernel that spills fails the build, named with its architecture and bytes", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const spills = join(tmp, "spills.ptxas.txt"), clean = join(tmp, "clean.ptxas.txt");
+    const entry = (name: string, arch: string, stack: number, st: number, ld: number) =>
+      `ptxas info    : Compiling entry function '${name}' for '${arch}'\n` +
+      `ptxas info    : Function properties for ${name}\n` +
+      `    ${stack} bytes stack frame, ${st} bytes spill stores, ${ld} bytes spill loads\n` +
+      `ptxas info    : Used 255 registers, used 1 barriers, 380 bytes cmem[0]\n`;
+    Deno.writeTextFileSync(
+      spills,
+      entry("_Z4tilePfPKf", "sm_80", 0, 0, 0) + entry("_Z4tilePfPKf", "sm_90", 24, 16, 20),
+    );
+    Deno.writeTextFileSync(clean, entry("_Z4copyPf", "sm_90", 0, 0, 0));
+    assertEquals(await spillGate([{ source: "native/src/copy.cu", log: clean }]), null);
+    assertEquals(await spillGate([{ source: "native/src/none.cu", log: join(tmp, "missing.txt") }]), null);
+    const why = await spillGate([
+      { source: "native/src/copy.cu", log: clean },
+      { source: "native/src/tile.cu", log: spills },
+    ]);
+    assertOk(why !== null, "a spilling kernel passed the gate");
+    assertOk(why.includes("register spills in 1 kernel build(s)"), why);
+    assertOk(
+      /native\/src\/tile\.cu: (tile\(float\*, float const\*\)|_Z4tilePfPKf) \(sm_90\): 16 bytes spill stores, 20 bytes spill loads/
+        .test(why),
+      why,
+    );
+    assertOk(!why.includes("sm_80"), why);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
