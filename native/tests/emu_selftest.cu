@@ -29,6 +29,7 @@ int cn_cuda_status(cudaError_t err, const char *what) {
   fprintf(stderr, "%s: %s\n", what, cudaGetErrorString(err));
   return CN_ERR_CUDA;
 }
+int cn_launch_status(const char *what) { return cn_cuda_status(cudaGetLastError(), what); } /* CN_CHECK_LAUNCH */
 
 static int g_failed = 0, g_passed = 0;
 
