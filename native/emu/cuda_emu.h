@@ -46,10 +46,13 @@
 
 /* ---------------------------------------------------------------- qualifiers */
 
-#define __global__
+/* The tag puts "B13cn_emu_kernel" in the mangled names of kernels and of their statics, which is how
+   shared.cpp finds the __shared__ variables (function-local statics) in the symbol table. */
+#define __global__ __attribute__((abi_tag("cn_emu_kernel")))
 #define __device__
 #define __host__
 #define __constant__
+/* Per-block storage: the emulator runs one block at a time and poisons these at each block start. */
 #define __shared__ static
 #define __forceinline__ inline __attribute__((always_inline))
 #define __align__(n) __attribute__((aligned(n)))
@@ -139,6 +142,15 @@ inline void launch(dim3 grid, dim3 block, F &&body) {
   launch<F>(nullptr, nullptr, 0, grid, block, static_cast<F &&>(body));
 }
 
+}  // namespace cn_emu
+
+/* Sets the order threads start and resume in, and blocks run in: "forward" (the default), "reverse"
+   or "random:SEED" (see order.cpp); NULL or "" goes back to the environment variable CN_EMU_ORDER.
+   Returns 0, or -1 (and changes nothing) for any other text. Exported with the library's C ABI. */
+extern "C" __attribute__((visibility("default"))) int cn_emu_set_order(const char *order);
+
+namespace cn_emu {
+
 /* Counters since the library was loaded (for benchmarks and tests). */
 struct Stats {
   uint64_t launches, blocks, threads;
@@ -225,9 +237,22 @@ static inline void __stwb(T *p, T v) { *p = v; }
 
 /* ---------------------------------------------------------------- atomics (fibers never switch inside them) */
 
+/* In the racecheck build (kernels compiled with -fsanitize=thread) an atomic is one access that does
+   not race with other atomics: it is kept out of the instrumentation and told to racecheck.cpp. */
+#if defined(__SANITIZE_THREAD__)
+namespace cn_emu {
+CN_EMU_API void race_atomic(const void *p, size_t n);
+}
+#define CN_EMU_ATOMIC_FN static inline __attribute__((no_sanitize_thread))
+#define CN_EMU_ATOMIC_NOTE(p) ::cn_emu::race_atomic((p), sizeof(*(p)))
+#else
+#define CN_EMU_ATOMIC_FN static inline
+#define CN_EMU_ATOMIC_NOTE(p) ((void)0)
+#endif
+
 #define CN_EMU_ATOMIC(T)                                                                    \
-  static inline T atomicAdd(T *p, T v) { T o = *p; *p = (T)(o + v); return o; }             \
-  static inline T atomicExch(T *p, T v) { T o = *p; *p = v; return o; }
+  CN_EMU_ATOMIC_FN T atomicAdd(T *p, T v) { CN_EMU_ATOMIC_NOTE(p); T o = *p; *p = (T)(o + v); return o; }             \
+  CN_EMU_ATOMIC_FN T atomicExch(T *p, T v) { CN_EMU_ATOMIC_NOTE(p); T o = *p; *p = v; return o; }
 CN_EMU_ATOMIC(int)
 CN_EMU_ATOMIC(unsigned int)
 CN_EMU_ATOMIC(unsigned long long)
@@ -235,29 +260,32 @@ CN_EMU_ATOMIC(float)
 CN_EMU_ATOMIC(double)
 #undef CN_EMU_ATOMIC
 #define CN_EMU_ATOMIC_INT(T)                                                               \
-  static inline T atomicSub(T *p, T v) { T o = *p; *p = (T)(o - v); return o; }            \
-  static inline T atomicMin(T *p, T v) { T o = *p; if (v < o) *p = v; return o; }          \
-  static inline T atomicMax(T *p, T v) { T o = *p; if (v > o) *p = v; return o; }          \
-  static inline T atomicAnd(T *p, T v) { T o = *p; *p = (T)(o & v); return o; }            \
-  static inline T atomicOr(T *p, T v) { T o = *p; *p = (T)(o | v); return o; }             \
-  static inline T atomicXor(T *p, T v) { T o = *p; *p = (T)(o ^ v); return o; }            \
-  static inline T atomicCAS(T *p, T cmp, T v) { T o = *p; if (o == cmp) *p = v; return o; }
+  CN_EMU_ATOMIC_FN T atomicSub(T *p, T v) { CN_EMU_ATOMIC_NOTE(p); T o = *p; *p = (T)(o - v); return o; }            \
+  CN_EMU_ATOMIC_FN T atomicMin(T *p, T v) { CN_EMU_ATOMIC_NOTE(p); T o = *p; if (v < o) *p = v; return o; }          \
+  CN_EMU_ATOMIC_FN T atomicMax(T *p, T v) { CN_EMU_ATOMIC_NOTE(p); T o = *p; if (v > o) *p = v; return o; }          \
+  CN_EMU_ATOMIC_FN T atomicAnd(T *p, T v) { CN_EMU_ATOMIC_NOTE(p); T o = *p; *p = (T)(o & v); return o; }            \
+  CN_EMU_ATOMIC_FN T atomicOr(T *p, T v) { CN_EMU_ATOMIC_NOTE(p); T o = *p; *p = (T)(o | v); return o; }             \
+  CN_EMU_ATOMIC_FN T atomicXor(T *p, T v) { CN_EMU_ATOMIC_NOTE(p); T o = *p; *p = (T)(o ^ v); return o; }            \
+  CN_EMU_ATOMIC_FN T atomicCAS(T *p, T cmp, T v) { CN_EMU_ATOMIC_NOTE(p); T o = *p; if (o == cmp) *p = v; return o; }
 CN_EMU_ATOMIC_INT(int)
 CN_EMU_ATOMIC_INT(unsigned int)
 CN_EMU_ATOMIC_INT(long long)
 CN_EMU_ATOMIC_INT(unsigned long long)
 #undef CN_EMU_ATOMIC_INT
-static inline unsigned short atomicCAS(unsigned short *p, unsigned short cmp, unsigned short v) {
+CN_EMU_ATOMIC_FN unsigned short atomicCAS(unsigned short *p, unsigned short cmp, unsigned short v) {
+  CN_EMU_ATOMIC_NOTE(p);
   unsigned short o = *p;
   if (o == cmp) *p = v;
   return o;
 }
-static inline unsigned int atomicInc(unsigned int *p, unsigned int limit) {
+CN_EMU_ATOMIC_FN unsigned int atomicInc(unsigned int *p, unsigned int limit) {
+  CN_EMU_ATOMIC_NOTE(p);
   unsigned int o = *p;
   *p = (o >= limit) ? 0 : o + 1;
   return o;
 }
-static inline unsigned int atomicDec(unsigned int *p, unsigned int limit) {
+CN_EMU_ATOMIC_FN unsigned int atomicDec(unsigned int *p, unsigned int limit) {
+  CN_EMU_ATOMIC_NOTE(p);
   unsigned int o = *p;
   *p = (o == 0 || o > limit) ? limit : o - 1;
   return o;

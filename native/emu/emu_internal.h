@@ -41,8 +41,9 @@ struct Warp {
   uint32_t exist; /* their mask */
   int arrived;
   unsigned gen;   /* completed ops; deposits alternate between two buffers */
+  unsigned syncs; /* completed __syncwarp() calls (racecheck: they order the warp's shared accesses) */
   uint64_t val[2][32];
-  uint8_t kind[2][32];
+  Site site[2][32]; /* where each lane called the op (synccheck compares them) */
 };
 
 struct Fiber; /* fibers.cpp */
@@ -56,8 +57,12 @@ struct Launch {
   int T;
   bool active;
   uint64_t nblocks, block_linear;
+  int order;       /* ORDER_* of this launch */
+  uint64_t block_serial; /* blocks started since the library was loaded (initcheck, racecheck) */
+  uint64_t block_lin;    /* the running block's linear index (x fastest), in orders other than forward */
   /* the current block */
-  int next; /* next thread to start */
+  int next; /* next thread to start (an index into perm) */
+  int perm[MAX_T]; /* the order threads start in */
   int done;
   int cur;  /* the running thread */
   int q[MAX_T];
@@ -81,6 +86,48 @@ inline bool same_site(const Site &a, const char *file, int line, int kind) {
   return a.line == line && a.kind == kind && (a.file == file || (a.file && file && strcmp(a.file, file) == 0));
 }
 
+/* ---------------------------------------------------------------- order.cpp */
+
+enum OrderKind { ORDER_FORWARD = 0, ORDER_REVERSE = 1, ORDER_RANDOM = 2 };
+
+/* Settles the order of the launch about to run (cn_emu_set_order, else CN_EMU_ORDER; a bad
+   CN_EMU_ORDER dies) and returns its ORDER_* kind. */
+CN_EMU_API int order_begin_launch();
+/* The linear index of the i-th block of n to run. */
+CN_EMU_API uint64_t order_block(uint64_t i, uint64_t n);
+/* perm[0..n) = the order in which n threads (or lanes) of block `block` start or resume; `salt`
+   tells apart the barriers of one block. */
+CN_EMU_API void order_threads(int *perm, int n, uint64_t block, uint64_t salt);
+
+/* ---------------------------------------------------------------- shared.cpp */
+
+/* A kernel's __shared__ variable: its address, size and mangled name (`_ZZ...E4tile`). */
+struct SharedVar {
+  uintptr_t addr;
+  size_t size;
+  const char *name;
+};
+
+/* Called by fibers.cpp at the start of every block of a launch of `fn`: finds the __shared__
+   variables of fn's module (once) and fills them with the poison pattern (CN_EMU_POISON). */
+CN_EMU_API void shared_block_start(void (*fn)(void *));
+/* The running launch's module's __shared__ variable holding address a, or null. */
+CN_EMU_API const SharedVar *shared_find(uintptr_t a);
+/* "kernel(float*, int)::tile": the variable's name for reports. */
+CN_EMU_API std::string shared_name(const SharedVar &v);
+/* The hull [lo, hi) of the running launch's module's __shared__ variables (empty when it has none). */
+extern CN_EMU_API uintptr_t g_shared_lo, g_shared_hi;
+
+/* ---------------------------------------------------------------- racecheck.cpp */
+
+/* True when instrumented kernel code is loaded (the racecheck build): then fibers.cpp tells
+   racecheck.cpp of every block start, barrier and __syncwarp. */
+extern CN_EMU_API bool g_race_on;
+CN_EMU_API void race_block_start();
+CN_EMU_API void race_block_barrier();
+/* After a launch: prints the hazards its blocks recorded (symbolized on the launching stack). */
+CN_EMU_API void race_launch_end();
+
 /* ---------------------------------------------------------------- report.cpp */
 
 /* "__syncthreads_count()", "__shfl_xor_sync()", ...: the op a BAR_* or W_* kind stands for. */
@@ -89,6 +136,10 @@ CN_EMU_API const char *warp_name(int kind);
 
 /* "kernel <name> (launched at <file>:<line>), grid (..) block (..), in block (..)" */
 CN_EMU_API std::string kernel_label();
+
+/* synccheck: lanes of warp `warp` (buffer b of its deposits) reached different warp ops: prints the
+   kernel, the warp and each lane's call site, then aborts. */
+[[noreturn]] CN_EMU_API void report_warp_divergence(int warp, int b);
 
 /* Prints `headline`, the kernel, and which threads of the block wait where (thread extra_t counted
    as in extra_state at extra_file:extra_line, when given: the one that noticed), then aborts. */

@@ -220,7 +220,18 @@ inline int pop_front() {
   return t;
 }
 
+/* Starts the block at position S.block_linear of the launch's block order. */
 void reset_block() {
+  if (S.order != ORDER_FORWARD) {
+    uint64_t lin = order_block(S.block_linear, S.nblocks);
+    uint64_t xy = (uint64_t)S.grid.x * S.grid.y;
+    g_block_idx = uint3{(unsigned)(lin % S.grid.x), (unsigned)(lin / S.grid.x % S.grid.y), (unsigned)(lin / xy)};
+    S.block_lin = lin;
+    order_threads(S.perm, S.T, lin, 0);
+  }
+  S.block_serial++;
+  shared_block_start(S.fn);
+  if (g_race_on) race_block_start();
   S.next = 0;
   S.done = 0;
   S.qhead = 0;
@@ -235,7 +246,9 @@ void reset_block() {
 inline bool advance_block() {
   if (++S.block_linear >= S.nblocks) return false;
   uint3 &b = g_block_idx;
-  if (++b.x == S.grid.x) {
+  if (S.order != ORDER_FORWARD) {
+    /* reset_block places the block */
+  } else if (++b.x == S.grid.x) {
     b.x = 0;
     if (++b.y == S.grid.y) {
       b.y = 0;
@@ -265,7 +278,7 @@ void fiber_main(void *arg) {
   Fiber *self = (Fiber *)arg;
   for (;;) {
     while (S.next < S.T) {
-      int t = S.next++;
+      int t = S.order == ORDER_FORWARD ? S.next++ : S.perm[S.next++];
       S.fiber_of[t] = self;
       S.cur = t;
       g_thread_idx = S.tid[t];
@@ -312,11 +325,23 @@ int block_barrier(const char *file, int line, int kind, int pred) {
     S.bar_arrived = 0;
     S.bar_gen++;
     g_stats.block_barriers++;
-    for (int i = 0; i < S.T; i++) {
-      if (i != t) {
-        S.state[i] = S_READY;
-        push_back(i);
+    if (g_race_on) race_block_barrier();
+    if (S.order == ORDER_FORWARD) {
+      for (int i = 0; i < S.T; i++) {
+        if (i != t) {
+          S.state[i] = S_READY;
+          push_back(i);
+        }
       }
+    } else {
+      /* Every thread, this one included, resumes in the launch's order. */
+      int perm[MAX_T];
+      order_threads(perm, S.T, S.block_lin, S.bar_gen);
+      for (int i = 0; i < S.T; i++) {
+        S.state[perm[i]] = S_READY;
+        push_back(perm[i]);
+      }
+      wait_here(S_READY, file, line, kind);
     }
   } else {
     wait_here(S_WAIT_BLOCK, file, line, kind);
@@ -335,21 +360,32 @@ uint64_t warp_op(const char *file, int line, int kind, unsigned mask, uint64_t b
   unsigned gen = W.gen;
   int b = gen & 1;
   W.val[b][lane] = bits;
-  W.kind[b][lane] = (uint8_t)kind;
+  W.site[b][lane] = Site{file, line, kind};
   if (++W.arrived == W.n) {
     int base = t & ~31;
-    for (int l = 0; l < W.n; l++) {
-      if (l != lane && W.kind[b][l] != kind)
-        report("lanes of a warp wait at different warp ops", t, file, line, kind, S_WAIT_WARP);
+    for (int l = 0; l < W.n; l++) { /* synccheck: one op, one call site, for the whole warp */
+      if (l != lane && !same_site(W.site[b][l], file, line, kind)) report_warp_divergence(t >> 5, b);
     }
     W.arrived = 0;
     W.gen++;
+    if (kind == W_SYNC) W.syncs++;
     g_stats.warp_ops++;
-    for (int l = W.n - 1; l >= 0; l--) /* the warp resumes next, lane 0 first */
-      if (l != lane) {
-        S.state[base + l] = S_READY;
-        push_front(base + l);
+    if (S.order == ORDER_FORWARD) {
+      for (int l = W.n - 1; l >= 0; l--) /* the warp resumes next, lane 0 first */
+        if (l != lane) {
+          S.state[base + l] = S_READY;
+          push_front(base + l);
+        }
+    } else {
+      /* The warp resumes next, every lane (this one included) in the launch's order. */
+      int perm[32];
+      order_threads(perm, W.n, S.block_lin, ((uint64_t)(t >> 5) << 32) ^ W.gen);
+      for (int i = W.n - 1; i >= 0; i--) {
+        S.state[base + perm[i]] = S_READY;
+        push_front(base + perm[i]);
       }
+      wait_here(S_READY, file, line, kind);
+    }
   } else {
     wait_here(S_WAIT_WARP, file, line, kind);
   }
@@ -446,6 +482,7 @@ void launch_erased(const char *name, const char *file, int line, dim3 grid, dim3
   g_grid_dim = grid;
   S.active = true;
   g_stats.launches++;
+  S.order = order_begin_launch();
   /* The fibers run every block (see switch_away) and come back when the grid is done or stuck. */
   S.nblocks = (uint64_t)grid.x * grid.y * grid.z;
   S.block_linear = 0;
@@ -453,6 +490,7 @@ void launch_erased(const char *name, const char *file, int line, dim3 grid, dim3
   reset_block();
   swap_to(&g_main_fiber, get_free());
   if (S.done != S.T) report("deadlock");
+  if (g_race_on) race_launch_end();
   g_stats.blocks += S.nblocks;
   g_stats.threads += (uint64_t)grid.x * grid.y * grid.z * T;
   S.active = false;
