@@ -48,7 +48,9 @@ export const quiet = (): void => {};
 /** The device under test, or why there is none. */
 async function openTarget(): Promise<CudaDevice> {
   if (onCard) return cudaDevice(openLibrary()); // CONVNET_LIB, else native/build/libconvnet_cuda.so
-  return cudaDevice(openLibrary({ path: await ensureEmuLibrary({ log: quiet }) }));
+  // CONVNET_EMU_LIB: another emulation build, e.g. the sanitizer's (tests/emu_run_test.ts runs the suite on it).
+  const emuLib = Deno.env.get("CONVNET_EMU_LIB");
+  return cudaDevice(openLibrary({ path: emuLib || await ensureEmuLibrary({ log: quiet }) }));
 }
 
 /** No g++: the emulation library cannot be built here, so the CUDA tests are skipped. */

@@ -2,9 +2,14 @@
  * runtime.cpp: the emulator's stand-in for the CUDA runtime API that cuda_emu.h declares: errors,
  * the one device and its properties, device memory (host memory, bounds-checked by cudaMemcpy and
  * cudaMemset, poisoned with 0xff bytes), and streams and events, which are synchronous. Kernel
- * launches are in fibers.cpp.
+ * launches are in fibers.cpp. In the sanitizer build (-DCN_EMU_SANITIZE) device memory comes from
+ * sanitize.cpp's arena instead of the heap, copies and fills record what they write, and a kernel's
+ * invalid access makes the synchronising calls fail with cudaErrorIllegalAddress (sticky, as on a card).
  */
 #include "emu_internal.h"
+#ifdef CN_EMU_SANITIZE
+#include "sanitize.h"
+#endif
 
 #include <stdlib.h>
 #include <time.h>
@@ -25,6 +30,13 @@ inline cudaError_t fail(cudaError_t e) {
   t_last_error = e;
   return e;
 }
+
+#ifdef CN_EMU_SANITIZE
+/* cudaErrorIllegalAddress once a kernel made an invalid access (the context is lost, as on a card). */
+inline cudaError_t device_lost() { return san_faulted() ? cudaErrorIllegalAddress : cudaSuccess; }
+#else
+inline cudaError_t device_lost() { return cudaSuccess; }
+#endif
 
 std::mutex g_mem_mutex;
 std::map<uintptr_t, size_t> g_allocs; /* device allocations: start -> bytes */
@@ -52,6 +64,10 @@ bool inside_allocation(const void *p, size_t n) {
 
 cudaError_t check_device_range(const char *fn, const char *which, const void *p, size_t n) {
   std::lock_guard<std::mutex> lock(g_mem_mutex);
+#ifdef CN_EMU_SANITIZE
+  /* Exact extents: the live bytes of one allocation (not the tail the caching allocator rounded to). */
+  return san_check_range(fn, which, p, n) ? cudaSuccess : fail(cudaErrorInvalidValue);
+#endif
   if (inside_allocation(p, n)) return cudaSuccess;
   fprintf(stderr, "cuda_emu: %s: the %s range [%p, +%zu bytes) is not inside one cudaMalloc allocation\n", fn, which,
           p, n);
@@ -124,12 +140,16 @@ const char *cudaGetErrorName(cudaError_t err) {
 }
 
 cudaError_t cudaGetLastError(void) {
+  if (cudaError_t lost = device_lost()) return lost;
   cudaError_t e = t_last_error;
   t_last_error = cudaSuccess;
   return e;
 }
 
-cudaError_t cudaPeekAtLastError(void) { return t_last_error; }
+cudaError_t cudaPeekAtLastError(void) {
+  if (cudaError_t lost = device_lost()) return lost;
+  return t_last_error;
+}
 
 /* ---- device */
 
@@ -215,7 +235,7 @@ cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int device) 
   return cudaSuccess;
 }
 
-cudaError_t cudaDeviceSynchronize(void) { return cudaSuccess; }
+cudaError_t cudaDeviceSynchronize(void) { return device_lost(); }
 cudaError_t cudaDeviceReset(void) { return cudaSuccess; }
 
 cudaError_t cudaRuntimeGetVersion(int *version) {
@@ -251,7 +271,12 @@ cudaError_t cudaMalloc(void **ptr, size_t bytes) {
   size_t rounded = (bytes + 255) & ~(size_t)255;
   if (rounded < bytes) return fail(cudaErrorMemoryAllocation);
   void *p = nullptr;
+#ifdef CN_EMU_SANITIZE
+  p = san_malloc(bytes, total); /* exact size, 256 unaddressable bytes after it */
+  if (!p) return fail(cudaErrorMemoryAllocation);
+#else
   if (posix_memalign(&p, 256, rounded) != 0 || !p) return fail(cudaErrorMemoryAllocation);
+#endif
   if (g_poison < 0) g_poison = env_long("CN_EMU_POISON", 1) != 0;
   if (g_poison) memset(p, 0xff, bytes); /* NaN floats, -1 ints: reading unwritten memory shows */
   g_allocs[(uintptr_t)p] = bytes;
@@ -270,7 +295,11 @@ cudaError_t cudaFree(void *ptr) {
   }
   g_allocated -= it->second;
   g_allocs.erase(it);
+#ifdef CN_EMU_SANITIZE
+  san_free(ptr); /* stays reserved and marked freed: a later use is reported */
+#else
   free(ptr);
+#endif
   return cudaSuccess;
 }
 
@@ -309,7 +338,12 @@ cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind 
     default: return fail(cudaErrorInvalidMemcpyDirection);
   }
   if (e) return e;
+  if (cudaError_t lost = device_lost()) return lost;
   memmove(dst, src, bytes);
+#ifdef CN_EMU_SANITIZE
+  if (kind == cudaMemcpyHostToDevice) san_written(dst, nullptr, bytes);
+  else if (kind == cudaMemcpyDeviceToDevice || kind == cudaMemcpyDefault) san_written(dst, src, bytes);
+#endif
   return cudaSuccess;
 }
 
@@ -320,7 +354,11 @@ cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpy
 cudaError_t cudaMemset(void *ptr, int value, size_t bytes) {
   if (bytes == 0) return cudaSuccess;
   if (cudaError_t e = check_device_range("cudaMemset", "destination", ptr, bytes)) return e;
+  if (cudaError_t lost = device_lost()) return lost;
   memset(ptr, value, bytes);
+#ifdef CN_EMU_SANITIZE
+  san_written(ptr, nullptr, bytes);
+#endif
   return cudaSuccess;
 }
 
@@ -344,7 +382,7 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream) {
   return cudaSuccess;
 }
 
-cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
+cudaError_t cudaStreamSynchronize(cudaStream_t) { return device_lost(); }
 cudaError_t cudaStreamQuery(cudaStream_t) { return cudaSuccess; }
 cudaError_t cudaStreamWaitEvent(cudaStream_t, cudaEvent_t, unsigned int) { return cudaSuccess; }
 

@@ -30,6 +30,9 @@
 #include <unordered_map>
 
 #include "common.h"
+#ifdef CN_EMU_SANITIZE
+#include "../emu/sanitize.h" /* the emulator's memcheck: exact sizes, cached blocks unaddressable */
+#endif
 
 static const int64_t SMALL_ROUND = 512;
 static const int64_t SMALL_MAX = 1 << 20;
@@ -149,7 +152,9 @@ extern "C" int cn_alloc(void **ptr, int64_t bytes) {
     c.in_use += size;
   }
   if (c.in_use > c.peak) c.peak = c.in_use;
-#ifdef CN_EMULATION
+#ifdef CN_EMU_SANITIZE
+  cn_emu::sanitize_block(p, (size_t)bytes, (size_t)size); /* `bytes` addressable and unwritten, the rest not */
+#elif defined(CN_EMULATION)
   poison(p, size);
 #endif
   *ptr = p;
@@ -171,6 +176,9 @@ extern "C" int cn_free(void *ptr) {
   c.in_use -= size;
   c.cached += size;
   c.idle[ptr] = size;
+#ifdef CN_EMU_SANITIZE
+  cn_emu::sanitize_block(ptr, 0, (size_t)size); /* cached: any use until it is handed out again is an error */
+#endif
   (size <= SMALL_MAX ? c.small : c.large).insert(std::make_pair(size, ptr));
   /* Stay under a limit lowered while the block was in use. */
   if (c.limit && c.in_use + c.cached > c.limit) return release_cached(c);
