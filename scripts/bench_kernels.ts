@@ -33,6 +33,7 @@ import { getNumThreads, setNumThreads, tsReferenceBackend } from "../src/backend
 import type { CudaBackend, CudaDeviceInfo } from "../src/backend/cuda/mod.ts";
 import { dirname, fromFileUrl, join } from "../src/_path.ts";
 import { machine, pythonWithTorch } from "./bench_train.ts";
+import { chooseCpuBackend } from "../src/backend/wasm/select.ts";
 
 interface Row {
   kernel: string;
@@ -44,6 +45,8 @@ interface Row {
   peakPercent?: number;
   /** The call's geometry (Conv2dGeometry, Pool2dGeometry, or GEMM sizes and transposes). */
   args?: unknown;
+  /** The CPU backend that ran it, "ts" or "wasm" (with --cpu both). */
+  backend?: string;
   /** PyTorch's median time for the same call (with --peers). */
   torchMs?: number | null;
   /** PyTorch's time ÷ ours: above 1, convnet is faster (with --peers). */
@@ -160,11 +163,13 @@ export function benchKernels(be: Backend, opts: { minTime: number; quick: boolea
 
 function printTable(rows: Row[], peers: boolean, cuda: boolean): void {
   const head = ["kernel", "shape", "ms", "GFLOP/s", "GB/s"];
+  if (rows.some((r) => r.backend)) head.splice(2, 0, "cpu");
   if (cuda) head.push("% peak");
   if (peers) head.push("torch ms", "torch ÷ convnet");
   const f = (v: number | null | undefined, d: number) => v === null || v === undefined ? "" : v.toFixed(d);
   const cells = rows.map((r) => {
     const c = [r.kernel, r.shape, f(r.ms, 3), f(r.gflops, 2), f(r.gbps, 2)];
+    if (head[2] === "cpu") c.splice(2, 0, r.backend ?? "");
     if (cuda) c.push(f(r.peakPercent, 1));
     if (peers) c.push(f(r.torchMs, 3), r.speedup ? `${r.speedup.toFixed(2)}×` : "");
     return c;
@@ -180,7 +185,9 @@ const USAGE = `Times convnet's kernels (conv2d, pooling, GEMM) on fixed shapes; 
 Usage: deno run -A scripts/bench_kernels.ts [flags]     (or: deno task bench -- [flags])
 
   --device cpu|cuda|auto  backend to time (default cpu: the TypeScript backend)
-  --threads N             threads of the TypeScript backend (default: all cores, ${navigator.hardwareConcurrency})
+  --threads N             threads of the CPU backend (default: all cores, ${navigator.hardwareConcurrency})
+  --cpu ts|wasm|both      the CPU backend: TypeScript loops, WebAssembly SIMD, or both, each kernel
+                          one after the other in this run (default: the CPU device's choice, CONVNET_CPU)
   --reference             time the reference loops (one thread, no fast paths) instead
   --peers                 also time the same calls in PyTorch (same device, same threads) and add the ratio
   --python PATH           Python that imports torch, for --peers (default /usr/bin/python3)
@@ -207,6 +214,7 @@ if (import.meta.main) {
         device: { type: "string", default: "cpu" },
         threads: { type: "string", default: String(navigator.hardwareConcurrency) },
         reference: { type: "boolean", default: false },
+        cpu: { type: "string", default: "" },
         peers: { type: "boolean", default: false },
         python: { type: "string", default: "/usr/bin/python3" },
         help: { type: "boolean", short: "h", default: false },
@@ -240,10 +248,19 @@ if (import.meta.main) {
   const sync = cuda ? () => (be as CudaBackend).synchronize() : undefined;
   const info = cuda ? (be as CudaBackend).deviceInfo() : null;
   const ceilings = info && !/emulator/i.test(info.name) ? cardCeilings(info) : null;
-  const ourThreads = be.name === "ts" ? getNumThreads() : 1;
+  const ourThreads = be.name === "ts" || be.name === "wasm" ? getNumThreads() : 1;
+  if (values.cpu !== "" && !["ts", "wasm", "both"].includes(values.cpu)) {
+    fail(`--cpu must be ts, wasm or both, got ${values.cpu}`);
+  }
+  const cpuBackends = dev.type !== "cpu" || values.reference || values.cpu === ""
+    ? [be]
+    : (values.cpu === "both" ? ["ts", "wasm"] as const : [values.cpu as "ts" | "wasm"]).map((c) =>
+      chooseCpuBackend(c).backend
+    );
   const m = machine();
   const where = cuda ? dev.description : `${ourThreads} thread${ourThreads === 1 ? "" : "s"}`;
-  console.log(`convnet kernel benchmark: backend ${be.name} (${where}); ${m.cpu}, ${m.cores} cores, Deno ${m.deno}`);
+  const names = cpuBackends.map((b) => b.name).join(" and ");
+  console.log(`convnet kernel benchmark: backend ${names} (${where}); ${m.cpu}, ${m.cores} cores, Deno ${m.deno}`);
   if (ceilings) {
     console.log(
       `ceilings of ${info!.name}: ${(ceilings.gflops / 1e3).toFixed(1)} TFLOP/s FP32, ` +
@@ -251,7 +268,11 @@ if (import.meta.main) {
     );
   }
   const started = new Date();
-  const rows = benchKernels(be, { minTime, quick: values.quick, sync });
+  // With two CPU backends, the whole list runs on one, then on the other, in this one run; rows interleave.
+  const perBackend = cpuBackends.map((b) => benchKernels(b, { minTime, quick: values.quick, sync }));
+  const rows = perBackend.length === 1
+    ? perBackend[0]
+    : perBackend[0].flatMap((_, i) => perBackend.map((rs, j) => ({ ...rs[i], backend: cpuBackends[j].name })));
   if (ceilings) {
     for (const r of rows) {
       r.peakPercent = r.gflops !== undefined ? 100 * r.gflops / ceilings.gflops : 100 * r.gbps! / ceilings.gbps;

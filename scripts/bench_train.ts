@@ -10,14 +10,15 @@
  * (zero_grad, forward, cross-entropy, backward, step), ending with a read of the loss (which
  * synchronizes a GPU). Rows:
  *
- * - convnet's TypeScript backend on 1 thread and on `--threads` (default: all cores);
+ * - convnet's CPU backends (`--cpu`: WebAssembly SIMD and the TypeScript loops) on 1 thread and on
+ *   `--threads` (default: all cores);
  * - convnet on CUDA when `device("auto")` finds it (or `--device cuda`);
  * - with `--peers`: TensorFlow.js 4.22 WASM SIMD (one thread) and pure-JS `cpu` (about 25
  *   samples/s, so only `--tfjs-cpu-samples`), from scripts/bench_train_tfjs.ts; PyTorch on 1
  *   thread and on all cores (CUDA too when torch sees a GPU), from scripts/bench_train_torch.py
  *   run with `--python` (default: /usr/bin/python3, Debian's python3-torch, when it imports torch).
  *
- * The last column is convnet's samples/s (TypeScript backend, `--threads` threads, same batch
+ * The last column is convnet's samples/s (the CPU device's backend, `--threads` threads, same batch
  * size) divided by the row's. The table is also written as JSON with the machine's description
  * and the load average before and after (other processes make every number noisy).
  *
@@ -32,6 +33,7 @@ import { type Tensor, tidy } from "../src/tensor/mod.ts";
 import { manualSeed } from "../src/tensor/random.ts";
 import { cpu, type Device, device } from "../src/backend/device.ts";
 import { getNumThreads, setNumThreads } from "../src/backend/ts/mod.ts";
+import { chooseCpuBackend } from "../src/backend/wasm/select.ts";
 import { dirname, fromFileUrl, join } from "../src/_path.ts";
 
 /** One measurement: a system at a batch size. */
@@ -50,7 +52,7 @@ export interface BenchRow {
   samplesPerSec: number;
   /** Milliseconds per step. */
   msPerStep: number;
-  /** convnet's samples/s at this batch size (TypeScript backend on `--threads`; CUDA when only it ran) ÷ this row's. */
+  /** convnet's samples/s at this batch size (the CPU device's backend on `--threads`; CUDA when only it ran) ÷ this row's. */
   convnetRatio: number | null;
   /** Anything worth knowing (SIMD, BLAS, ...). */
   notes?: string;
@@ -60,6 +62,7 @@ const USAGE = `usage: deno run -A scripts/bench_train.ts [options]
   --peers                 also run TensorFlow.js (WASM SIMD and cpu) and PyTorch (1 thread, all threads)
   --threads N             threads of the TypeScript backend's second row (default: all cores, ${navigator.hardwareConcurrency})
   --device auto|cpu|cuda  auto adds CUDA rows when CUDA works; cuda requires it (default auto)
+  --cpu ts|wasm|both      convnet's CPU backend rows: TypeScript loops, WebAssembly SIMD, or both (default both)
   --batch-sizes LIST      comma-separated batch sizes (default 10,64,256)
   --samples N             samples per timed window; steps = ceil(N / batch) (default 10000)
   --warmup N              untimed steps before each window (default 20)
@@ -80,6 +83,7 @@ const OPTIONS = {
   python: { type: "string", default: "/usr/bin/python3" },
   "torch-blas": { type: "string" },
   json: { type: "string", default: "bench_out/train.json" },
+  cpu: { type: "string", default: "both" },
   help: { type: "boolean", default: false },
 } as const;
 
@@ -107,7 +111,12 @@ function parse() {
     console.error(`bench_train: --device must be auto, cpu or cuda, got ${JSON.stringify(values.device)}`);
     Deno.exit(2);
   }
+  if (!["ts", "wasm", "both"].includes(values.cpu)) {
+    console.error(`bench_train: --cpu must be ts, wasm or both, got ${JSON.stringify(values.cpu)}`);
+    Deno.exit(2);
+  }
   return {
+    cpu: values.cpu === "both" ? ["ts", "wasm"] as const : [values.cpu as "ts" | "wasm"],
     peers: values.peers,
     threads: int("threads", values.threads, 1),
     device: values.device as "auto" | "cpu" | "cuda",
@@ -280,13 +289,19 @@ if (import.meta.main) {
     );
   };
 
-  const ours = "convnet ts";
+  const ours = `convnet ${cpu.backend.name}`;
+  // Each CPU backend as a device (the default one is `cpu` itself); at each batch size they run back to back.
+  const cpus = o.cpu.map((c) => chooseCpuBackend(c)).map((c): Device =>
+    c.backend === cpu.backend ? cpu : { type: "cpu", backend: c.backend, description: c.description }
+  );
   if (o.device !== "cuda") {
     for (const threads of o.threads === 1 ? [1] : [1, o.threads]) {
       setNumThreads(threads);
       for (const bs of o.batchSizes) {
-        const t = timeTraining(cpu, ds, bs, o);
-        add(row(ours, getNumThreads(), bs, t.steps, t.seconds));
+        for (const dev of cpus) {
+          const t = timeTraining(dev, ds, bs, o);
+          add(row(`convnet ${dev.backend.name}`, getNumThreads(), bs, t.steps, t.seconds));
+        }
       }
     }
     setNumThreads(1);
@@ -337,7 +352,7 @@ if (import.meta.main) {
     }
   }
 
-  // The yardstick: the TypeScript backend on --threads threads, or convnet on CUDA when only it ran.
+  // The yardstick: the CPU device's backend on --threads threads, or convnet on CUDA when only it ran.
   const yardstick = rows.some((r) => r.system === ours) ? ours : rows.find((r) => r.threads === null)?.system;
   for (const r of rows) {
     const ref = rows.find((x) =>
