@@ -7,10 +7,10 @@
  * own forwards.
  */
 import { cpu, F, getNumThreads, manualSeed, nn, setNumThreads, Tensor, tensor } from "../mod.ts";
-import type { Backend, Device } from "../src/backend/backend.ts";
+import { type Backend, conv2dGeometry, type Device } from "../src/backend/backend.ts";
 import { tsBackend, tsReferenceBackend } from "../src/backend/ts/mod.ts";
 import { conv2dReluMaxPool2d } from "../src/ops/_conv_relu_pool.ts";
-import type { Conv2dOptions, Pool2dOptions } from "../src/ops/_conv_pool_checks.ts";
+import { checkedPool2dGeometry, type Conv2dOptions, type Pool2dOptions } from "../src/ops/_conv_pool_checks.ts";
 import { Net } from "../examples/mnist/net.ts";
 import { assertClose, assertEquals, assertThrows } from "./_std.ts";
 
@@ -38,11 +38,19 @@ function assertBitEqual(got: Floats, want: Floats, label: string): void {
   }
 }
 
-/** The CPU backend without its fused passes: the op runs conv2d, relu and maxPool2d one by one there. */
-const unfusedBackend: Backend = { ...tsBackend, name: "ts-unfused" };
-delete unfusedBackend.conv2dReluMaxPool2dForward;
-delete unfusedBackend.maxPool2dReluBackward;
-const unfused: Device = { type: "cpu", backend: unfusedBackend, description: "cpu (no fused passes)" };
+/** `backend` as a device, and as one without the fused passes (the op runs conv2d, relu and maxPool2d there). */
+function pair(backend: Backend): { fused: Device; unfused: Device } {
+  const without: Backend = { ...backend, name: `${backend.name}-unfused` };
+  delete without.conv2dReluMaxPool2dForward;
+  delete without.maxPool2dReluBackward;
+  return {
+    fused: { type: "cpu", backend, description: backend.name },
+    unfused: { type: "cpu", backend: without, description: without.name },
+  };
+}
+
+/** The TypeScript backend, and the CPU device's when it is another (WebAssembly: its own convolution). */
+const PAIRS = [pair(tsBackend), ...(cpu.backend === tsBackend ? [] : [pair(cpu.backend)])];
 const reference: Device = { type: "cpu", backend: tsReferenceBackend, description: "cpu (reference loops)" };
 
 interface Case {
@@ -151,13 +159,16 @@ function assertSameRun(got: Run, want: Run, label: string): void {
 
 for (const c of CASES) {
   Deno.test(`conv2dReluMaxPool2d equals conv2d → relu → maxPool2d bit for bit: ${c.name}`, () => {
-    for (const dtype of ["float32", "float64"] as const) {
-      const fused = run(c, cpu, dtype, "fused");
-      assertSameRun(fused, run(c, cpu, dtype, "ops"), `${dtype}, fused against the three ops`);
-      assertSameRun(run(c, unfused, dtype, "fused"), fused, `${dtype}, the op without fused passes`);
+    for (const { fused: dev, unfused } of PAIRS) {
+      for (const dtype of ["float32", "float64"] as const) {
+        const label = `${dev.backend.name} ${dtype}`;
+        const fused = run(c, dev, dtype, "fused");
+        assertSameRun(fused, run(c, dev, dtype, "ops"), `${label}, fused against the three ops`);
+        assertSameRun(run(c, unfused, dtype, "fused"), fused, `${label}, the op without fused passes`);
+      }
     }
     // The fast kernels against the reference loops (whose own passes run the reference's kernels).
-    const fast = run(c, cpu, "float32", "fused"), ref = run(c, reference, "float32", "fused");
+    const fast = run(c, PAIRS[0].fused, "float32", "fused"), ref = run(c, reference, "float32", "fused");
     assertSameRun(ref, run(c, reference, "float32", "ops"), "the reference's passes against its ops");
     assertClose(fast.y, ref.y, { atol: 1e-5, rtol: 1e-5, label: "output against the reference" });
     assertClose(fast.dw, ref.dw, { atol: 1e-4, rtol: 1e-4, label: "weight gradient against the reference" });
@@ -165,9 +176,34 @@ for (const c of CASES) {
   });
 }
 
+Deno.test("conv2dReluMaxPool2dForward: the pass writes the three kernels' outputs and argmax indices", () => {
+  for (const c of CASES) {
+    const { x, w, b } = inputs(c);
+    const [n, ch, h, wd] = c.x, [kh, kw] = typeof c.kernel === "number" ? [c.kernel, c.kernel] : c.kernel;
+    const conv = conv2dGeometry(n, ch, h, wd, c.k, kh, kw, {
+      stride: F.pair("t", "stride", c.conv.stride, 1, 1),
+      padding: F.pair("t", "padding", c.conv.padding, 0, 0),
+    });
+    const pool = checkedPool2dGeometry("t", [n, c.k, conv.oh, conv.ow], c.pool);
+    for (const { fused: { backend: be } } of PAIRS) {
+      const size = pool.n * pool.c * pool.oh * pool.ow, convSize = n * c.k * conv.oh * conv.ow;
+      const [xs, ws, bs] = [x, w, b].map((a) => a && be.fromHost("float32", a));
+      const y = be.alloc("float32", size), idx = be.alloc("int32", size);
+      be.conv2dReluMaxPool2dForward!(y, idx, xs, ws, bs, conv, pool);
+      const convOut = be.alloc("float32", convSize), y2 = be.alloc("float32", size), idx2 = be.alloc("int32", size);
+      be.conv2dForward!(convOut, xs, ws, bs, conv);
+      be.unary("relu", convOut, convOut, convSize);
+      be.pool2dForward!("max", y2, idx2, convOut, pool);
+      const label = `${be.name}, ${c.name}`;
+      assertBitEqual(be.toHost("float32", y, size) as Floats, be.toHost("float32", y2, size) as Floats, label);
+      assertEquals(be.toHost("int32", idx, size), be.toHost("int32", idx2, size), `${label}: indices`);
+    }
+  }
+});
+
 Deno.test("conv2dReluMaxPool2d: the special values reach the pooled output (ties, zeros and a NaN)", () => {
   const c = CASES[1];
-  const { y } = run(c, cpu, "float32", "fused");
+  const { y } = run(c, PAIRS[0].fused, "float32", "fused");
   const plane = 3 * 4; // 7×9 → 3×4 pooled
   // Channel 0 of sample 0 is relu(0 + bias 0) everywhere: +0, never −0.
   assertEquals(Array.from(y.subarray(0, plane)).every((v) => Object.is(v, 0)), true, "channel 0 is +0");
@@ -193,11 +229,17 @@ Deno.test({
       pool: { kernelSize: 2 },
     };
     try {
-      setNumThreads(1);
-      const one = run(c, cpu, "float32", "fused");
-      setNumThreads(2);
-      assertSameRun(run(c, cpu, "float32", "fused"), one, "2 threads against 1");
-      assertSameRun(run(c, cpu, "float32", "ops"), one, "2 threads, the three ops, against 1 thread fused");
+      for (const { fused: dev } of PAIRS) {
+        setNumThreads(1);
+        const one = run(c, dev, "float32", "fused");
+        setNumThreads(2);
+        assertSameRun(run(c, dev, "float32", "fused"), one, `${dev.backend.name}: 2 threads against 1`);
+        assertSameRun(
+          run(c, dev, "float32", "ops"),
+          one,
+          `${dev.backend.name}: 2 threads, the three ops, against 1 fused`,
+        );
+      }
     } finally {
       setNumThreads(before);
     }

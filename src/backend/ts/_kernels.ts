@@ -23,7 +23,7 @@ import { gemmBlock } from "./gemm_fast.ts";
 import { maxPool2x2Backward, maxPool2x2Forward } from "./pool2d_fast.ts";
 import { reluBackwardRange, reluRange } from "./elementwise_fast.ts";
 import { convPart, gemmPart } from "../wasm/_instance.ts";
-import { conv3x3ReluMaxPool2x2Forward, maxPool2x2ReluBackward } from "./conv_relu_pool_fast.ts";
+import { conv3x3ReluMaxPool2x2Forward, maxPool2x2ReluBackward, reluMaxPool2x2Forward } from "./conv_relu_pool_fast.ts";
 
 /** An operand of a split kernel (an empty Float32Array stands for null). */
 export type Operand = Float32Array | Float64Array | Int32Array;
@@ -166,6 +166,11 @@ export const KERNELS = {
         hi,
       );
     },
+  },
+  /** [y, indices, x] · pool params · split: planes. */
+  reluMaxPool2x2Forward: {
+    outputs: 2,
+    run: (o, p, lo, hi) => reluMaxPool2x2Forward(f32(o[0]), o[1] as Int32Array, f32(o[2]), pool(p)[1], lo, hi),
   },
   /** [dconv, dy, y, indices] · pool params · split: planes. */
   maxPool2x2ReluBackward: {

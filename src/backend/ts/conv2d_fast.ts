@@ -55,18 +55,17 @@ export function conv3x3Forward(
   lo: number,
   hi: number,
 ): void {
-  const plane = g.h * g.w;
-  conv3x3Planes(x, w, bias, g, lo, hi, (r, sums) => {
-    const yo = r * plane;
-    for (let i = 0; i < plane; i++) y[yo + i] = sums[i];
-  });
+  conv3x3Planes(x, w, bias, g, lo, hi, (r) => [y, r * g.h * g.w]);
 }
 
 /**
- * The float64 sums of the output planes r = b·k + oc in [lo, hi) of a 3×3 / stride 1 / padding 1
- * convolution (bias included), handed to `each` one plane at a time (the array is reused for the
- * next plane). The 3×3 window slides along each row: 3 new loads and 9 multiply-adds per output,
- * the 9 weights in locals. Rounding a sum to float32 gives the convolution's output.
+ * The output planes r = b·k + oc in [lo, hi) of a 3×3 / stride 1 / padding 1 convolution (bias
+ * included), each written where `target(r)` says ([array, offset]) just before it is computed;
+ * `done(r)`, if given, runs once it is.
+ * Sums run in float64: the bias, then each input channel's 9 products (summed first), rounded to
+ * float32 once, as the last channel's sums are stored. The 3×3 window slides along each row:
+ * 3 new loads and 9 multiply-adds per output, the 9 weights in locals. At about 9 cycles per
+ * output (18 float64 operations, two per cycle) this is V8's scalar ceiling.
  */
 export function conv3x3Planes(
   x: Float32Array,
@@ -75,7 +74,8 @@ export function conv3x3Planes(
   g: Conv2dGeometry,
   lo: number,
   hi: number,
-  each: (r: number, sums: Float64Array) => void,
+  target: (r: number) => [Float32Array, number],
+  done?: (r: number) => void,
 ): void {
   const { c: C, h: H, w: W, k: K } = g;
   const pw = W + 2, pp = (H + 2) * pw, plane = H * W;
@@ -85,24 +85,42 @@ export function conv3x3Planes(
   for (let r = lo; r < hi; r++) {
     const b = Math.floor(r / K), k = r - b * K;
     if (b !== padded) padSample(x, padded = b, g);
-    acc.fill(bias ? bias[k] : 0, 0, plane);
+    const [out, off] = target(r);
+    const bv = bias ? bias[k] : 0;
+    if (C > 1) acc.fill(bv, 0, plane); // channels before the last add up here
     for (let c = 0; c < C; c++) {
-      const wo = (k * C + c) * 9;
+      const wo = (k * C + c) * 9, last = c === C - 1;
       const w00 = w[wo], w01 = w[wo + 1], w02 = w[wo + 2];
       const w10 = w[wo + 3], w11 = w[wo + 4], w12 = w[wo + 5];
       const w20 = w[wo + 6], w21 = w[wo + 7], w22 = w[wo + 8];
       for (let o = 0; o < H; o++) {
         const r0 = c * pp + o * pw, r1 = r0 + pw, r2 = r1 + pw, ao = o * W;
         let a0 = xPad[r0], a1 = xPad[r0 + 1], b0 = xPad[r1], b1 = xPad[r1 + 1], c0 = xPad[r2], c1 = xPad[r2 + 1];
-        for (let q = 0; q < W; q++) {
-          const a2 = xPad[r0 + q + 2], b2 = xPad[r1 + q + 2], c2 = xPad[r2 + q + 2];
-          acc[ao + q] += w00 * a0 + w01 * a1 + w02 * a2 + w10 * b0 + w11 * b1 + w12 * b2 + w20 * c0 + w21 * c1 +
-            w22 * c2;
-          a0 = a1, a1 = a2, b0 = b1, b1 = b2, c0 = c1, c1 = c2;
+        if (!last) {
+          for (let q = 0; q < W; q++) {
+            const a2 = xPad[r0 + q + 2], b2 = xPad[r1 + q + 2], c2 = xPad[r2 + q + 2];
+            acc[ao + q] += w00 * a0 + w01 * a1 + w02 * a2 + w10 * b0 + w11 * b1 + w12 * b2 + w20 * c0 +
+              w21 * c1 + w22 * c2;
+            a0 = a1, a1 = a2, b0 = b1, b1 = b2, c0 = c1, c1 = c2;
+          }
+        } else if (C > 1) {
+          for (let q = 0; q < W; q++) {
+            const a2 = xPad[r0 + q + 2], b2 = xPad[r1 + q + 2], c2 = xPad[r2 + q + 2];
+            out[off + ao + q] = acc[ao + q] + (w00 * a0 + w01 * a1 + w02 * a2 + w10 * b0 + w11 * b1 + w12 * b2 +
+              w20 * c0 + w21 * c1 + w22 * c2);
+            a0 = a1, a1 = a2, b0 = b1, b1 = b2, c0 = c1, c1 = c2;
+          }
+        } else {
+          for (let q = 0; q < W; q++) { // one input channel (the first layer): bias + the 9 products
+            const a2 = xPad[r0 + q + 2], b2 = xPad[r1 + q + 2], c2 = xPad[r2 + q + 2];
+            out[off + ao + q] = bv + (w00 * a0 + w01 * a1 + w02 * a2 + w10 * b0 + w11 * b1 + w12 * b2 +
+              w20 * c0 + w21 * c1 + w22 * c2);
+            a0 = a1, a1 = a2, b0 = b1, b1 = b2, c0 = c1, c1 = c2;
+          }
         }
       }
     }
-    each(r, acc);
+    done?.(r);
   }
 }
 

@@ -4,23 +4,23 @@
  *
  * Run one by one, the three ops each make a pass over the convolution's output (125k floats at
  * batch 10): the convolution writes it, ReLU reads and writes it, pooling reads it, and each is a
- * separate job for the threads. Here each output plane's sums stay in a scratch plane in L1
- * (3 KiB for 28×28), go through ReLU there and are pooled from there: the convolution's output
- * never reaches memory. The backward pass writes the pooling's gradient through the ReLU's in
+ * separate job for the threads. Here each output plane stays in a scratch plane in L1 (3 KiB
+ * for 28×28) and is pooled from there with ReLU folded into the window scan: the convolution's
+ * output never reaches memory, and ReLU costs one comparison per window instead of a pass. The backward pass writes the pooling's gradient through the ReLU's in
  * one pass over the pooled gradient.
  *
- * The arithmetic is the unfused kernels', operation for operation (the same float64 sums rounded
- * to float32, the same ReLU bits, the same window scan), so results equal theirs bit for bit.
+ * The convolution's arithmetic is the unfused kernel's, and the window scan picks what the
+ * unfused ReLU + pooling pick (see reluMaxPool2x2Plane), so results equal theirs bit for bit.
  * Functions cover a range [lo, hi) of planes, so threads can split them.
  *
  * @module
  */
 import type { Conv2dGeometry, Pool2dGeometry } from "../backend.ts";
 import { conv3x3Planes, isConv3x3 } from "./conv2d_fast.ts";
-import { isMaxPool2x2, maxPool2x2Plane, zero } from "./pool2d_fast.ts";
+import { isMaxPool2x2, zero } from "./pool2d_fast.ts";
 import { bits } from "./elementwise_fast.ts";
 
-let relued: Float32Array = new Float32Array(0); // one output plane after ReLU (per thread)
+let convPlane: Float32Array = new Float32Array(0); // one output plane of the convolution (per thread)
 
 /** Whether the one-pass kernels apply: a 3×3 / stride 1 / padding 1 convolution, 2×2 / stride 2 pooling. */
 export function isConv3x3MaxPool2x2(conv: Conv2dGeometry, pool: Pool2dGeometry): boolean {
@@ -43,15 +43,79 @@ export function conv3x3ReluMaxPool2x2Forward(
   hi: number,
 ): void {
   const plane = conv.oh * conv.ow, pooled = pool.oh * pool.ow;
-  if (relued.length < plane) relued = new Float32Array(plane);
-  const out = relued, outBits = bits(relued);
-  conv3x3Planes(x, w, bias, conv, lo, hi, (r, sums) => {
-    for (let i = 0; i < plane; i++) {
-      out[i] = sums[i]; // rounded to float32, as the convolution's output
-      outBits[i] &= -!(out[i] <= 0); // ReLU as reluRange: +0 for negatives and −0, NaN kept
+  if (convPlane.length < plane) convPlane = new Float32Array(plane);
+  const out = convPlane;
+  conv3x3Planes(
+    x,
+    w,
+    bias,
+    conv,
+    lo,
+    hi,
+    () => [out, 0],
+    (r) => reluMaxPool2x2Plane(y, indices, r * pooled, out, pool),
+  );
+}
+
+/** Max pooling 2×2 / stride 2 of `relu(x)` for planes [lo, hi) (ReLU and pooling in one pass). */
+export function reluMaxPool2x2Forward(
+  y: Float32Array,
+  indices: Int32Array,
+  x: Float32Array,
+  g: Pool2dGeometry,
+  lo: number,
+  hi: number,
+): void {
+  const planeX = g.h * g.w, planeY = g.oh * g.ow;
+  for (let p = lo; p < hi; p++) {
+    reluMaxPool2x2Plane(y, indices, p * planeY, x.subarray(p * planeX, (p + 1) * planeX), g);
+  }
+}
+
+/**
+ * Max pooling 2×2 / stride 2 of `relu(x)` for one plane `x` (from index 0), into `y` and `indices`
+ * from `yOff` on: the numbers of ReLU's pass and then the pooling's, without ReLU's pass. A
+ * window's first maximum is found on the raw values; when it is positive it is also relu(x)'s
+ * first maximum (ReLU only changes values below it). When it is not, relu(x) is 0 all over the
+ * window, and the first element wins with +0.
+ */
+export function reluMaxPool2x2Plane(
+  y: Float32Array,
+  indices: Int32Array,
+  yOff: number,
+  x: Float32Array,
+  g: Pool2dGeometry,
+): void {
+  const W = g.w;
+  let yi = yOff;
+  for (let o = 0; o < g.oh; o++) {
+    for (let q = 0, i0 = 2 * o * W; q < g.ow; q++, i0 += 2, yi++) {
+      const v0 = x[i0], v1 = x[i0 + 1], v2 = x[i0 + W], v3 = x[i0 + W + 1];
+      const s = v0 + v1 + v2 + v3;
+      if (s === s) {
+        const top = i0 + +(v1 > v0), bottom = i0 + W + +(v3 > v2);
+        const at = top + +(x[bottom] > x[top]) * (bottom - top), m = x[at];
+        const positive = +(m > 0);
+        indices[yi] = i0 + positive * (at - i0);
+        y[yi] = m * positive + 0; // + 0: −0 becomes +0, as ReLU makes it
+      } else reluFirstMaxOrNaN(y, indices, yi, x, i0, W); // a NaN, or +∞ and −∞ together
     }
-    maxPool2x2Plane(y, indices, r * pooled, out, 0, pool);
-  });
+  }
+}
+
+/** The reference's scan of one 2×2 window of relu(x): the first NaN, else the first maximum. */
+function reluFirstMaxOrNaN(y: Float32Array, indices: Int32Array, yi: number, x: Float32Array, i0: number, W: number) {
+  let best = -Infinity, at = i0;
+  for (const i of [i0, i0 + 1, i0 + W, i0 + W + 1]) {
+    const v = x[i] > 0 || x[i] !== x[i] ? x[i] : 0;
+    if (v !== v) {
+      best = v, at = i;
+      break;
+    }
+    if (v > best) best = v, at = i;
+  }
+  indices[yi] = at;
+  y[yi] = best;
 }
 
 /**

@@ -214,17 +214,26 @@ export const tsBackend: Required<Backend<TsStorage>> = {
     reads(x, w, bias);
     overwritten(y, size);
     overwritten(idx, size);
-    if (isF32(y, x, w, bias) && isConv3x3MaxPool2x2(conv, pool)) {
+    const f32s = isF32(y, x, w, bias);
+    // One pass when the convolution is this file's (a backend built on this one may bring its own,
+    // whose sums the pass must not change): the output planes never leave L1.
+    if (f32s && this.conv2dForward === tsBackend.conv2dForward && isConv3x3MaxPool2x2(conv, pool)) {
       const ops = [f32(y), i32(idx), f32(x), f32(w), bias ? f32(bias) : EMPTY];
       const params = [...convParams(conv), ...poolParams("max", pool)];
       return runSplit("conv3x3ReluMaxPool2x2Forward", ops, params, conv.n * conv.k, GRAIN.convPairs);
     }
-    // Every other geometry: the three kernels in a row, through the convolution's output.
+    // Otherwise through the convolution's output: the backend's convolution, then ReLU and the
+    // pooling (in one pass for 2×2 windows).
     const convSize = conv.n * conv.k * conv.oh * conv.ow;
     const convOut = this.alloc(x instanceof Float64Array ? "float64" : "float32", convSize);
     this.conv2dForward(convOut, x, w, bias, conv);
-    this.unary("relu", convOut, convOut, convSize);
-    this.pool2dForward("max", y, idx, convOut, pool);
+    if (f32s && isMaxPool2x2(pool)) {
+      const ops = [f32(y), i32(idx), f32(convOut)];
+      runSplit("reluMaxPool2x2Forward", ops, poolParams("max", pool), pool.n * pool.c, GRAIN.planes);
+    } else {
+      this.unary("relu", convOut, convOut, convSize);
+      this.pool2dForward("max", y, idx, convOut, pool);
+    }
     this.free(convOut);
   },
   maxPool2dReluBackward(dconv, dy, y, idx, pool) {
