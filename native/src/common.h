@@ -76,21 +76,26 @@ static inline unsigned int cn_blocks(int64_t n, int threads) {
   return (unsigned int)b;
 }
 
-/* Records a data error found by a kernel (a class target or an index out of range): the first one wins
-   and is reported by the next call that waits (cn_synchronize, cn_memcpy_d2h). `code` selects the
-   message (runtime.cu). */
+/* Records a data error found by a kernel (a class target or an index out of range): the first kernel
+   to record one wins, and of its errors the one at the lowest position, whatever order its threads
+   and blocks ran in (the same inputs give the same message on every run and card); reported by the
+   next call that waits (cn_synchronize, cn_memcpy_d2h). `code` selects the message (runtime.cu). */
 enum cn_kernel_error_code { CN_KE_NONE = 0, CN_KE_TARGET_RANGE = 1, CN_KE_GATHER_INDEX = 2, CN_KE_SCATTER_INDEX = 3 };
-/* Device-side record: {code, position, value, limit}. Calling this arms the check after the next wait. */
+/* Device-side record: {code, limit, value, INT32_MAX + 1 - position} (the last two as one 64-bit word,
+   so the largest, i.e. the lowest position, wins an atomicMax). Calling this arms the check after the
+   next wait. */
 int32_t *cn_kernel_error_slot(void);
 
-/* Device side: records {code, position, value, limit} unless an earlier error holds the record.
-   Positions past int32 are recorded as INT32_MAX. */
+/* Device side: records the error unless a kernel with another code holds the record (one with the
+   same code keeps the lowest position). Positions past int32 are recorded as INT32_MAX. */
 __device__ __forceinline__ void cn_record_kernel_error(int32_t *slot, int32_t code, int64_t position, int32_t value,
                                                        int64_t limit) {
-  if (atomicCAS(&slot[0], (int32_t)CN_KE_NONE, code) == CN_KE_NONE) {
-    slot[1] = position < INT32_MAX ? (int32_t)position : INT32_MAX;
-    slot[2] = value;
-    slot[3] = limit < INT32_MAX ? (int32_t)limit : INT32_MAX;
+  const int32_t prev = atomicCAS(&slot[0], (int32_t)CN_KE_NONE, code);
+  if (prev == CN_KE_NONE) slot[1] = limit < INT32_MAX ? (int32_t)limit : INT32_MAX;
+  if (prev == CN_KE_NONE || prev == code) {
+    const uint32_t pos = position < INT32_MAX ? (uint32_t)position : (uint32_t)INT32_MAX;
+    const unsigned long long key = ((unsigned long long)((uint32_t)INT32_MAX + 1u - pos) << 32) | (uint32_t)value;
+    atomicMax((unsigned long long *)&slot[2], key); /* slot is cudaMalloc'd: &slot[2] is 8-byte aligned */
   }
 }
 

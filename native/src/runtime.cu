@@ -38,7 +38,7 @@
 static std::mutex g_init_mutex;
 static std::atomic<bool> g_ready(false);
 static cudaStream_t g_stream = 0;
-static int32_t *g_error_slot = NULL;      /* device: {code, index, value, limit} */
+static int32_t *g_error_slot = NULL;      /* device: {code, limit, value, INT32_MAX + 1 - position} (common.h) */
 static std::atomic<bool> g_error_armed(false); /* a launch was handed the slot since the last check */
 
 static thread_local char t_message[1024];
@@ -172,20 +172,22 @@ static int check_kernel_errors(void) {
   if (err != cudaSuccess) return async_failure(err, "reading the kernel error record");
   if (rec[0] == CN_KE_NONE) return CN_OK;
   CN_TRY(cn_cuda_status(cudaMemsetAsync(g_error_slot, 0, sizeof rec, g_stream), "clearing the kernel error record"));
+  /* {code, limit, value, INT32_MAX + 1 - position}: see cn_record_kernel_error in common.h */
+  const int32_t limit = rec[1], value = rec[2], position = (int32_t)((uint32_t)INT32_MAX + 1u - (uint32_t)rec[3]);
   switch (rec[0]) {
     case CN_KE_TARGET_RANGE:
       return cn_fail(CN_ERR_KERNEL,
-                     "crossEntropy: target %d at batch index %d is out of range; expected a class in [0, %d)", rec[2],
-                     rec[1], rec[3]);
+                     "crossEntropy: target %d at batch index %d is out of range; expected a class in [0, %d)", value,
+                     position, limit);
     case CN_KE_GATHER_INDEX:
     case CN_KE_SCATTER_INDEX:
       return cn_fail(CN_ERR_KERNEL,
                      "%s: index %d at position %d%s of the index is out of range; expected an index in [0, %d)",
-                     rec[0] == CN_KE_GATHER_INDEX ? "gather" : "scatterAdd", rec[2], rec[1],
-                     rec[1] == INT32_MAX ? " (or later)" : "", rec[3]);
+                     rec[0] == CN_KE_GATHER_INDEX ? "gather" : "scatterAdd", value, position,
+                     position == INT32_MAX ? " (or later)" : "", limit);
     default:
-      return cn_fail(CN_ERR_KERNEL, "a kernel reported error code %d (index %d, value %d, limit %d)", rec[0], rec[1],
-                     rec[2], rec[3]);
+      return cn_fail(CN_ERR_KERNEL, "a kernel reported error code %d (index %d, value %d, limit %d)", rec[0], position,
+                     value, limit);
   }
 }
 
