@@ -20,7 +20,8 @@
  *   all-ones bits (NaN as a float, -1 as an int) so that a kernel relying on it fails loudly.
  * - Device memory is host memory (256-byte aligned, filled with 0xff bytes by default so that a
  *   kernel reading memory nobody wrote sees NaN; CN_EMU_POISON=0 turns that off). cudaMemcpy and
- *   cudaMemset check that device ranges lie inside one allocation.
+ *   cudaMemset check that device ranges lie inside one allocation. The sanitizer build
+ *   (-DCN_EMU_SANITIZE: sanitize.h, docs/sanitizer.md) checks every access instead (memcheck, initcheck).
  * - Launch configuration errors (more than 1024 threads, a zero dimension, ...) are reported by
  *   cudaGetLastError() as cudaErrorInvalidConfiguration, like CUDA.
  *
