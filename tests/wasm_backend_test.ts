@@ -3,6 +3,10 @@
  * its threads (bit-identical run to run and across thread counts), operands outside the wasm heap,
  * and the CPU backend selection (`CONVNET_CPU`).
  *
+ * 3×3 / stride 1 / padding 1 convolutions run the direct kernels of native/wasm/conv3x3.c (widths
+ * that are and are not multiples of 4), every other geometry im2col + GEMM (strides, paddings,
+ * dilations, groups, 1×1, 5×5, and one case over several GEMM blocks each way).
+ *
  * The wasm kernels sum in float32 (the TypeScript ones in float64), so they are compared with the
  * reference run in float64 on the same float32 inputs within atol + rtol · scale, where scale is the
  * same computation on absolute values (the sum of |terms| of each output): rtol = 2e-5 is about 300
@@ -77,14 +81,21 @@ const CONV_CASES: [string, Conv2dGeometry][] = [
   ["seed conv1 3×3 p1, 1 → 32, batch 3", geometry(3, 1, 28, 28, 32)],
   ["3×3 p1, 3 → 5 on 7×5", geometry(2, 3, 7, 5, 5)],
   ["3×3 p1 on 1×1 (all padding)", geometry(1, 2, 1, 1, 3)],
+  ["3×3 p1, odd width 9, 1 → 1", geometry(1, 1, 4, 9, 1)],
+  ["3×3 p1, 4 → 3 on 6×6 (a partial vector of 2)", geometry(2, 4, 6, 6, 3)],
+  ["3×3 p1, 17 → 9 on 6×7", geometry(2, 17, 6, 7, 9)],
   ["5×5 p0, 6 → 16", geometry(2, 6, 14, 14, 16, { kh: 5, kw: 5, pad: [0, 0] })],
   ["3×3 stride 2 p1, 9×8", geometry(2, 3, 9, 8, 4, { stride: [2, 2] })],
   ["1×3 stride (1, 2) pad (0, 2)", geometry(1, 2, 5, 7, 3, { kh: 1, kw: 3, stride: [1, 2], pad: [0, 2] })],
   ["3×3 dilation 2 p2", geometry(2, 2, 9, 9, 3, { dil: [2, 2], pad: [2, 2] })],
   ["3×3 p1 groups 2, 4 → 6", geometry(2, 4, 6, 6, 6, { groups: 2 })],
   ["1×1, 7 → 5", geometry(3, 7, 3, 4, 5, { kh: 1, kw: 1, pad: [0, 0] })],
-  // Depth 9·37 = 333 > one 256-deep block, 1089 positions > one 1024-wide block, 67 out channels > 64 rows.
-  ["3×3 p1, 37 → 67 on 33×33 (several blocks each way)", geometry(1, 37, 33, 33, 67)],
+  // Depth 29·3·3 = 261 > one 256-deep block, 1089 positions > one 1024-wide block, 67 out channels > 64 rows.
+  [
+    "3×3 p1 dilation (1, 2), 29 → 67 on 33×35 (GEMM: several blocks each way)",
+    geometry(1, 29, 33, 35, 67, { dil: [1, 2], pad: [1, 2] }),
+  ],
+  ["3×3 p1, 37 → 67 on 33×33 (direct)", geometry(1, 37, 33, 33, 67)],
 ];
 
 /** The three convolution kernels on every case; `plain` feeds inputs from outside the wasm heap. */

@@ -21,7 +21,7 @@ import { setFromHost } from "../ts/storage.ts";
 import { convParams } from "../ts/_kernels.ts";
 import { alloc, free, heapAllocOrNull, inSharedHeap, overwritten, readable } from "../ts/_alloc.ts";
 import { numThreads, runSplit } from "../ts/_threads.ts";
-import { GEMM_COLS_UNIT, GEMM_ROWS_UNIT, SLOT_HEADER, wasmKernels } from "./_instance.ts";
+import { GEMM_COLS_UNIT, GEMM_ROWS_UNIT, isDirectConv3x3, SLOT_HEADER, wasmKernels } from "./_instance.ts";
 
 export { wasmUnavailable } from "./_instance.ts";
 
@@ -87,7 +87,10 @@ function conv(
   const geom = heapAllocOrNull("int32", 16) as Int32Array | null;
   if (geom === null) return false;
   geom.set(params);
-  const slotFloats = wasmKernels().conv2d_scratch_floats(geom.byteOffset);
+  const kernels = wasmKernels();
+  const slotFloats = isDirectConv3x3(params) && name !== "wasmConv2dBackwardInput"
+    ? kernels.conv3x3_scratch_floats(geom.byteOffset)
+    : kernels.conv2d_scratch_floats(geom.byteOffset);
   free(geom);
   const scratch = scratchFor(parts, slotFloats);
   if (scratch === null) return false;
@@ -158,15 +161,30 @@ export const wasmBackend: Required<Backend<TsStorage>> = {
     readable(x), readable(w), readable(bias);
     overwritten(y, g.n * g.k * g.oh * g.ow);
     const ops = [y, x, w, bias ?? EMPTY] as Float32Array[];
-    if (!conv("wasmConv2dForward", ops, g, g.n)) tsBackend.conv2dForward(y, x, w, bias, g);
+    const units = isDirectConv3x3(convParams(g)) ? g.n * g.k : g.n; // (sample, out channel) pairs, or samples
+    if (!conv("wasmConv2dForward", ops, g, units)) tsBackend.conv2dForward(y, x, w, bias, g);
   },
   conv2dBackwardInput(dx, dy, w, g) {
     if (!isF32(dx, dy, w)) return tsBackend.conv2dBackwardInput(dx, dy, w, g);
     readable(dy), readable(w);
     overwritten(dx, g.n * g.c * g.h * g.w);
-    if (!conv("wasmConv2dBackwardInput", [dx, dy, w] as Float32Array[], g, g.n)) {
-      tsBackend.conv2dBackwardInput(dx, dy, w, g);
-    }
+    if (isDirectConv3x3(convParams(g))) {
+      // The direct 3×3 forward on dy with the weights flipped and their channels swapped: dx[c] = Σ_k dy[k] ⋆ w'[c, k].
+      const flipped = heapAllocOrNull("float32", w.length) as Float32Array | null;
+      if (flipped !== null) {
+        const wf = w as Float32Array;
+        for (let k = 0; k < g.k; k++) {
+          for (let c = 0; c < g.c; c++) {
+            for (let t = 0; t < 9; t++) flipped[(c * g.k + k) * 9 + t] = wf[(k * g.c + c) * 9 + 8 - t];
+          }
+        }
+        const swapped = { ...g, c: g.k, k: g.c };
+        const ran = conv("wasmConv2dForward", [dx, dy, flipped, EMPTY] as Float32Array[], swapped, g.n * g.c);
+        free(flipped);
+        if (ran) return;
+      }
+    } else if (conv("wasmConv2dBackwardInput", [dx, dy, w] as Float32Array[], g, g.n)) return;
+    tsBackend.conv2dBackwardInput(dx, dy, w, g);
   },
   conv2dBackwardWeight(dw, dy, x, g) {
     if (!isF32(dw, dy, x)) return tsBackend.conv2dBackwardWeight(dw, dy, x, g);
