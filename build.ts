@@ -102,6 +102,8 @@ export interface BuildNativeOptions {
   verbose?: boolean;
   /** Compiler processes at once (default 2). */
   jobs?: number;
+  /** Keep a library whose kernels spill registers (ptxas), with a warning, instead of failing the build. */
+  allowSpills?: boolean;
   /** Where to build (default: the user cache, {@linkcode nativeCacheDir}). */
   dir?: string;
   /** Where progress lines go (default `console.log`). */
@@ -199,7 +201,9 @@ export async function buildNativeLibrary(opts: BuildNativeOptions = {}): Promise
   requirePermissions([{ name: "read", path: dir }, { name: "write", path: dir }, { name: "run", command: compiler }]);
   const root = stageSources(dir);
   const common = { force: opts.force, verbose: opts.verbose, jobs: opts.jobs, log, root, outDir: dir };
-  const r = opts.emu ? await buildEmuLibrary(common) : await buildCudaLibrary({ ...common, arch: opts.arch });
+  const r = opts.emu
+    ? await buildEmuLibrary(common)
+    : await buildCudaLibrary({ ...common, arch: opts.arch, allowSpills: opts.allowSpills });
   if (r === null) throw new BuildError(`convnet build: nothing was built in ${dir}`); // nvcc vanished meanwhile
   return { path: r.path, built: r.built, compiled: r.compiled };
 }
@@ -209,6 +213,7 @@ Builds convnet's CUDA library (nvcc) into the user cache, where device("auto") f
   --arch sm_XX   build for this architecture only (e.g. sm_90 on an H100/H200)
   --emu          the CPU emulation library instead (g++ only; for tests, with CONVNET_LIB)
   --force        rebuild even when up to date
+  --allow-spills keep a library whose kernels spill registers (ptxas; by default a build error)
   --jobs N       compiler processes at once (default 2)
   --dir DIR      build in DIR instead of the user cache
   --verbose      print the compiler command lines`;
@@ -233,6 +238,7 @@ export async function main(args: string[]): Promise<number> {
         emu: { type: "boolean" },
         force: { type: "boolean" },
         jobs: { type: "string" },
+        "allow-spills": { type: "boolean" },
         dir: { type: "string" },
         verbose: { type: "boolean" },
         help: { type: "boolean", short: "h" },
@@ -252,7 +258,7 @@ export async function main(args: string[]): Promise<number> {
     return 2;
   }
   try {
-    const r = await buildNativeLibrary({ ...values, jobs });
+    const r = await buildNativeLibrary({ ...values, jobs, allowSpills: values["allow-spills"] });
     const name = values.emu ? "the emulation library" : LIBRARY_NAME;
     console.log(
       values.emu || values.dir !== undefined

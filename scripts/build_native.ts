@@ -54,6 +54,7 @@ const USAGE = `usage: deno task build:native [options]
   --ptxas-report   print registers and spills per kernel from the CUDA build
   --selftest       build and run native/tests/emu_selftest.cu on the emulator (--bench: with timings)
   --force          rebuild even when up to date
+  --allow-spills   keep a CUDA library whose kernels spill registers (a warning instead of a build error)
   --jobs N         compiler processes at once (default ${DEFAULT_JOBS})
   --verbose        print the compiler command lines`;
 
@@ -76,6 +77,7 @@ export async function main(args: string[]): Promise<number> {
       selftest: { type: "boolean" },
       bench: { type: "boolean" },
       force: { type: "boolean" },
+      "allow-spills": { type: "boolean" },
       jobs: { type: "string" },
       verbose: { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -102,7 +104,7 @@ export async function main(args: string[]): Promise<number> {
     if (!onlyCuda) await buildEmuLibrary(opts);
     if (!onlyEmu) {
       try {
-        await buildCudaLibrary({ ...opts, arch: values.arch });
+        await buildCudaLibrary({ ...opts, arch: values.arch, allowSpills: values["allow-spills"] });
       } finally {
         // The objects' resources are worth seeing even when the link fails.
         if (values["ptxas-report"] && findNvcc()) await ptxasReport({ arch: values.arch });

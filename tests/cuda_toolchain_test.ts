@@ -84,6 +84,12 @@ Deno.test("archsForVersion and driverFloor: what CUDA 11.8 to 13.x compile for a
     assertOk(v130.includes(a), `13.0: ${a}`);
   }
   assertEquals([driverFloor(11), driverFloor(12), driverFloor(13)], ["450.80.02", "525.60.13", "580"]);
+  // `nvcc --list-gpu-code` of the real toolkits (11.8.89 from Debian, 13.0.88), which omits the
+  // arch-specific sm_90a that 12.0 and later also compile for
+  const real118 = "sm_35 sm_37 sm_50 sm_52 sm_53 sm_60 sm_61 sm_62 sm_70 sm_72 sm_75 sm_80 sm_86 sm_87 sm_89 sm_90";
+  const real130 = "sm_75 sm_80 sm_86 sm_87 sm_88 sm_89 sm_90 sm_100 sm_110 sm_103 sm_120 sm_121";
+  assertEquals(v118.join(" "), real118);
+  assertEquals(v130.filter((a) => a !== "sm_90a").sort(), real130.split(" ").sort());
 });
 
 Deno.test("probeNvcc reads the version and takes nvcc's own architecture list, else the table", async () => {

@@ -75,8 +75,9 @@ export interface CudaToolkit {
 
 /**
  * The architectures a CUDA version compiles for (`nvcc --list-gpu-code`), for toolkits whose nvcc
- * cannot say: 11.8 added sm_89 and sm_90; 12.0 sm_90a; 12.8 sm_100, sm_101, sm_120; 12.9 sm_103
- * and sm_121; 13.0 dropped sm_50 to sm_72 (and renamed sm_101 to sm_110).
+ * cannot say: 11.8 lists sm_35 to sm_90 (it added sm_89 and sm_90); 12.0 dropped sm_35 and sm_37
+ * and added sm_90a; 12.8 sm_100, sm_101, sm_120; 12.9 sm_103 and sm_121; 13.0 dropped sm_50 to
+ * sm_72 (and renamed sm_101 to sm_110).
  *
  * @example
  * ```ts
@@ -87,6 +88,7 @@ export interface CudaToolkit {
 export function archsForVersion(major: number, minor: number): string[] {
   const v = major * 10 + minor;
   const archs = [50, 52, 53, 60, 61, 62, 70, 72, 75, 80, 86, 87, 89, 90].map((a) => `sm_${a}`);
+  if (v < 120) archs.unshift("sm_35", "sm_37");
   if (v >= 120) archs.push("sm_90a");
   if (v >= 128) archs.push("sm_100", "sm_101", "sm_120");
   if (v >= 129) archs.push("sm_103", "sm_121");
