@@ -165,3 +165,57 @@ Deno.test("spillGate: a kernel that spills fails the build, named with its archi
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("buildCudaLibrary: the spill gate runs in the build (a fake nvcc whose ptxas spills in gemm.cu)", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    // --version and --list-gpu-code as nvcc 12.4; -c writes the object and prints ptxas -v lines (spills
+    // for gemm.cu only); -shared writes the library.
+    const nvcc = join(tmp, "bin", "nvcc");
+    Deno.mkdirSync(join(tmp, "bin"));
+    Deno.writeTextFileSync(
+      nvcc,
+      `#!/bin/sh
+case "$1" in --version) echo "Cuda compilation tools, release 12.4, V12.4.1"; exit 0;;
+  --list-gpu-code) printf "sm_80\\nsm_86\\nsm_89\\nsm_90\\n"; exit 0;; esac
+out=""; src=""; dep=""; prev=""
+for a in "$@"; do
+  case "$prev" in -o) out=$a;; -MF) dep=$a;; esac
+  case "$a" in *.cu) src=$a;; esac
+  prev=$a
+done
+: > "$out"
+[ -n "$dep" ] && echo "$out: $src" > "$dep"
+[ -z "$src" ] && exit 0
+spill=0; case "$src" in */gemm.cu) spill=16;; esac
+echo "ptxas info    : Compiling entry function '_Z4tilev' for 'sm_90'"
+echo "ptxas info    : Function properties for _Z4tilev"
+echo "    0 bytes stack frame, $spill bytes spill stores, $spill bytes spill loads"
+echo "ptxas info    : Used 64 registers"
+`,
+    );
+    Deno.chmodSync(nvcc, 0o755);
+    const lines: string[] = [];
+    const opts = { outDir: join(tmp, "out"), arch: "sm_90", log: (l: string) => lines.push(l) };
+    await withEnv({ NVCC: nvcc }, async () => {
+      await assertRejects(
+        () => buildCudaLibrary(opts),
+        "ptxas reports register spills in 1 kernel build(s)",
+        /native\/src\/gemm\.cu: (tile\(\)|_Z4tilev) \(sm_90\): 16 bytes spill stores, 16 bytes spill loads/,
+        "libconvnet_cuda.so was removed; --allow-spills keeps such a build",
+      );
+      let exists = true;
+      await Deno.stat(join(tmp, "out", "libconvnet_cuda.so")).catch(() => (exists = false));
+      assertEquals(exists, false, "the spilling library was left in place");
+      const kept = await buildCudaLibrary({ ...opts, allowSpills: true });
+      assertOk(kept !== null && (await Deno.stat(kept.path)).isFile, "--allow-spills did not keep the library");
+    });
+    assertOk(lines.some((l) => l.startsWith("warning: ptxas reports register spills")), lines.join("\n"));
+    assertOk(
+      lines.some((l) => l.includes("CUDA 12.4 (needs driver >= 525.60.13); sm_90; -lineinfo")),
+      lines.join("\n"),
+    );
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
