@@ -37,8 +37,13 @@ const f64 = (a: ArrayLike<number>) => Float64Array.from(a);
 const abs64 = (a: ArrayLike<number>) => Float64Array.from(a, Math.abs);
 
 /** Fails with the first mismatches unless |got − want| ≤ atol + rtol · scale everywhere. */
-function assertNear(got: ArrayLike<number>, want: ArrayLike<number>, scale: ArrayLike<number>, label: string): void {
-  const atol = 1e-6, rtol = 2e-5;
+function assertNear(
+  got: ArrayLike<number>,
+  want: ArrayLike<number>,
+  scale: ArrayLike<number>,
+  label: string,
+  { atol, rtol } = { atol: 1e-6, rtol: 2e-5 },
+): void {
   assertEquals(got.length, want.length, `${label}: length`);
   const bad: string[] = [];
   let count = 0;
@@ -130,7 +135,14 @@ function checkConvs(label: string, plain = false): void {
     ref.conv2dBackwardWeight(dwWant, f64(dy), f64(x), g);
     ref.conv2dBackwardWeight(dwScale, abs64(dy), abs64(x), g);
     assertNear(dw, dwWant, dwScale, `${label} ${name}: backward weight`);
-    for (const t of [y, dx, dw, x, w, bias, dy]) wasm.free(t);
+
+    const db = wasm.alloc("float32", g.k);
+    wasm.conv2dBackwardBias(db, dy, g);
+    const dbWant = new Float64Array(g.k), dbScale = new Float64Array(g.k);
+    ref.conv2dBackwardBias(dbWant, f64(dy), g);
+    ref.conv2dBackwardBias(dbScale, abs64(dy), g);
+    assertNear(db, dbWant, dbScale, `${label} ${name}: backward bias`);
+    for (const t of [y, dx, dw, db, x, w, bias, dy]) wasm.free(t);
   }
 }
 
@@ -179,6 +191,29 @@ function checkGemms(label: string, plain = false): void {
   }
 }
 
+/** Adadelta against the float64 reference (PyTorch's formulas), with and without weight decay. */
+function checkAdadelta(label: string): void {
+  for (const [size, weightDecay] of [[1, 0], [7, 0.01], [40_003, 0], [40_003, 0.01]]) {
+    const p = randn(size), g = randn(size);
+    const sq = wasm.fromHost("float32", Float32Array.from(randn(size, true), Math.abs));
+    const acc = wasm.fromHost("float32", Float32Array.from(randn(size, true), Math.abs));
+    const want = { p: f64(p), g: f64(g), sq: f64(sq), acc: f64(acc) }, p0 = f64(p);
+    const h = { lr: 1, rho: 0.9, eps: 1e-6, weightDecay };
+    wasm.adadeltaStep({ params: [p], grads: [g], squareAvgs: [sq], accDeltas: [acc], sizes: [size] }, h);
+    ref.adadeltaStep(
+      { params: [want.p], grads: [want.g], squareAvgs: [want.sq], accDeltas: [want.acc], sizes: [size] },
+      h,
+    );
+    // Each value passes through a few float32 roundings (sqrt, divide, multiply-adds): 5 of them, 6e-7 · |value|.
+    const tol = { atol: 1e-8, rtol: 6e-7 };
+    const tag = `${label} adadelta of ${size}, weight decay ${weightDecay}`;
+    // θ − lr·Δ cancels: its scale is |θ| + |lr·Δ|.
+    assertNear(p, want.p, want.p.map((v, i) => Math.abs(p0[i]) + Math.abs(v - p0[i])), `${tag}: params`, tol);
+    assertNear(sq, want.sq, abs64(want.sq), `${tag}: square averages`, tol);
+    assertNear(acc, want.acc, abs64(want.acc), `${tag}: accumulated deltas`, tol);
+  }
+}
+
 /** The outputs of a fixed set of calls (the ResNet-like and seed-like shapes), for bit comparisons. */
 function outputs(): Float32Array[] {
   offset = 1_000_000; // the same inputs every time
@@ -191,8 +226,14 @@ function outputs(): Float32Array[] {
     wasm.conv2dForward(y, x, w, bias, g);
     wasm.conv2dBackwardInput(dx, dy, w, g);
     wasm.conv2dBackwardWeight(dw, dy, x, g);
-    outs.push(y.slice(), dx.slice(), dw.slice());
+    const db = wasm.alloc("float32", g.k);
+    wasm.conv2dBackwardBias(db, dy, g);
+    outs.push(y.slice(), dx.slice(), dw.slice(), db.slice());
   }
+  const p = randn(50_000), grad = randn(50_000), sq = randn(50_000).map(Math.abs), acc = randn(50_000).map(Math.abs);
+  const h = { lr: 1, rho: 0.9, eps: 1e-6, weightDecay: 0.01 };
+  wasm.adadeltaStep({ params: [p], grads: [grad], squareAvgs: [sq], accDeltas: [acc], sizes: [p.length] }, h);
+  outs.push(p.slice(), sq.slice(), acc.slice());
   for (const [m, n, k] of [[300, 70, 600], [10, 3136, 10], [70, 300, 33]]) {
     const c = wasm.alloc("float32", m * n);
     wasm.gemm(c, randn(m * k), randn(k * n), { m, n, k, transA: false, transB: false, alpha: 1, beta: 0 });
@@ -220,6 +261,8 @@ Deno.test("wasmBackend conv2d kernels match the float64 reference on awkward sha
 Deno.test("wasmBackend gemm matches the float64 reference for every transpose, alpha/beta and a strided batch", () => {
   checkGemms("1 thread");
 });
+Deno.test("wasmBackend adadeltaStep matches the float64 reference within float32 rounding", () =>
+  checkAdadelta("1 thread"));
 Deno.test("wasmBackend kernels take operands outside the wasm heap (copied in and out)", () => {
   checkConvs("plain arrays", true);
   checkGemms("plain arrays", true);
@@ -240,6 +283,7 @@ Deno.test({
         setNumThreads(n);
         checkConvs(`${n} threads`);
         checkGemms(`${n} threads`);
+        checkAdadelta(`${n} threads`);
         outputs().forEach((o, i) => assertBitEqual(o, one[i], `${n} threads against 1 thread: output ${i}`));
       }
     } finally {

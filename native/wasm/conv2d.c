@@ -108,3 +108,22 @@ __attribute__((export_name("conv2d_backward_input"))) void conv2d_backward_input
     }
   }
 }
+
+// db[k] = Σ dy[:, k, :, :] for out channels [lo, hi): 4 lanes of sums per plane, added in a fixed order.
+__attribute__((export_name("conv2d_backward_bias"))) void conv2d_backward_bias(float *db, const float *dy,
+                                                                               const int32_t *g, int lo, int hi) {
+  int plane = g[G_OH] * g[G_OW], p4 = plane & ~3;
+  for (int k = lo; k < hi; k++) {
+    float total = 0.0f;
+    for (int b = 0; b < g[G_N]; b++) {
+      const float *d = dy + (b * g[G_K] + k) * plane;
+      v128_t s = wasm_f32x4_splat(0.0f);
+      for (int i = 0; i < p4; i += 4) s = wasm_f32x4_add(s, wasm_v128_load(d + i));
+      float t = (wasm_f32x4_extract_lane(s, 0) + wasm_f32x4_extract_lane(s, 1)) +
+                (wasm_f32x4_extract_lane(s, 2) + wasm_f32x4_extract_lane(s, 3));
+      for (int i = p4; i < plane; i++) t += d[i];
+      total += t;
+    }
+    db[k] = total;
+  }
+}

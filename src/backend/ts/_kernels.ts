@@ -22,7 +22,7 @@ import {
 import { gemmBlock } from "./gemm_fast.ts";
 import { maxPool2x2Backward, maxPool2x2Forward } from "./pool2d_fast.ts";
 import { reluBackwardRange, reluRange } from "./elementwise_fast.ts";
-import { convPart, gemmPart } from "../wasm/_instance.ts";
+import { adadeltaPart, convPart, gemmPart } from "../wasm/_instance.ts";
 import { conv3x3ReluMaxPool2x2Forward, maxPool2x2ReluBackward, reluMaxPool2x2Forward } from "./conv_relu_pool_fast.ts";
 
 /** An operand of a split kernel (an empty Float32Array stands for null). */
@@ -225,6 +225,10 @@ export const KERNELS = {
   wasmConv2dBackwardInput: { outputs: 1, run: (o, p, lo, hi) => convPart("backwardInput", o.map(f32), p, lo, hi) },
   /** [dw, dy, x, scratch] · conv geometry, parts, total · split: out channels. */
   wasmConv2dBackwardWeight: { outputs: 1, run: (o, p, lo, hi) => convPart("backwardWeight", o.map(f32), p, lo, hi) },
+  /** [db, dy, scratch] · conv geometry, parts, total · split: out channels. */
+  wasmConv2dBackwardBias: { outputs: 1, run: (o, p, lo, hi) => convPart("backwardBias", o.map(f32), p, lo, hi) },
+  /** [param, squareAvg, accDelta, grad] · lr, rho, eps, weightDecay · split: elements. */
+  wasmAdadelta: { outputs: 3, run: (o, p, lo, hi) => adadeltaPart(o.map(f32), p, lo, hi) },
 } satisfies Record<string, SplitKernel>;
 
 /** A kernel's name. */

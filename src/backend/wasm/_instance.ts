@@ -41,6 +41,19 @@ export interface WasmKernels {
   conv2d_forward(y: number, x: number, w: number, bias: number, geom: number, lo: number, hi: number, s: number): void;
   conv2d_backward_input(dx: number, dy: number, w: number, geom: number, lo: number, hi: number, s: number): void;
   conv2d_backward_weight(dw: number, dy: number, x: number, geom: number, lo: number, hi: number, s: number): void;
+  conv2d_backward_bias(db: number, dy: number, geom: number, lo: number, hi: number): void;
+  adadelta_f32(
+    param: number,
+    grad: number,
+    squareAvg: number,
+    accDelta: number,
+    lo: number,
+    hi: number,
+    lr: number,
+    rho: number,
+    eps: number,
+    weightDecay: number,
+  ): void;
   conv3x3_scratch_floats(geom: number): number;
   conv3x3_forward(y: number, x: number, w: number, bias: number, geom: number, lo: number, hi: number, s: number): void;
   conv3x3_backward_weight(dw: number, dy: number, x: number, geom: number, lo: number, hi: number, s: number): void;
@@ -151,8 +164,8 @@ export function gemmPart(ops: Float32Array[], p: ArrayLike<number>, lo: number, 
   );
 }
 
-/** The three convolution kernels, by their names in _kernels.ts. */
-export type ConvKernel = "forward" | "backwardInput" | "backwardWeight";
+/** The convolution kernels, by their names in _kernels.ts. */
+export type ConvKernel = "forward" | "backwardInput" | "backwardWeight" | "backwardBias";
 
 /**
  * Whether a convolution runs the direct 3×3 kernels (conv3x3.c): 3×3, stride 1, padding 1, no dilation,
@@ -179,7 +192,14 @@ export function convPart(which: ConvKernel, ops: Float32Array[], p: ArrayLike<nu
   const [o0, o1, o2] = ops;
   if (which === "forward" && direct) w.conv3x3_forward(ptr(o0), ptr(o1), ptr(o2), ptr(ops[3]), geom, lo, hi, s);
   else if (which === "forward") w.conv2d_forward(ptr(o0), ptr(o1), ptr(o2), ptr(ops[3]), geom, lo, hi, s);
+  else if (which === "backwardBias") w.conv2d_backward_bias(ptr(o0), ptr(o1), geom, lo, hi);
   else if (which === "backwardInput") w.conv2d_backward_input(ptr(o0), ptr(o1), ptr(o2), geom, lo, hi, s);
   else if (direct) w.conv3x3_backward_weight(ptr(o0), ptr(o1), ptr(o2), geom, lo, hi, s);
   else w.conv2d_backward_weight(ptr(o0), ptr(o1), ptr(o2), geom, lo, hi, s);
+}
+
+/** Part [lo, hi) of an Adadelta step: ops [param, squareAvg, accDelta, grad], params [lr, rho, eps, weightDecay]. */
+export function adadeltaPart(ops: Float32Array[], p: ArrayLike<number>, lo: number, hi: number): void {
+  const [param, squareAvg, accDelta, grad] = ops.map(ptr);
+  wasmKernels().adadelta_f32(param, grad, squareAvg, accDelta, lo, hi, p[0], p[1], p[2], p[3]);
 }

@@ -28,6 +28,8 @@ export { wasmUnavailable } from "./_instance.ts";
 /** Minimum work per thread: about 20 µs of the wasm kernels' arithmetic (they run at 20+ GFLOP/s). */
 const GRAIN_FLOPS = 400_000;
 const EMPTY = new Float32Array(0);
+/** Minimum elements per thread for the optimizer steps (memory-bound: about 10 µs each). */
+const GRAIN_ELEMENTS = 16384;
 
 const isF32 = (...xs: (TsStorage | null)[]) => xs.every((x) => x === null || x instanceof Float32Array);
 
@@ -76,19 +78,22 @@ function inHeap(ops: Float32Array[], outputs: number, kernel: (ops: Float32Array
 
 /** Runs a convolution kernel split over `total` units (samples or out channels); false if the heap is full. */
 function conv(
-  name: "wasmConv2dForward" | "wasmConv2dBackwardInput" | "wasmConv2dBackwardWeight",
+  name: "wasmConv2dForward" | "wasmConv2dBackwardInput" | "wasmConv2dBackwardWeight" | "wasmConv2dBackwardBias",
   ops: Float32Array[],
   g: Conv2dGeometry,
   total: number,
 ): boolean {
-  const flopsPerUnit = 2 * g.n * g.k * g.oh * g.ow * (g.c / g.groups) * g.kh * g.kw / total;
+  const depth = name === "wasmConv2dBackwardBias" ? 0.5 : (g.c / g.groups) * g.kh * g.kw; // the bias: 1 add
+  const flopsPerUnit = 2 * g.n * g.k * g.oh * g.ow * depth / total;
   const parts = partsOf(total, Math.max(1, Math.ceil(GRAIN_FLOPS / flopsPerUnit)));
   const params = convParams(g);
   const geom = heapAllocOrNull("int32", 16) as Int32Array | null;
   if (geom === null) return false;
   geom.set(params);
   const kernels = wasmKernels();
-  const slotFloats = isDirectConv3x3(params) && name !== "wasmConv2dBackwardInput"
+  const slotFloats = name === "wasmConv2dBackwardBias"
+    ? 0
+    : isDirectConv3x3(params) && name !== "wasmConv2dBackwardInput"
     ? kernels.conv3x3_scratch_floats(geom.byteOffset)
     : kernels.conv2d_scratch_floats(geom.byteOffset);
   free(geom);
@@ -193,5 +198,24 @@ export const wasmBackend: Required<Backend<TsStorage>> = {
     if (!conv("wasmConv2dBackwardWeight", [dw, dy, x] as Float32Array[], g, g.k)) {
       tsBackend.conv2dBackwardWeight(dw, dy, x, g);
     }
+  },
+  conv2dBackwardBias(db, dy, g) {
+    if (!isF32(db, dy)) return tsBackend.conv2dBackwardBias(db, dy, g);
+    readable(dy);
+    overwritten(db, g.k);
+    if (!conv("wasmConv2dBackwardBias", [db, dy] as Float32Array[], g, g.k)) tsBackend.conv2dBackwardBias(db, dy, g);
+  },
+  adadeltaStep(t, h) {
+    t.params.forEach((p, i) => {
+      const ops = [p, t.squareAvgs[i], t.accDeltas[i], t.grads[i]];
+      const size = t.sizes[i];
+      const one = { params: [p], grads: [t.grads[i]], squareAvgs: [t.squareAvgs[i]], accDeltas: [t.accDeltas[i]] };
+      if (!isF32(...ops)) return tsBackend.adadeltaStep({ ...one, sizes: [size] }, h);
+      for (const s of ops) readable(s);
+      const heapOps = (ops as Float32Array[]).map((s) => s.subarray(0, size));
+      const params = [h.lr, h.rho, h.eps, h.weightDecay];
+      const run = (o: Float32Array[]) => runSplit("wasmAdadelta", o, params, size, GRAIN_ELEMENTS);
+      if (!inHeap(heapOps, 3, run)) tsBackend.adadeltaStep({ ...one, sizes: [size] }, h);
+    });
   },
 };
