@@ -122,7 +122,11 @@ async function ensureClang(): Promise<string | null> {
   if (prefix === null) return "clang or wasm-ld is missing and this user cannot run apt-get (not root, no sudo)";
   console.log("build_wasm: clang/wasm-ld missing: apt-get install -y clang lld");
   const [cmd, ...pre] = [...prefix, "apt-get"];
-  const install = await run(cmd, [...pre, "install", "-y", "clang", "lld"]);
+  let install = await run(cmd, [...pre, "install", "-y", "-q", "clang", "lld"]);
+  if (!install.ok) { // a fresh image has no package lists yet
+    await run(cmd, [...pre, "update", "-q"]);
+    install = await run(cmd, [...pre, "install", "-y", "-q", "clang", "lld"]);
+  }
   if (!install.ok) return `apt-get install clang lld failed: ${install.out.trim().split("\n").slice(-1)[0]}`;
   return (await run("clang", ["--version"])).ok ? null : "clang is still missing after apt-get";
 }
@@ -142,6 +146,14 @@ export async function main(args: string[]): Promise<number> {
     try {
       committed = Deno.readTextFileSync(path);
     } catch { /* missing: differs */ }
+    const compilerOf = (t: string) => t.match(/^\/\/ Compiler: (.*)$/m)?.[1] ?? "an unknown compiler";
+    if (committed !== "" && compilerOf(committed) !== compilerOf(text)) {
+      console.log(
+        `build_wasm --check: skipped: ${OUTPUT} was built by ${compilerOf(committed)}, this machine has ` +
+          `${compilerOf(text)}; the bytes are reproducible only with the same compiler`,
+      );
+      return 0;
+    }
     if (committed !== text) {
       console.error(`build_wasm --check: ${OUTPUT} does not match native/wasm/*.c; run deno task build:wasm`);
       return 1;
