@@ -43,6 +43,20 @@ export const SANITIZE: EmuVariant = {
   describe: "memcheck + initcheck (g++ -fsanitize=kernel-address callbacks)",
 };
 
+/**
+ * racecheck (and initcheck of __shared__ memory): g++ -fsanitize=thread in callback form calls the
+ * emulator (native/emu/racecheck.cpp, not libtsan) before every load and store; each access to a
+ * kernel's __shared__ variable is checked against the last accesses of the other threads of the
+ * block since the last barrier (see docs/sanitizer.md).
+ */
+export const RACECHECK: EmuVariant = {
+  name: "racecheck",
+  flags: ["-g"],
+  instrument: ["-fsanitize=thread", "--param", "tsan-instrument-func-entry-exit=0"],
+  link: ["-ldl"],
+  describe: "racecheck + __shared__ initcheck (g++ -fsanitize=thread callbacks)",
+};
+
 /** A tool: its build and the environment of the run. */
 export interface EmuTool {
   /** The build it runs on. */
@@ -71,6 +85,17 @@ export const TOOLS = {
     variant: SANITIZE,
     env: { CN_EMU_MEMCHECK: "0", CN_EMU_INITCHECK: "1" },
     describe: "kernel reads of device memory nothing wrote (global memory)",
+  },
+  racecheck: {
+    variant: RACECHECK,
+    env: {},
+    describe: "__shared__ accesses of two threads with no barrier between (one a write); reads of __shared__ " +
+      "memory no thread of the block wrote",
+  },
+  synccheck: {
+    variant: SANITIZE, // every build compares barrier and warp-op call sites: reuse memcheck's, checks off
+    env: { CN_EMU_MEMCHECK: "0", CN_EMU_INITCHECK: "0" },
+    describe: "threads of a block at different __syncthreads(), lanes of a warp at different warp ops",
   },
 } satisfies Record<string, EmuTool>;
 
