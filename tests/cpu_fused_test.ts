@@ -9,6 +9,7 @@
 import { cpu, F, getNumThreads, manualSeed, nn, setNumThreads, Tensor, tensor } from "../mod.ts";
 import { type Backend, conv2dGeometry, type Device } from "../src/backend/backend.ts";
 import { tsBackend, tsReferenceBackend } from "../src/backend/ts/mod.ts";
+import { claim, partRange } from "../src/backend/ts/_protocol.ts";
 import { conv2dReluMaxPool2d } from "../src/ops/_conv_relu_pool.ts";
 import { checkedPool2dGeometry, type Conv2dOptions, type Pool2dOptions } from "../src/ops/_conv_pool_checks.ts";
 import { Net } from "../examples/mnist/net.ts";
@@ -244,6 +245,51 @@ Deno.test({
       setNumThreads(before);
     }
   },
+});
+
+Deno.test({
+  name: "threads: 6 threads on this machine's cores (parts taken by the main thread) give 1 thread's bits",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () => {
+    const before = getNumThreads();
+    const c: Case = {
+      name: "split",
+      x: [12, 2, 13, 16],
+      k: 8,
+      kernel: 3,
+      conv: { padding: 1 },
+      pool: { kernelSize: 2 },
+    };
+    try {
+      setNumThreads(1);
+      const one = run(c, PAIRS[0].fused, "float32", "fused");
+      setNumThreads(6);
+      for (let i = 0; i < 3; i++) assertSameRun(run(c, PAIRS[0].fused, "float32", "fused"), one, `6 threads, run ${i}`);
+    } finally {
+      setNumThreads(before);
+    }
+  },
+});
+
+Deno.test("threads: a part is taken once, and never for a job that is over", () => {
+  const claims = new Int32Array(new SharedArrayBuffer(12));
+  claims[1] = 7, claims[2] = 7; // job 7 posted with parts 1 and 2 open
+  assertEquals([claim(claims, 1, 7), claim(claims, 1, 7)], [true, false], "part 1 of job 7");
+  assertEquals(claim(claims, 2, 6), false, "a late worker of job 6");
+  assertEquals(claim(claims, 0, 7), false, "part 0 is never open");
+  claims[2] = 8; // job 8 posted before anyone took part 2 of job 7
+  assertEquals([claim(claims, 2, 7), claim(claims, 2, 8)], [false, true], "part 2: job 7 is over, job 8 is open");
+  // The parts cover [0, total) once, in order, whatever the count.
+  for (const [total, parts] of [[10, 3], [7, 7], [160, 2], [5, 4]]) {
+    const ranges = Array.from({ length: parts }, (_, p) => partRange(total, p, parts));
+    assertEquals(ranges[0][0], 0);
+    assertEquals(ranges[parts - 1][1], total);
+    ranges.forEach(([lo, hi], p) => {
+      assertEquals(hi > lo, true, `part ${p} of ${parts} over ${total} is empty`);
+      if (p > 0) assertEquals(lo, ranges[p - 1][1]);
+    });
+  }
 });
 
 Deno.test("conv2dReluMaxPool2d: bad arguments fail as the unfused ops do", () => {

@@ -4,7 +4,12 @@
  * With N threads there are N − 1 workers; the main thread computes part 0 of every job
  * itself. A job travels through shared memory (no messages): the kernel's index, its
  * operands as offsets into the shared heap, and its numbers. The main thread bumps a
- * sequence number; each worker computes its part and counts itself done.
+ * sequence number; each worker takes its part, computes it and counts it done. The main
+ * thread, done with part 0, computes every part that no worker has taken yet: on a machine
+ * with fewer free cores than threads, a worker that is not scheduled costs nothing (before,
+ * the main thread waited for it: 2 threads ran 10× slower than 1 under a load of 10 on 2
+ * cores). Each part is the same range with the same arithmetic whichever thread runs it, so
+ * results stay bit-identical.
  *
  * Waking a sleeping thread (Atomics.wait / notify) takes about 30–50 µs here, longer than
  * many kernels at batch 10, so threads spin on the shared counters for a while before they
@@ -18,10 +23,12 @@ import { KERNEL_NAMES, type KernelName, KERNELS, type Operand } from "./_kernels
 import { allocateShared, free, heapAllocOrNull, heapMemory, inSharedHeap, sharedHeap } from "./_alloc.ts";
 
 export { DONE, DTYPES, FAILED, JOB_SLOTS, QUIT, READY, SEQ, SPIN_MS, waitWhile } from "./_protocol.ts";
-import { DONE, DTYPES, FAILED, JOB_SLOTS, QUIT, READY, SEQ, waitWhile } from "./_protocol.ts";
+import { claim, DONE, DTYPES, FAILED, JOB_SLOTS, partRange, QUIT, READY, SEQ, waitWhile } from "./_protocol.ts";
 
 interface Pool {
   sync: Int32Array;
+  /** One slot per part (see `claim` in _protocol.ts). */
+  claims: Int32Array;
   job: Float64Array;
   workers: Worker[];
 }
@@ -49,16 +56,20 @@ export function startThreads(n: number): void {
   allocateShared(n > 1);
   if (n === 1) return;
   const sync = new Int32Array(new SharedArrayBuffer(64));
+  const claims = new Int32Array(new SharedArrayBuffer(4 * n));
   const job = new Float64Array(new SharedArrayBuffer(JOB_SLOTS * 8));
   const heap = sharedHeap();
   const workers: Worker[] = [];
   for (let part = 1; part < n; part++) {
     // env: {}: the default copies process.env, which asks for --allow-env (a prompt on a terminal).
-    const worker = new Worker(workerUrl(), { workerData: { sync, job, heap, part, memory: heapMemory() }, env: {} });
+    const worker = new Worker(workerUrl(), {
+      workerData: { sync, claims, job, heap, part, memory: heapMemory() },
+      env: {},
+    });
     worker.unref();
     workers.push(worker);
   }
-  pool = { sync, job, workers };
+  pool = { sync, claims, job, workers };
   const deadline = performance.now() + 20_000;
   for (let ready; (ready = Atomics.load(sync, READY)) < n - 1;) {
     if (performance.now() > deadline) {
@@ -117,7 +128,7 @@ export function runSplit(
   const kernel = KERNELS[name];
   const parts = Math.min(threads, Math.floor(total / grain));
   if (parts <= 1 || pool === null) return kernel.run(ops, params, 0, total);
-  const { sync, job, workers } = pool;
+  const { sync, claims, job } = pool;
   const shared = ops.map((a) => a.length === 0 || inSharedHeap(a) ? a : copyToHeap(a));
   if (shared.includes(null)) { // the heap is full: stay on this thread
     shared.forEach((s, i) => s !== ops[i] && s !== null && free(s));
@@ -142,15 +153,25 @@ export function runSplit(
   job[at++] = params.length;
   for (const v of params) job[at++] = v;
   Atomics.store(sync, DONE, 0);
-  Atomics.add(sync, SEQ, 1);
+  const seq = (Atomics.load(sync, SEQ) + 1) | 0;
+  for (let part = 1; part < parts; part++) Atomics.store(claims, part, seq);
+  Atomics.store(sync, SEQ, seq);
   Atomics.notify(sync, SEQ);
   let error: unknown = null;
-  try {
-    kernel.run(sh, params, 0, Math.floor(total / parts));
-  } catch (e) {
-    error = e; // still wait: the next job must not start while workers run this one
+  let stolen = 0;
+  for (let part = 0; part < parts; part++) {
+    // Part 0 is this thread's; then every part that no worker has taken yet.
+    if (part > 0 && !claim(claims, part, seq)) continue;
+    if (part > 0) stolen++;
+    const [lo, hi] = partRange(total, part, parts);
+    try {
+      kernel.run(sh, params, lo, hi);
+    } catch (e) {
+      error ??= e; // still wait: the next job must not start while workers run this one
+    }
   }
-  for (let done; (done = Atomics.load(sync, DONE)) < workers.length;) waitWhile(sync, DONE, done);
+  const byWorkers = parts - 1 - stolen;
+  for (let done; (done = Atomics.load(sync, DONE)) < byWorkers;) waitWhile(sync, DONE, done);
   for (let i = 0; i < sh.length; i++) {
     if (sh[i] === ops[i]) continue;
     if (i < kernel.outputs) ops[i].set(sh[i] as never);
