@@ -83,6 +83,12 @@ std::string where(uintptr_t pc) {
         line[strcspn(line, "\n")] = 0;
         char *disc = strstr(line, " (discriminator");
         if (disc) *disc = 0;
+        /* Drop ABI tags ("kernel[abi:cn_emu_kernel](float*)"): the name as written in the source. */
+        for (char *tag; (tag = strstr(fn, "[abi:"));) {
+          char *end = strchr(tag, ']');
+          if (!end) break;
+          memmove(tag, end + 1, strlen(end + 1) + 1);
+        }
         if (strcmp(fn, "??") != 0) snprintf(out, sizeof out, "%s in %s", fn, line);
       }
       pclose(p);
