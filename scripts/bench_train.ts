@@ -69,6 +69,7 @@ const USAGE = `usage: deno run -A scripts/bench_train.ts [options]
   --tfjs-cpu-samples N    samples per window for TensorFlow.js's pure-JS backend, 0 to skip (default 200)
   --python PATH           Python with torch for the PyTorch rows (default /usr/bin/python3)
   --torch-blas PATH       a BLAS library to LD_PRELOAD into PyTorch (Debian's links the reference BLAS)
+  --unfused               also time the Net with conv1, relu and maxpool run one by one (no fused pass)
   --json PATH             where the JSON goes (default bench_out/train.json)
   --help                  this text`;
 
@@ -82,6 +83,7 @@ const OPTIONS = {
   "tfjs-cpu-samples": { type: "string", default: "200" },
   python: { type: "string", default: "/usr/bin/python3" },
   "torch-blas": { type: "string" },
+  unfused: { type: "boolean", default: false },
   json: { type: "string", default: "bench_out/train.json" },
   cpu: { type: "string", default: "both" },
   help: { type: "boolean", default: false },
@@ -127,7 +129,14 @@ function parse() {
     python: values.python,
     torchBlas: values["torch-blas"],
     json: values.json,
+    unfused: values.unfused,
   };
+}
+
+/** The Net's forward with conv1, relu and maxpool run one by one: what `--unfused` times. */
+function forwardUnfused(m: Net, x: Tensor): Tensor {
+  const h = m.maxpool.forward(m.relu.forward(m.conv1.forward(x)));
+  return m.fc.forward(h.view([h.shape[0], -1]));
 }
 
 /** Trains a fresh Net on `dev` and times `steps` steps after `warmup`. */
@@ -135,7 +144,7 @@ function timeTraining(
   dev: Device,
   ds: ImageDataset,
   batchSize: number,
-  o: { samples: number; warmup: number },
+  o: { samples: number; warmup: number; unfused?: boolean },
 ): { steps: number; seconds: number; lastLoss: number } {
   manualSeed(1);
   const model = new Net().to(dev);
@@ -164,7 +173,7 @@ function timeTraining(
     last = tidy(() => {
       const x = dev === images.device ? images : images.to(dev), y = dev === labels.device ? labels : labels.to(dev);
       opt.zeroGrad();
-      const loss = crossEntropy(model.forward(x), y);
+      const loss = crossEntropy(o.unfused ? forwardUnfused(model, x) : model.forward(x), y);
       loss.backward();
       opt.step();
       return loss;
@@ -301,6 +310,9 @@ if (import.meta.main) {
         for (const dev of cpus) {
           const t = timeTraining(dev, ds, bs, o);
           add(row(`convnet ${dev.backend.name}`, getNumThreads(), bs, t.steps, t.seconds));
+          if (!o.unfused) continue;
+          const u = timeTraining(dev, ds, bs, { ...o, unfused: true });
+          add(row(`convnet ${dev.backend.name} unfused`, getNumThreads(), bs, u.steps, u.seconds));
         }
       }
     }
