@@ -58,6 +58,7 @@ export type {
   Broadcast,
   Conv2dGeometry,
   FusedKernels,
+  FusedPasses,
   GemmOptions,
   HostArray,
   Pool2dGeometry,
