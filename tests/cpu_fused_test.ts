@@ -352,3 +352,23 @@ Deno.test("the seed's Net: fused, its logits and gradients equal its layers run 
   assertBitEqual(fused.toArray() as Floats, plain.toArray() as Floats, "logits");
   grads(plain).forEach((g, i) => assertBitEqual(fusedGrads[i], g, `gradient of parameter ${i}`));
 });
+
+Deno.test("tsBackend.gather: rows of one repeated index (indexSelect) copy blocks, as the reference's loop", () => {
+  const geom = { outer: 2, n: 5, m: 3, inner: 20 };
+  const x = Float32Array.from({ length: 2 * 5 * 20 }, (_, i) => i * 0.5 - 7);
+  const rows = [4, 0, 2, 1, 1, 3]; // (outer, m)
+  const index = new Int32Array(2 * 3 * 20).map((_, p) => rows[Math.floor(p / 20)]);
+  const want = new Float32Array(2 * 3 * 20), got = tsBackend.alloc("float32", 120) as Float32Array;
+  tsReferenceBackend.gather(want, x, index, geom);
+  tsBackend.gather(got, tsBackend.fromHost("float32", x), tsBackend.fromHost("int32", index), geom);
+  assertBitEqual(tsBackend.toHost("float32", got, 120) as Floats, want, "one index per row");
+  index[45] = 2; // a row with two values: element by element
+  tsReferenceBackend.gather(want, x, index, geom);
+  tsBackend.gather(got, tsBackend.fromHost("float32", x), tsBackend.fromHost("int32", index), geom);
+  assertBitEqual(tsBackend.toHost("float32", got, 120) as Floats, want, "a mixed row");
+  const bad = new Int32Array(120).fill(1);
+  bad.fill(5, 100); // the last row is out of range: an error, and nothing written
+  const untouched = tsBackend.fromHost("float32", new Float32Array(120).fill(9));
+  assertThrows(() => tsBackend.gather(untouched, x, bad, geom), "gather: index 5 at position 100");
+  assertEquals(Array.from(tsBackend.toHost("float32", untouched, 120) as Float32Array).every((v) => v === 9), true);
+});

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { Backend, Pool2dGeometry } from "../backend.ts";
+import type { AxisGeometry, Backend, Pool2dGeometry } from "../backend.ts";
 import { philoxFill } from "../philox.ts";
 import type { FloatArray, TsStorage } from "./_types.ts";
 import { randomTarget, reluBackward, tsReferenceBackend as ref } from "./reference.ts";
@@ -47,6 +47,33 @@ function reads(...xs: (TsStorage | null)[]): void {
 }
 
 const product = (shape: readonly number[]) => shape.reduce((p, d) => p * d, 1);
+
+/**
+ * `gather` when every row of the index repeats one value (indexSelect's expanded index, e.g. the
+ * DataLoader's batch of images): a block copy per row instead of an address per element. Returns
+ * false, having written nothing, when the index is not like that or a value is out of range (the
+ * reference's loop then does the work or names the bad index).
+ */
+function gatherRows(out: TsStorage, x: TsStorage, index: TsStorage, geom: AxisGeometry): boolean {
+  const { outer, n, m, inner } = geom;
+  const sameType = (out instanceof Float32Array && x instanceof Float32Array) ||
+    (out instanceof Int32Array && x instanceof Int32Array);
+  if (!sameType || !(index instanceof Int32Array) || inner < 16 || index.length < outer * m * inner) return false;
+  if (x.length < outer * n * inner || out.length < outer * m * inner) return false;
+  for (let row = 0; row < outer * m * inner; row += inner) { // checked in full before anything is written
+    const v = index[row];
+    if (!(v >= 0 && v < n)) return false;
+    for (let i = 1; i < inner; i++) if (index[row + i] !== v) return false;
+  }
+  const o = out as Float32Array | Int32Array, xs = x as Float32Array | Int32Array;
+  for (let a = 0; a < outer; a++) {
+    for (let j = 0; j < m; j++) {
+      const row = (a * m + j) * inner, from = (a * n + index[row]) * inner;
+      o.set(xs.subarray(from, from + inner), row);
+    }
+  }
+  return true;
+}
 
 /**
  * The TypeScript backend the CPU device runs: fast float32 kernels, recycled storage, and
@@ -148,7 +175,7 @@ export const tsBackend: Required<Backend<TsStorage>> = {
   gather(out, x, index, geom) {
     reads(x, index);
     overwritten(out, geom.outer * geom.m * geom.inner);
-    ref.gather(out, x, index, geom);
+    if (!gatherRows(out, x, index, geom)) ref.gather(out, x, index, geom);
   },
   scatterAdd(out, src, index, geom) {
     reads(out, src, index);
