@@ -49,7 +49,7 @@ function ownCopy(t: TensorBase): TensorBase {
 export function runBackward(root: TensorBase, grad?: TensorBase): void {
   if (root.isDisposed) {
     throw new Error(
-      `backward: the tensor ${fmtShape(root.shape)}${made(root._disposedOp)} was disposed; ` +
+      `backward: the tensor ${fmtShape(root.shape)}${made(root._disposedOp)} was disposed${root._disposedWhy ?? ""}; ` +
         "call backward() before dispose(), and inside the tidy() that creates it",
     );
   }
@@ -166,7 +166,8 @@ function disposedInGraph(t: TensorBase): Error {
   return new Error(
     t._disposedOp
       ? `backward: the graph runs through a tensor ${fmtShape(t.shape)}${made(t._disposedOp)} that was disposed ` +
-        "(by dispose() or at the end of a tidy()); its gradient would be lost: keep it alive until backward() " +
+        (t._disposedWhy ? `${t._disposedWhy.trim()}` : "(by dispose() or at the end of a tidy())") +
+        "; its gradient would be lost: keep it alive until backward() " +
         "has run (call backward() inside the tidy, or return the tensor from it)"
       : `backward: the graph reaches the leaf ${fmtShape(t.shape)}, which requires grad but was disposed; ` +
         "its gradient has nowhere to go (dispose parameters only after their last backward())",

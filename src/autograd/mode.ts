@@ -66,10 +66,16 @@ export function pushScope(): Set<Disposable> {
   return scope;
 }
 
-/** Closes the innermost tidy scope and returns the one around it. @internal */
-export function popScope(): Set<Disposable> | undefined {
-  scopes.pop();
-  return scopes.at(-1);
+/**
+ * Closes `scope` (the innermost one when omitted) and returns the open scope that was around it.
+ * Scopes close by identity, so a DataLoader's per-batch scope opened inside a `tidy` (a loop
+ * driven by hand) cannot make the tidy close the wrong one. @internal
+ */
+export function popScope(scope?: Set<Disposable>): Set<Disposable> | undefined {
+  const at = scope === undefined ? scopes.length - 1 : scopes.lastIndexOf(scope);
+  if (at < 0) return scopes.at(-1);
+  scopes.splice(at, 1);
+  return scopes[at - 1];
 }
 
 /** Removes `t` from every open scope (`keep`). @internal */

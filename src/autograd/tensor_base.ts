@@ -50,6 +50,10 @@ export class TensorBase {
   _releasedOp: string | null = null;
   /** The op that made this tensor, when it was disposed before `backward()` ran through it. @internal */
   _disposedOp: string | null = null;
+  /** Why the library disposed this tensor on its own (e.g. at the end of a DataLoader batch), for errors. @internal */
+  _disposedWhy: string | null = null;
+  /** Whether an op or a read has used this tensor's data (a DataLoader batch the body never used is not freed). @internal */
+  _used = false;
   #storage: Storage | null;
   #device: Device;
 
@@ -89,8 +93,13 @@ export class TensorBase {
   /** The backend storage handle; throws if the tensor was disposed (ops read it before allocating). @internal */
   _data(op = "tensor"): unknown {
     if (this.#storage === null) {
-      throw new Error(`${op}: the tensor ${fmtShape(this.shape)} ${this.dtype} was disposed and cannot be used`);
+      throw new Error(
+        `${op}: the tensor ${fmtShape(this.shape)} ${this.dtype} was disposed${
+          this._disposedWhy ?? ""
+        } and cannot be used`,
+      );
     }
+    this._used = true;
     return this.#storage.handle;
   }
 

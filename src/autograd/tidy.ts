@@ -24,7 +24,7 @@ export function tidy<T>(fn: () => T): T {
   try {
     result = fn();
   } finally {
-    parent = popScope();
+    parent = popScope(scope);
   }
   const kept = new Set<TensorBase>();
   collectTensors(result, kept);

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { channelsOf, imageSize } from "./_image.ts";
 import { type Tensor, tensor } from "../tensor/mod.ts";
 import { loadIdxPair } from "./idx.ts";
 
@@ -80,20 +81,6 @@ export interface ImageDataset {
  */
 export function isImageDataset(value: unknown): value is ImageDataset {
   return value !== null && typeof value === "object" && (value as ImageDataset).images instanceof Uint8Array;
-}
-
-/** The bytes one image of `dataset` takes, `channels * rows * cols`. */
-export function imageSize(dataset: ImageDataset): number {
-  return channelsOf(dataset) * dataset.rows * dataset.cols;
-}
-
-/** `dataset.channels`, 1 when absent; throws unless it is a positive integer. */
-export function channelsOf(dataset: ImageDataset): number {
-  const c = dataset.channels ?? 1;
-  if (!Number.isInteger(c) || c < 1) {
-    throw new Error(`${dataset.name}: channels must be a positive integer, got ${String(dataset.channels)}`);
-  }
-  return c;
 }
 
 /**

@@ -406,6 +406,7 @@ export async function readIdx(
  * ```
  */
 export class Sha256MismatchError extends Error {
+  /** Always "Sha256MismatchError". */
   override name = "Sha256MismatchError";
 }
 

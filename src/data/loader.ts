@@ -5,10 +5,12 @@
  * @module
  */
 import { keep, type Tensor, tensor } from "../tensor/mod.ts";
+import { perBatchScope } from "../autograd/batch_scope.ts";
 import type { Device } from "../backend/backend.ts";
 import { cpu } from "../backend/device.ts";
 import { Generator, globalGenerator } from "../tensor/random.ts";
-import { channelsOf, type Dataset, type ImageDataset, imageSize, isImageDataset, subset } from "./dataset.ts";
+import { type Dataset, type ImageDataset, isImageDataset, subset } from "./dataset.ts";
+import { channelsOf, imageSize } from "./_image.ts";
 import { normalize, type PixelTransform, toTensor } from "./transforms.ts";
 import { type ImageSample, type ImageTransform, isImageTransform } from "./image_transforms.ts";
 import { Subset } from "./subset.ts";
@@ -249,8 +251,18 @@ export class DataLoader<I extends LoaderItem = [image: Tensor, label: number]> i
     return new Generator(mixed).permutation(n);
   }
 
-  /** One epoch of batches; advances {@linkcode DataLoader.epoch}. */
-  *[Symbol.iterator](): Iterator<Collated<I>> {
+  /**
+   * One epoch of batches; advances {@linkcode DataLoader.epoch}. Each batch's loop body runs in its
+   * own scope: when the loop moves to the next batch, the tensors the previous one made (the batch,
+   * activations, the loss) are disposed, so a loop without `tidy` holds one batch at a time.
+   * Parameters, buffers, optimizer state and gradients outlive it; `keep(t)` exempts anything else.
+   * Leaving the loop early (`break`, an exception) leaves the current batch's tensors alive.
+   */
+  [Symbol.iterator](): Iterator<Collated<I>> {
+    return perBatchScope(this.#batches());
+  }
+
+  *#batches(): Iterator<Collated<I>> {
     const epoch = this.#epoch++;
     const order = this.order(epoch);
     const source = this.#source;

@@ -11,22 +11,6 @@
  *
  * @module
  */
-export {
-  load,
-  loadBytes,
-  parseSafetensors,
-  type Safetensors,
-  save,
-  saveBytes,
-  type SaveOptions,
-} from "./safetensors.ts";
-export {
-  type CheckpointInfo,
-  type CheckpointLoader,
-  type CheckpointScheduler,
-  loadCheckpoint,
-  type LoadCheckpointOptions,
-  saveCheckpoint,
-  type SaveCheckpointOptions,
-} from "./checkpoint.ts";
-export { checkWritable, type CheckWritableOptions, writeFileAtomic } from "./atomic.ts";
+export * from "./safetensors.ts";
+export * from "./checkpoint.ts";
+export * from "./atomic.ts";

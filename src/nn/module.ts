@@ -10,7 +10,7 @@
  * @module
  */
 import type { Device } from "../backend/backend.ts";
-import { fmtShape, noGrad, Tensor } from "../tensor/mod.ts";
+import { fmtShape, keep, noGrad, Tensor } from "../tensor/mod.ts";
 import { checkOptionKeys } from "../tensor/functional.ts";
 
 const parameters = new WeakSet<Tensor>();
@@ -31,7 +31,7 @@ const parameters = new WeakSet<Tensor>();
 export function parameter(t: Tensor): Tensor {
   t.requiresGrad = true;
   parameters.add(t);
-  return t;
+  return keep(t); // a parameter outlives the tidy or DataLoader batch that made it
 }
 
 function isParameter(v: unknown): v is Tensor {
@@ -309,6 +309,7 @@ export abstract class Module {
     if (t !== null && !(t instanceof Tensor)) {
       throw new Error(`registerBuffer: buffer ${JSON.stringify(name)} must be a Tensor or null, got ${String(t)}`);
     }
+    if (t !== null) keep(t); // a buffer outlives the tidy or DataLoader batch that made it
     this.#buffers.set(name, { tensor: t, persistent: opts.persistent ?? true });
     return t;
   }

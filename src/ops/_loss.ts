@@ -6,6 +6,8 @@
  *
  * @module
  */
+import type { Reduction } from "./_options.ts";
+export type { Reduction } from "./_options.ts";
 import { TensorBase } from "../autograd/tensor_base.ts";
 import { fmtShape } from "../backend/shape.ts";
 import { fullLike, sameShape, scalarRaw, whereRaw } from "./_kernels.ts";
@@ -18,9 +20,6 @@ import { neg } from "./neg.ts";
 import { sum } from "./sum.ts";
 import { view } from "./view.ts";
 import { where } from "./where.ts";
-
-/** How a loss reduces its per-element values: PyTorch's `reduction`. */
-export type Reduction = "mean" | "sum" | "none";
 
 const REDUCTIONS: readonly Reduction[] = ["mean", "sum", "none"];
 

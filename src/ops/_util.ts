@@ -4,33 +4,10 @@
  *
  * @module
  */
+export { checkOptionKeys, pair, type Size2 } from "./_options.ts";
 import type { Broadcast } from "../backend/backend.ts";
 import { contiguousStrides, fmtShape, numel } from "../backend/shape.ts";
 import { TensorBase } from "../autograd/tensor_base.ts";
-
-/** A size given once for both dimensions, or as `[height, width]`. */
-export type Size2 = number | readonly [number, number];
-
-/** Throws on option keys the op does not know (a typo must not be silently ignored). */
-export function checkOptionKeys(op: string, opts: object, allowed: readonly string[]): void {
-  for (const key of Object.keys(opts)) {
-    if (!allowed.includes(key)) {
-      throw new Error(`${op}: unknown option "${key}"; expected one of ${allowed.join(", ")}`);
-    }
-  }
-}
-
-/** Reads a `Size2` option as `[h, w]`, checking it is an integer ≥ `min`. */
-export function pair(op: string, name: string, v: Size2 | undefined, fallback: Size2, min: number): [number, number] {
-  const val = v ?? fallback;
-  const p: readonly unknown[] | null = typeof val === "number" ? [val, val] : Array.isArray(val) ? val : null;
-  if (!p || p.length !== 2 || !p.every((x) => Number.isInteger(x) && (x as number) >= min)) {
-    throw new Error(
-      `${op}: ${name} must be an integer ≥ ${min} or a pair [h, w] of them, got ${JSON.stringify(val)}`,
-    );
-  }
-  return [p[0] as number, p[1] as number];
-}
 
 /** Throws unless `t` is a tensor (it names `arg`). */
 export function checkTensor(op: string, arg: string, t: unknown): asserts t is TensorBase {

@@ -1,4 +1,5 @@
-import { checkRange, Optimizer, type ParamGroup, type ParamGroupInput, type StateLayout } from "./optimizer.ts";
+import { checkRange } from "./_check.ts";
+import { Optimizer, type ParamGroup, type ParamGroupInput, type StateLayout } from "./optimizer.ts";
 import { checkOptionKeys } from "../ops/_util.ts";
 import { adagradComposite } from "./_composite.ts";
 import type { Tensor } from "../tensor/mod.ts";

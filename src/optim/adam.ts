@@ -1,16 +1,8 @@
-import {
-  type Batch,
-  checkRange,
-  Optimizer,
-  type ParamGroup,
-  type ParamGroupInput,
-  type ParamState,
-  type StateLayout,
-} from "./optimizer.ts";
+import { checkRange } from "./_check.ts";
+import { Optimizer, type ParamGroup, type ParamGroupInput, type StateLayout } from "./optimizer.ts";
 import { checkOptionKeys } from "../ops/_util.ts";
-import { adamComposite } from "./_composite.ts";
+import { adamLayout, adamUpdate } from "./_adam_update.ts";
 import type { Tensor } from "../tensor/mod.ts";
-import type { AdamParams } from "../backend/backend.ts";
 
 /** Options of {@linkcode Adam}. */
 export interface AdamOptions {
@@ -70,48 +62,4 @@ export class Adam extends Optimizer<AdamOptions> {
       adamUpdate(batch, states, g.weightDecay);
     }
   }
-}
-
-/** Adam's and AdamW's state layout. */
-export function adamLayout(group: { amsgrad: boolean }): StateLayout {
-  return {
-    step: true,
-    buffers: group.amsgrad ? ["exp_avg", "exp_avg_sq", "max_exp_avg_sq"] : ["exp_avg", "exp_avg_sq"],
-  };
-}
-
-/**
- * One Adam step of a batch of parameters sharing a step count (`batch.key`), with the L2 penalty
- * `weightDecay` (AdamW passes 0 and decays the parameters itself): the fused kernel where the
- * backend has one, the composite otherwise.
- */
-export function adamUpdate(batch: Batch<AdamOptions>, states: ParamState[], weightDecay: number): void {
-  const { group: options, params, grads, key: step } = batch;
-  for (const s of states) s.step = step;
-  const buffer = (name: string) => states.map((s) => s.buffers[name]!);
-  const expAvgs = buffer("exp_avg"), expAvgSqs = buffer("exp_avg_sq");
-  const maxExpAvgSqs = options.amsgrad ? buffer("max_exp_avg_sq") : null;
-  const sizes = params.map((p) => p.size);
-  const hyper: AdamParams = {
-    lr: options.lr,
-    beta1: options.betas[0],
-    beta2: options.betas[1],
-    eps: options.eps,
-    weightDecay,
-    amsgrad: options.amsgrad,
-    step,
-  };
-  const be = params[0]._backend;
-  if (!be.adamStep) {
-    adamComposite({ params, grads, expAvgs, expAvgSqs, maxExpAvgSqs, sizes }, hyper);
-    return;
-  }
-  be.adamStep({
-    params: params.map((p) => p._data("Adam")),
-    grads: grads.map((t) => t._data("Adam")),
-    expAvgs: expAvgs.map((t) => t._data()),
-    expAvgSqs: expAvgSqs.map((t) => t._data()),
-    maxExpAvgSqs: maxExpAvgSqs && maxExpAvgSqs.map((t) => t._data()),
-    sizes,
-  }, hyper);
 }

@@ -1,7 +1,8 @@
-import { checkRange, Optimizer, type ParamGroup, type ParamGroupInput, type StateLayout } from "./optimizer.ts";
+import { checkRange } from "./_check.ts";
+import { Optimizer, type ParamGroup, type ParamGroupInput, type StateLayout } from "./optimizer.ts";
 import { checkOptionKeys } from "../ops/_util.ts";
 import { decayParams } from "./_composite.ts";
-import { adamLayout, adamUpdate } from "./adam.ts";
+import { adamLayout, adamUpdate } from "./_adam_update.ts";
 import type { Tensor } from "../tensor/mod.ts";
 
 /** Options of {@linkcode AdamW}. */

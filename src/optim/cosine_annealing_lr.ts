@@ -39,6 +39,7 @@ export class CosineAnnealingLR extends LRScheduler {
     this.initialStep();
   }
 
+  /** The learning rates of the next `step()`, from the current ones (PyTorch's chainable `get_lr()`). */
   protected getLr(): number[] {
     const [epoch, tMax, etaMin] = [this.lastEpoch, this.#tMax, this.#etaMin];
     const groups = this.optimizer.paramGroups;
@@ -54,15 +55,18 @@ export class CosineAnnealingLR extends LRScheduler {
     return groups.map((g) => ratio * (g.lr - etaMin) + etaMin);
   }
 
+  /** The learning rates at `lastEpoch` computed from the base rates (PyTorch's `_get_closed_form_lr()`). */
   protected override closedFormLr(): number[] {
     const [epoch, tMax, etaMin] = [this.lastEpoch, this.#tMax, this.#etaMin];
     return this.baseLrs.map((base) => etaMin + (base - etaMin) * (1 + Math.cos(Math.PI * epoch / tMax)) / 2);
   }
 
+  /** This scheduler's own entries of `stateDict()`, under PyTorch's names. */
   protected override hyperState(): SchedulerStateDict {
     return { T_max: this.#tMax, eta_min: this.#etaMin };
   }
 
+  /** Checks this scheduler's entries of a state dict; returns the function that applies them. */
   protected override loadHyperState(state: StateReader): () => void {
     const tMax = state.int("T_max"), etaMin = state.number("eta_min");
     if (tMax < 1) state.fail("T_max", "an integer ≥ 1", tMax);

@@ -34,18 +34,22 @@ export class ExponentialLR extends LRScheduler {
     this.initialStep();
   }
 
+  /** The learning rates of the next `step()`, from the current ones (PyTorch's chainable `get_lr()`). */
   protected getLr(): number[] {
     return this.optimizer.paramGroups.map((g) => this.lastEpoch === 0 ? g.lr : g.lr * this.#gamma);
   }
 
+  /** The learning rates at `lastEpoch` computed from the base rates (PyTorch's `_get_closed_form_lr()`). */
   protected override closedFormLr(): number[] {
     return this.baseLrs.map((lr) => lr * this.#gamma ** this.lastEpoch);
   }
 
+  /** This scheduler's own entries of `stateDict()`, under PyTorch's names. */
   protected override hyperState(): SchedulerStateDict {
     return { gamma: this.#gamma };
   }
 
+  /** Checks this scheduler's entries of a state dict; returns the function that applies them. */
   protected override loadHyperState(state: StateReader): () => void {
     const gamma = state.number("gamma");
     return () => this.#gamma = gamma;

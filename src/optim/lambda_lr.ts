@@ -41,6 +41,7 @@ export class LambdaLR extends LRScheduler {
     this.initialStep();
   }
 
+  /** The learning rates of the next `step()`, from the current ones (PyTorch's chainable `get_lr()`). */
   protected getLr(): number[] {
     return this.baseLrs.map((lr, i) => {
       const factor = this.#lrLambdas[i](this.lastEpoch);
@@ -53,10 +54,12 @@ export class LambdaLR extends LRScheduler {
     });
   }
 
+  /** This scheduler's own entries of `stateDict()`, under PyTorch's names. */
   protected override hyperState(): SchedulerStateDict {
     return { lr_lambdas: this.#lrLambdas.map(() => null) };
   }
 
+  /** Checks this scheduler's entries of a state dict; returns the function that applies them. */
   protected override loadHyperState(state: StateReader): () => void {
     const lambdas = state.array("lr_lambdas", this.#lrLambdas.length);
     if (lambdas.some((x) => x !== null)) {

@@ -45,6 +45,7 @@ export class LinearLR extends LRScheduler {
     this.initialStep();
   }
 
+  /** The learning rates of the next `step()`, from the current ones (PyTorch's chainable `get_lr()`). */
   protected getLr(): number[] {
     const [epoch, start, end, total] = [this.lastEpoch, this.#startFactor, this.#endFactor, this.#totalIters];
     const groups = this.optimizer.paramGroups;
@@ -53,15 +54,18 @@ export class LinearLR extends LRScheduler {
     return groups.map((g) => g.lr * (1 + (end - start) / (total * start + (epoch - 1) * (end - start))));
   }
 
+  /** The learning rates at `lastEpoch` computed from the base rates (PyTorch's `_get_closed_form_lr()`). */
   protected override closedFormLr(): number[] {
     const [epoch, start, end, total] = [this.lastEpoch, this.#startFactor, this.#endFactor, this.#totalIters];
     return this.baseLrs.map((lr) => lr * (start + (end - start) * Math.min(total, epoch) / total));
   }
 
+  /** This scheduler's own entries of `stateDict()`, under PyTorch's names. */
   protected override hyperState(): SchedulerStateDict {
     return { start_factor: this.#startFactor, end_factor: this.#endFactor, total_iters: this.#totalIters };
   }
 
+  /** Checks this scheduler's entries of a state dict; returns the function that applies them. */
   protected override loadHyperState(state: StateReader): () => void {
     const start = state.number("start_factor"), end = state.number("end_factor");
     const total = state.int("total_iters");

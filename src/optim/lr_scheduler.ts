@@ -16,8 +16,7 @@ import {
 } from "./_lr_state.ts";
 
 export type { SchedulerStateDict } from "./_lr_state.ts";
-
-let hooks!: { initialStep(s: LRScheduler): void; stepFromZero(s: LRScheduler): void };
+import { setSequentialHooks } from "./_lr_hooks.ts";
 
 /**
  * Base class of the epoch-indexed schedulers, stepping as PyTorch's `_LRScheduler` does: the constructor
@@ -53,7 +52,7 @@ export abstract class LRScheduler {
   /** Each group's `initial_lr` (PyTorch's `base_lrs`). */
   baseLrs: number[];
   /** Steps taken since construction (0 right after it; PyTorch's `last_epoch`). */
-  lastEpoch = -1;
+  lastEpoch: number = -1;
   /** Calls of `step()`, the constructor's included (PyTorch's `_step_count`). */
   protected stepCount = 0;
   /** The scheduler's name in messages. */
@@ -62,7 +61,7 @@ export abstract class LRScheduler {
   #verbose = false;
 
   static {
-    hooks = { initialStep: (s) => s.initialStep(), stepFromZero: (s) => s.#advance(0) };
+    setSequentialHooks({ initialStep: (s) => s.initialStep(), stepFromZero: (s) => s.#advance(0) });
   }
 
   /**
@@ -169,14 +168,6 @@ export abstract class LRScheduler {
   }
 }
 
-/**
- * SequentialLR's access to a scheduler's PyTorch `_initial_step()` and `step(0)` (not exported from mod.ts).
- * @internal
- */
-export function sequentialHooks(): { initialStep(s: LRScheduler): void; stepFromZero(s: LRScheduler): void } {
-  return hooks;
-}
-
 /** Options of {@linkcode StepLR}. */
 export interface StepLROptions {
   /** Epochs between decays. */
@@ -212,19 +203,23 @@ export class StepLR extends LRScheduler {
     this.initialStep();
   }
 
+  /** The learning rates of the next `step()`, from the current ones (PyTorch's chainable `get_lr()`). */
   protected getLr(): number[] {
     const decay = this.lastEpoch !== 0 && this.lastEpoch % this.#stepSize === 0;
     return this.optimizer.paramGroups.map((g) => decay ? g.lr * this.#gamma : g.lr);
   }
 
+  /** The learning rates at `lastEpoch` computed from the base rates (PyTorch's `_get_closed_form_lr()`). */
   protected override closedFormLr(): number[] {
     return this.baseLrs.map((lr) => lr * this.#gamma ** Math.floor(this.lastEpoch / this.#stepSize));
   }
 
+  /** This scheduler's own entries of `stateDict()`, under PyTorch's names. */
   protected override hyperState(): SchedulerStateDict {
     return { step_size: this.#stepSize, gamma: this.#gamma };
   }
 
+  /** Checks this scheduler's entries of a state dict; returns the function that applies them. */
   protected override loadHyperState(state: StateReader): () => void {
     const stepSize = state.int("step_size"), gamma = state.number("gamma");
     if (stepSize < 1) state.fail("step_size", "an integer ≥ 1", stepSize);

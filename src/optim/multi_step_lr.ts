@@ -44,23 +44,27 @@ export class MultiStepLR extends LRScheduler {
     this.initialStep();
   }
 
+  /** The learning rates of the next `step()`, from the current ones (PyTorch's chainable `get_lr()`). */
   protected getLr(): number[] {
     const count = this.#milestones.get(this.lastEpoch);
     return this.optimizer.paramGroups.map((g) => count === undefined ? g.lr : g.lr * this.#gamma ** count);
   }
 
+  /** The learning rates at `lastEpoch` computed from the base rates (PyTorch's `_get_closed_form_lr()`). */
   protected override closedFormLr(): number[] {
     let passed = 0;
     for (const [m, count] of this.#milestones) if (m <= this.lastEpoch) passed += count;
     return this.baseLrs.map((lr) => lr * this.#gamma ** passed);
   }
 
+  /** This scheduler's own entries of `stateDict()`, under PyTorch's names. */
   protected override hyperState(): SchedulerStateDict {
     const milestones: Record<string, number> = {};
     for (const m of [...this.#milestones.keys()].sort((a, b) => a - b)) milestones[m] = this.#milestones.get(m)!;
     return { milestones, gamma: this.#gamma };
   }
 
+  /** Checks this scheduler's entries of a state dict; returns the function that applies them. */
   protected override loadHyperState(state: StateReader): () => void {
     const raw = state.raw("milestones");
     const entries = raw !== null && typeof raw === "object" && !Array.isArray(raw) ? Object.entries(raw) : null;

@@ -128,6 +128,7 @@ export class OneCycleLR extends LRScheduler {
     this.initialStep();
   }
 
+  /** The learning rates of the next `step()`, from the current ones (PyTorch's chainable `get_lr()`). */
   protected getLr(): number[] {
     const step = this.lastEpoch;
     if (step > this.#totalSteps) {
@@ -175,6 +176,7 @@ export class OneCycleLR extends LRScheduler {
     );
   }
 
+  /** This scheduler's own entries of `stateDict()`, under PyTorch's names. */
   protected override hyperState(): SchedulerStateDict {
     return {
       total_steps: this.#totalSteps,
@@ -184,6 +186,7 @@ export class OneCycleLR extends LRScheduler {
     };
   }
 
+  /** Checks this scheduler's entries of a state dict; returns the function that applies them. */
   protected override loadHyperState(state: StateReader): () => void {
     const totalSteps = state.int("total_steps");
     if (totalSteps < 1) state.fail("total_steps", "an integer ≥ 1", totalSteps);

@@ -1,5 +1,6 @@
 import { checkOptionKeys } from "../ops/_util.ts";
-import { LRScheduler, sequentialHooks } from "./lr_scheduler.ts";
+import { LRScheduler } from "./lr_scheduler.ts";
+import { sequentialHooks } from "./_lr_hooks.ts";
 import type { Optimizer } from "./optimizer.ts";
 import {
   checkOptimizer,

@@ -1,4 +1,5 @@
-import { checkRange, Optimizer, type ParamGroupInput, type StateLayout } from "./optimizer.ts";
+import { checkRange } from "./_check.ts";
+import { Optimizer, type ParamGroupInput, type StateLayout } from "./optimizer.ts";
 import { checkOptionKeys } from "../ops/_util.ts";
 import { sgdComposite } from "./_composite.ts";
 import type { Tensor } from "../tensor/mod.ts";

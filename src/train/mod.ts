@@ -28,25 +28,7 @@
  *
  * @module
  */
-export {
-  type BatchLoader,
-  evaluate,
-  type EvaluateOptions,
-  type EvaluateResult,
-  type IntervalRecorder,
-  type LossFunction,
-  type Progress,
-  trainEpoch,
-  type TrainEpochOptions,
-  type TrainEpochResult,
-} from "./loop.ts";
-export { formatLr, formatProgress, formatTestResult, ProgressBar, type ProgressBarOptions } from "./progress.ts";
-export {
-  type EpochMetrics,
-  type MetricsEntry,
-  MetricsLog,
-  type MetricsLogOptions,
-  type MetricsRecord,
-  parseMetrics,
-} from "./metrics.ts";
-export { plotCurves, type PlotCurvesOptions } from "./plot.ts";
+export * from "./loop.ts";
+export * from "./progress.ts";
+export * from "./metrics.ts";
+export * from "./plot.ts";
