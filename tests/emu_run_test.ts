@@ -153,14 +153,20 @@ Deno.test({
   },
 });
 
-/** The CUDA tests that run on the sanitizer build of the library. */
+/** The tests that run the CUDA backend through tests/_cuda.ts, on the sanitizer build of the library here. */
 const SUITE = [
   "tests/cuda_backend_test.ts",
   "tests/cuda_primitives_test.ts",
   "tests/cuda_args_test.ts",
+  "tests/cuda_faults_test.ts",
   "tests/native_conv_gemm_test.ts",
   "tests/ops_table_test.ts",
   "tests/philox_device_test.ts",
+  "tests/nn_activations_test.ts",
+  "tests/nn_losses_test.ts",
+  "tests/optim_more_test.ts",
+  "tests/silent_errors_test.ts",
+  "tests/custom_op_test.ts",
 ];
 
 Deno.test({
@@ -170,20 +176,24 @@ Deno.test({
     const lib = (await buildEmuVariantLibrary(SANITIZE, { log: quiet })).path;
     const env = { NO_COLOR: "1", CONVNET_EMU_LIB: lib, CN_EMU_MEMCHECK: "1", CN_EMU_INITCHECK: "1" };
 
-    // The build under test reports: a raw call that reads unwritten memory and writes one element too far.
+    // The build under test reports: raw calls that read unwritten memory, write a block cn_free returned to the
+    // cache, and write one element too far.
     const probe = await Deno.makeTempFile({ suffix: ".ts" });
     try {
       await Deno.writeTextFile(
         probe,
         `const s = Deno.dlopen(${JSON.stringify(lib)}, {
           cn_alloc: { parameters: ["buffer", "i64"], result: "i32" },
+          cn_free: { parameters: ["pointer"], result: "i32" },
           cn_fill: { parameters: ["i32", "pointer", "f64", "i64"], result: "i32" },
           cn_unary: { parameters: ["i32", "i32", "pointer", "pointer", "i64"], result: "i32" },
         }).symbols;
         const alloc = () => { const b = new BigUint64Array(1); s.cn_alloc(b, 40n); return Deno.UnsafePointer.create(b[0]); };
         const x = alloc(), y = alloc();
         console.log("unary", s.cn_unary(3, 0, y, x, 10n)); // relu of 10 unwritten floats
-        console.log("fill", s.cn_fill(0, x, 1, 11n)); // 11 floats into 10`,
+        s.cn_free(x);
+        console.log("cached", s.cn_fill(0, x, 1, 10n)); // x is in the allocator's cache
+        console.log("fill", s.cn_fill(0, y, 1, 11n)); // 11 floats into 10`,
       );
       const out = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", probe], env }).output();
       const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
@@ -191,8 +201,13 @@ Deno.test({
       assertMatch(text, /^========= {5}at void map1_f4_kernel<.*elementwise\.cu:\d+$/m);
       assertMatch(text, /^========= Invalid __global__ write of size 4 bytes$/m);
       assertMatch(text, /^========= {5}and is 0 bytes after the nearest allocation at 0x[0-9a-f]+ of size 40 bytes$/m);
-      assertMatch(text, /^unary 0$/m);
-      assertMatch(text, /^fill 3$/m); // CN_ERR_CUDA: an illegal memory access
+      assertMatch(
+        text,
+        /^========= {5}and is 0 bytes inside the block at 0x[0-9a-f]+ of size 512 bytes that cn_free returned to the library's cache \(a use after free\)$/m,
+      );
+      assertMatch(text, /^unary 0$/m); // initcheck reports; the device goes on
+      assertMatch(text, /^cached 3$/m); // CN_ERR_CUDA: an illegal memory access
+      assertMatch(text, /^fill 3$/m);
     } finally {
       await Deno.remove(probe);
     }

@@ -341,7 +341,7 @@ void san_written(void *dst, const void *src, size_t n) {
 
 bool san_faulted() { return g_fault; }
 
-void sanitize_block(void *p, size_t used, size_t block_bytes) {
+void sanitize_block(void *p, size_t used, size_t block_bytes, bool live) {
   std::lock_guard<std::mutex> lock(g_mu);
   settings();
   auto it = g_blocks.find((uintptr_t)p);
@@ -350,11 +350,12 @@ void sanitize_block(void *p, size_t used, size_t block_bytes) {
   Block &b = it->second;
   if (used > block_bytes || block_bytes > b.size)
     die("sanitizer: block %p of %zu bytes cannot hold %zu of %zu bytes", p, b.size, used, block_bytes);
-  b.state = used ? B_LIVE : B_CACHED;
+  if (!live) used = 0;
+  b.state = live ? B_LIVE : B_CACHED;
   b.used = used;
   if (used && g_poison) memset(p, 0xff, used); /* NaN floats, -1 ints, as the plain emulator does */
   set_shadow((uintptr_t)p, used, SH_UNWRITTEN);
-  set_shadow((uintptr_t)p + used, b.size - used, used ? SH_NONE : SH_FREED);
+  set_shadow((uintptr_t)p + used, b.size - used, live ? SH_NONE : SH_FREED);
 }
 
 }  // namespace cn_emu

@@ -31,9 +31,9 @@
 namespace cn_emu {
 
 /* The library's caching allocator (allocator.cu): block `p` of `block_bytes` (from cudaMalloc) is
-   handed out for `used` bytes (addressable, unwritten; filled with 0xff unless CN_EMU_POISON=0), or
-   cached when `used` is 0 (nothing addressable). */
-__attribute__((visibility("hidden"))) void sanitize_block(void *p, size_t used, size_t block_bytes);
+   handed out (`live`) for `used` bytes (addressable, unwritten; filled with 0xff unless
+   CN_EMU_POISON=0), or cached (not `live`, nothing addressable). */
+__attribute__((visibility("hidden"))) void sanitize_block(void *p, size_t used, size_t block_bytes, bool live);
 
 /* ---- for runtime.cpp (device memory calls hold its memory mutex) */
 

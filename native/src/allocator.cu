@@ -153,7 +153,7 @@ extern "C" int cn_alloc(void **ptr, int64_t bytes) {
   }
   if (c.in_use > c.peak) c.peak = c.in_use;
 #ifdef CN_EMU_SANITIZE
-  cn_emu::sanitize_block(p, (size_t)bytes, (size_t)size); /* `bytes` addressable and unwritten, the rest not */
+  cn_emu::sanitize_block(p, (size_t)bytes, (size_t)size, true); /* `bytes` addressable and unwritten, the rest not */
 #elif defined(CN_EMULATION)
   poison(p, size);
 #endif
@@ -177,7 +177,7 @@ extern "C" int cn_free(void *ptr) {
   c.cached += size;
   c.idle[ptr] = size;
 #ifdef CN_EMU_SANITIZE
-  cn_emu::sanitize_block(ptr, 0, (size_t)size); /* cached: any use until it is handed out again is an error */
+  cn_emu::sanitize_block(ptr, 0, (size_t)size, false); /* cached: any use until it is handed out again is an error */
 #endif
   (size <= SMALL_MAX ? c.small : c.large).insert(std::make_pair(size, ptr));
   /* Stay under a limit lowered while the block was in use. */
