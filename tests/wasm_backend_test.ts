@@ -3,7 +3,7 @@
  * its threads (bit-identical run to run and across thread counts), operands outside the wasm heap,
  * and the CPU backend selection (`CONVNET_CPU`).
  *
- * 3×3 / stride 1 / padding 1 convolutions run the direct kernels of native/wasm/conv3x3.c (widths
+ * 3×3 / stride 1 / padding 0–2 convolutions run the direct kernels of native/wasm/conv3x3.c (widths
  * that are and are not multiples of 4), every other geometry im2col + GEMM (strides, paddings,
  * dilations, groups, 1×1, 5×5, and one case over several GEMM blocks each way).
  *
@@ -89,6 +89,9 @@ const CONV_CASES: [string, Conv2dGeometry][] = [
   ["3×3 p1, odd width 9, 1 → 1", geometry(1, 1, 4, 9, 1)],
   ["3×3 p1, 4 → 3 on 6×6 (a partial vector of 2)", geometry(2, 4, 6, 6, 3)],
   ["3×3 p1, 17 → 9 on 6×7", geometry(2, 17, 6, 7, 9)],
+  ["3×3 p0, 32 → 64 on 12×11 (mnist_pytorch's conv2)", geometry(2, 32, 12, 11, 64, { pad: [0, 0] })],
+  ["3×3 pad (2, 0), 3 → 2 on 5×6", geometry(2, 3, 5, 6, 2, { pad: [2, 0] })],
+  ["3×3 pad 3 (im2col + GEMM)", geometry(1, 2, 4, 5, 3, { pad: [3, 3] })],
   ["5×5 p0, 6 → 16", geometry(2, 6, 14, 14, 16, { kh: 5, kw: 5, pad: [0, 0] })],
   ["3×3 stride 2 p1, 9×8", geometry(2, 3, 9, 8, 4, { stride: [2, 2] })],
   ["1×3 stride (1, 2) pad (0, 2)", geometry(1, 2, 5, 7, 3, { kh: 1, kw: 3, stride: [1, 2], pad: [0, 2] })],
@@ -281,9 +284,11 @@ Deno.test({
       outputs().forEach((o, i) => assertBitEqual(o, one[i], `1 thread, twice: output ${i}`));
       for (const n of [2, 3]) {
         setNumThreads(n);
-        checkConvs(`${n} threads`);
-        checkGemms(`${n} threads`);
-        checkAdadelta(`${n} threads`);
+        if (n === 2) { // against the reference once more: the split itself must be right (3 threads: bits only)
+          checkConvs(`${n} threads`);
+          checkGemms(`${n} threads`);
+          checkAdadelta(`${n} threads`);
+        }
         outputs().forEach((o, i) => assertBitEqual(o, one[i], `${n} threads against 1 thread: output ${i}`));
       }
     } finally {

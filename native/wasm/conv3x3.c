@@ -1,4 +1,4 @@
-// Direct 3×3 convolution (stride 1, padding 1, no dilation, no groups) for WebAssembly SIMD: forward and
+// Direct 3×3 convolution (stride 1, padding 0 to 2, no dilation, no groups) for WebAssembly SIMD: forward and
 // backward-weight here; backward-input is this forward run on dy with the weights flipped (mod.ts).
 // The image is copied once per sample into a zero-bordered scratch plane, and each f32x4 of 4 adjacent
 // outputs takes 9 unaligned loads and 9 multiplies and adds. No packing: im2col + GEMM (conv2d.c) spends
@@ -10,29 +10,35 @@
 // 72 flops, so 2–3 flops per instruction, 7–10 GFLOP/s per core where V8 sustains 3–4 instructions
 // per cycle; backward-weight keeps its 9 sums in registers (no accumulator traffic) and does better.
 //
-// Rows are computed in widths rounded up to 4 (wq) into the scratch; a padded row has wq + 4 floats, so
-// the loads at q + 0..2 of the last vector stay inside it.
+// Output rows are computed in widths rounded up to 4 (wq ≥ ow) into the scratch; a padded input row has
+// wq + 4 floats (the image at column padW, zeros around), so the loads at q + 0..2 + 3 of the last vector
+// stay inside it (ow = w + 2·padW − 2, so padW + w ≤ wq + 2).
 #include <wasm_simd128.h>
 #include <stdint.h>
 
 enum { G_N, G_C, G_H, G_W, G_K, G_KH, G_KW, G_OH, G_OW, G_SH, G_SW, G_PH, G_PW, G_DH, G_DW, G_GROUPS };
 
-// Scratch floats one thread needs: the padded sample, and one row of sums.
+// The padded sample's layout: rows of pw = wq + 4 floats, (h + 2·padH) rows per channel.
+#define CN_LAYOUT(g)                                                                                     \
+  int wq = (g[G_OW] + 3) & ~3, pw = wq + 4, pp = (g[G_H] + 2 * g[G_PH]) * pw
+
+// Scratch floats one thread needs: the padded sample, and one row of sums (or of dy).
 __attribute__((export_name("conv3x3_scratch_floats"))) int conv3x3_scratch_floats(const int32_t *g) {
-  int wq = (g[G_W] + 3) & ~3;
-  return g[G_C] * (g[G_H] + 2) * (wq + 4) + wq;
+  CN_LAYOUT(g);
+  (void)pw;
+  return g[G_C] * pp + wq;
 }
 
-// Copies sample b (all channels) into `pad`: planes of (h + 2) rows of wq + 4 floats, the image at
-// row 1, column 1, zeros elsewhere.
+// Copies sample b (all channels) into `pad`: the image at row padH, column padW, zeros elsewhere.
 static void pad_sample(float *pad, const float *x, const int32_t *g, int b) {
-  int c_n = g[G_C], h = g[G_H], w = g[G_W], wq = (w + 3) & ~3, pw = wq + 4, pp = (h + 2) * pw;
+  CN_LAYOUT(g);
+  int c_n = g[G_C], h = g[G_H], w = g[G_W];
   v128_t zero = wasm_f32x4_splat(0.0f);
   for (int i = 0; i + 4 <= c_n * pp; i += 4) wasm_v128_store(pad + i, zero);
   for (int c = 0; c < c_n; c++) {
     for (int r = 0; r < h; r++) {
       const float *src = x + ((b * c_n + c) * h + r) * w;
-      float *dst = pad + c * pp + (r + 1) * pw + 1;
+      float *dst = pad + c * pp + (r + g[G_PH]) * pw + g[G_PW];
       for (int q = 0; q < w; q++) dst[q] = src[q];
     }
   }
@@ -42,14 +48,15 @@ static void pad_sample(float *pad, const float *x, const int32_t *g, int b) {
 __attribute__((export_name("conv3x3_forward"))) void conv3x3_forward(float *y, const float *x, const float *wt,
                                                                      const float *bias, const int32_t *g, int lo,
                                                                      int hi, float *scratch) {
-  int c_n = g[G_C], h = g[G_H], w = g[G_W], k_n = g[G_K], wq = (w + 3) & ~3, pw = wq + 4, pp = (h + 2) * pw;
+  CN_LAYOUT(g);
+  int c_n = g[G_C], oh = g[G_OH], ow = g[G_OW], k_n = g[G_K];
   float *pad = scratch, *row = scratch + c_n * pp;
   int padded = -1;
   for (int r = lo; r < hi; r++) {
     int b = r / k_n, k = r - b * k_n;
     if (b != padded) pad_sample(pad, x, g, padded = b);
     v128_t b0 = wasm_f32x4_splat(bias ? bias[k] : 0.0f);
-    for (int o = 0; o < h; o++) {
+    for (int o = 0; o < oh; o++) {
       // The row's sums over every input channel, 4 columns at a time, in the scratch row.
       for (int q = 0; q < wq; q += 4) wasm_v128_store(row + q, b0);
       for (int c = 0; c < c_n; c++) {
@@ -72,10 +79,10 @@ __attribute__((export_name("conv3x3_forward"))) void conv3x3_forward(float *y, c
           wasm_v128_store(row + q, s);
         }
       }
-      float *out = y + (r * h + o) * w;
+      float *out = y + (r * oh + o) * ow;
       int q = 0;
-      for (; q + 4 <= w; q += 4) wasm_v128_store(out + q, wasm_v128_load(row + q));
-      for (; q < w; q++) out[q] = row[q];
+      for (; q + 4 <= ow; q += 4) wasm_v128_store(out + q, wasm_v128_load(row + q));
+      for (; q < ow; q++) out[q] = row[q];
     }
   }
 }
@@ -92,11 +99,11 @@ __attribute__((export_name("conv3x3_backward_weight"))) void conv3x3_backward_we
                                                                                      const float *x,
                                                                                      const int32_t *g, int lo,
                                                                                      int hi, float *scratch) {
-  int n = g[G_N], c_n = g[G_C], h = g[G_H], w = g[G_W], k_n = g[G_K], wq = (w + 3) & ~3, pw = wq + 4;
-  int pp = (h + 2) * pw, plane = h * w;
+  CN_LAYOUT(g);
+  int n = g[G_N], c_n = g[G_C], oh = g[G_OH], ow = g[G_OW], k_n = g[G_K], plane = oh * ow;
   float *pad = scratch, *dyrow = scratch + c_n * pp;
   // Lanes of the last, partial vector that lie inside the row.
-  v128_t last = wasm_i32x4_lt(wasm_i32x4_make(0, 1, 2, 3), wasm_i32x4_splat(w & 3));
+  v128_t last = wasm_i32x4_lt(wasm_i32x4_make(0, 1, 2, 3), wasm_i32x4_splat(ow & 3));
   for (int i = lo * c_n * 9; i < hi * c_n * 9; i++) dw[i] = 0.0f;
   for (int b = 0; b < n; b++) {
     pad_sample(pad, x, g, b);
@@ -104,8 +111,8 @@ __attribute__((export_name("conv3x3_backward_weight"))) void conv3x3_backward_we
       for (int c = 0; c < c_n; c++) {
         v128_t s00 = wasm_f32x4_splat(0.0f), s01 = s00, s02 = s00, s10 = s00, s11 = s00, s12 = s00;
         v128_t s20 = s00, s21 = s00, s22 = s00;
-        for (int o = 0; o < h; o++) {
-          const float *d = dy + (b * k_n + k) * plane + o * w;
+        for (int o = 0; o < oh; o++) {
+          const float *d = dy + (b * k_n + k) * plane + o * ow;
           const float *r0 = pad + c * pp + o * pw, *r1 = r0 + pw, *r2 = r1 + pw;
 #define CN_TAPS(e, q)                                                                                   \
   do {                                                                                                   \
@@ -120,12 +127,12 @@ __attribute__((export_name("conv3x3_backward_weight"))) void conv3x3_backward_we
     s22 = wasm_f32x4_add(s22, wasm_f32x4_mul(e, wasm_v128_load(r2 + (q) + 2)));                          \
   } while (0)
           int q = 0;
-          for (; q + 4 <= w; q += 4) {
+          for (; q + 4 <= ow; q += 4) {
             v128_t e = wasm_v128_load(d + q);
             CN_TAPS(e, q);
           }
-          if (q < w) { // the last, partial vector: through the scratch, lanes past w masked to 0
-            for (int t = 0; t < w - q; t++) dyrow[t] = d[q + t];
+          if (q < ow) { // the last, partial vector: through the scratch, lanes past ow masked to 0
+            for (int t = 0; t < ow - q; t++) dyrow[t] = d[q + t];
             v128_t e = wasm_v128_and(wasm_v128_load(dyrow), last);
             CN_TAPS(e, q);
           }

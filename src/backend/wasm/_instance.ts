@@ -168,14 +168,14 @@ export function gemmPart(ops: Float32Array[], p: ArrayLike<number>, lo: number, 
 export type ConvKernel = "forward" | "backwardInput" | "backwardWeight" | "backwardBias";
 
 /**
- * Whether a convolution runs the direct 3×3 kernels (conv3x3.c): 3×3, stride 1, padding 1, no dilation,
- * no groups. Measured faster than im2col + GEMM at every channel count tried (1 to 64 in, 32 to 64 out):
+ * Whether a convolution runs the direct 3×3 kernels (conv3x3.c): 3×3, stride 1, padding 0 to 2, no
+ * dilation, no groups. Measured faster than im2col + GEMM at every channel count tried (1 to 64 in, 32 to 64 out):
  * there the GEMM's packing of im2col costs about as much as its arithmetic. Forward then splits
  * (sample, out channel) pairs, backward-weight out channels; backward-input is the forward on dy.
  */
 export function isDirectConv3x3(g: ArrayLike<number>): boolean {
   // The order of convParams: n, c, h, w, k, kh, kw, oh, ow, strideH, strideW, padH, padW, dilationH, dilationW, groups.
-  return g[5] === 3 && g[6] === 3 && g[9] === 1 && g[10] === 1 && g[11] === 1 && g[12] === 1 && g[13] === 1 &&
+  return g[5] === 3 && g[6] === 3 && g[9] === 1 && g[10] === 1 && g[11] <= 2 && g[12] <= 2 && g[13] === 1 &&
     g[14] === 1 && g[15] === 1;
 }
 

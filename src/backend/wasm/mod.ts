@@ -174,7 +174,8 @@ export const wasmBackend: Required<Backend<TsStorage>> = {
     readable(dy), readable(w);
     overwritten(dx, g.n * g.c * g.h * g.w);
     if (isDirectConv3x3(convParams(g))) {
-      // The direct 3×3 forward on dy with the weights flipped and their channels swapped: dx[c] = Σ_k dy[k] ⋆ w'[c, k].
+      // The direct 3×3 forward on dy with the weights flipped and their channels swapped, padded by 2 − padding
+      // (a full correlation): dx[c] = Σ_k dy[k] ⋆ w'[c, k].
       const flipped = heapAllocOrNull("float32", w.length) as Float32Array | null;
       if (flipped !== null) {
         const wf = w as Float32Array;
@@ -183,7 +184,17 @@ export const wasmBackend: Required<Backend<TsStorage>> = {
             for (let t = 0; t < 9; t++) flipped[(c * g.k + k) * 9 + t] = wf[(k * g.c + c) * 9 + 8 - t];
           }
         }
-        const swapped = { ...g, c: g.k, k: g.c };
+        const swapped = {
+          ...g,
+          c: g.k,
+          k: g.c,
+          h: g.oh,
+          w: g.ow,
+          oh: g.h,
+          ow: g.w,
+          padH: 2 - g.padH,
+          padW: 2 - g.padW,
+        };
         const ran = conv("wasmConv2dForward", [dx, dy, flipped, EMPTY] as Float32Array[], swapped, g.n * g.c);
         free(flipped);
         if (ran) return;
