@@ -20,6 +20,13 @@ const prog = (name: string) => join(root, "native", "tests", "sanitizer", name);
 const ignore = findCxx() === null; // no g++: nothing can be built
 const quiet = () => {};
 
+/** The 1-based line of `name` holding `text` (the line a report must point at). */
+function lineOf(name: string, text: string): number {
+  const i = Deno.readTextFileSync(prog(name)).split("\n").findIndex((l) => l.includes(text));
+  assert(i >= 0, `${text} not in ${name}`);
+  return i + 1;
+}
+
 /** Fails unless `re` matches `text`, showing the text. */
 function assertMatch(text: string, re: RegExp): void {
   assert(re.test(text), `expected ${re} in:\n${text}`);
@@ -45,7 +52,8 @@ Deno.test({
   fn: async () => {
     const out = await brokenAndFixed("oob_write.cu", "memcheck", 1);
     assertMatch(out, /^========= Invalid __global__ write of size 4 bytes$/m);
-    assertMatch(out, /^========= {5}at iota_kernel\(float\*, int\) in \S*oob_write\.cu:17$/m);
+    const line = lineOf("oob_write.cu", "if (i <= n) y[i] = (float)i;");
+    assertMatch(out, new RegExp(`^========= {5}at iota_kernel\\(float\\*, int\\) in \\S*oob_write\\.cu:${line}$`, "m"));
     assertMatch(out, /^========= {5}by thread \(232,0,0\) in block \(3,0,0\)$/m);
     assertMatch(out, /^========= {5}Address 0x[0-9a-f]+ is out of bounds$/m);
     assertMatch(out, /^========= {5}and is 0 bytes after the nearest allocation at 0x[0-9a-f]+ of size 4000 bytes$/m);
@@ -67,7 +75,14 @@ Deno.test({
   fn: async () => {
     const out = await brokenAndFixed("use_after_free.cu", "memcheck", 64); // one per thread
     assertMatch(out, /^========= Invalid __global__ read of size 4 bytes$/m);
-    assertMatch(out, /^========= {5}at double_kernel\(float\*, float const\*, int\) in \S*use_after_free\.cu:14$/m);
+    const line = lineOf("use_after_free.cu", "y[i] = 2.0f * x[i];");
+    assertMatch(
+      out,
+      new RegExp(
+        `^========= {5}at double_kernel\\(float\\*, float const\\*, int\\) in \\S*use_after_free\\.cu:${line}$`,
+        "m",
+      ),
+    );
     assertMatch(out, /^========= {5}by thread \(63,0,0\) in block \(0,0,0\)$/m);
     assertMatch(
       out,
@@ -82,7 +97,8 @@ Deno.test({
   fn: async () => {
     const out = await brokenAndFixed("host_deref.cu", "memcheck", 1);
     assertMatch(out, /^========= Invalid host read of size 4 bytes$/m);
-    assertMatch(out, /^========= {5}at main in \S*host_deref\.cu:28$/m);
+    const line = lineOf("host_deref.cu", "s = d[2];");
+    assertMatch(out, new RegExp(`^========= {5}at main in \\S*host_deref\\.cu:${line}$`, "m"));
     assertMatch(
       out,
       /^========= {5}Address 0x[0-9a-f]+ is device memory: 8 bytes inside the allocation at 0x[0-9a-f]+ of size 16 bytes$/m,
@@ -97,7 +113,14 @@ Deno.test({
   fn: async () => {
     const out = await brokenAndFixed("uninit_read.cu", "initcheck", 32); // threads 32..63
     assertMatch(out, /^========= Uninitialized __global__ memory read of size 4 bytes$/m);
-    assertMatch(out, /^========= {5}at square_kernel\(float\*, float const\*, int\) in \S*uninit_read\.cu:14$/m);
+    const line = lineOf("uninit_read.cu", "y[i] = x[i] * x[i];");
+    assertMatch(
+      out,
+      new RegExp(
+        `^========= {5}at square_kernel\\(float\\*, float const\\*, int\\) in \\S*uninit_read\\.cu:${line}$`,
+        "m",
+      ),
+    );
     assertMatch(out, /^========= {5}by thread \(32,0,0\) in block \(0,0,0\)$/m);
     assertMatch(
       out,

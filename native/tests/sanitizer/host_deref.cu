@@ -6,6 +6,8 @@
  *   deno task emu:run native/tests/sanitizer/host_deref.cu             (1 error, exit 1)
  *   deno task emu:run native/tests/sanitizer/host_deref.cu -D FIXED    (clean, exit 0)
  */
+#include <stdio.h>
+
 #include "../../src/common.h"
 
 __global__ void sum_kernel(float *out, int n) {

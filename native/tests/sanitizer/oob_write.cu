@@ -7,6 +7,8 @@
  *   deno task emu:run native/tests/sanitizer/oob_write.cu             (1 error, exit 1)
  *   deno task emu:run native/tests/sanitizer/oob_write.cu -D FIXED    (clean, exit 0)
  */
+#include <stdio.h>
+
 #include "../../src/common.h"
 
 __global__ void iota_kernel(float *y, int n) {

@@ -7,6 +7,8 @@
  *   deno task emu:run native/tests/sanitizer/uninit_read.cu --tool initcheck             (errors, exit 1)
  *   deno task emu:run native/tests/sanitizer/uninit_read.cu --tool initcheck -D FIXED    (clean, exit 0)
  */
+#include <stdio.h>
+
 #include "../../src/common.h"
 
 __global__ void square_kernel(float *y, const float *x, int n) {

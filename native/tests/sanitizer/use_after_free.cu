@@ -7,6 +7,8 @@
  *   deno task emu:run native/tests/sanitizer/use_after_free.cu             (errors, exit 1)
  *   deno task emu:run native/tests/sanitizer/use_after_free.cu -D FIXED    (clean, exit 0)
  */
+#include <stdio.h>
+
 #include "../../src/common.h"
 
 __global__ void double_kernel(float *y, const float *x, int n) {
