@@ -47,14 +47,30 @@
 
 /* ---------------------------------------------------------------- qualifiers */
 
-/* The tag puts "B13cn_emu_kernel" in the mangled names of kernels and of their statics, which is how
-   shared.cpp finds the __shared__ variables (function-local statics) in the symbol table. */
-#define __global__ __attribute__((abi_tag("cn_emu_kernel")))
+#define __global__
 #define __device__
 #define __host__
 #define __constant__
-/* Per-block storage: the emulator runs one block at a time and poisons these at each block start. */
-#define __shared__ static
+/* __shared__ variables are statics (the emulator runs one block at a time). Each declaration also
+   declares a marker static and a scope object: the marker's symbol (`_ZZ<function>E..cn_emu_shared_mark_N`)
+   tells shared.cpp which function's statics are shared memory, and the scope object, run by every
+   thread that reaches the declaration, tells it which kernel the running launch uses, so that those
+   variables are poisoned at the start of each block (see shared.cpp). */
+namespace cn_emu {
+extern CN_EMU_API const void *g_shared_last; /* the marker last entered in this launch */
+CN_EMU_API void shared_enter(const void *marker);
+struct SharedScope {
+  explicit SharedScope(const void *marker) {
+    if (marker != g_shared_last) shared_enter(marker);
+  }
+};
+}  // namespace cn_emu
+#define CN_EMU_SHARED_DECL(n)                                                                   \
+  static char cn_emu_shared_mark_##n;                                                          \
+  ::cn_emu::SharedScope cn_emu_shared_scope_##n(&cn_emu_shared_mark_##n);                      \
+  static
+#define CN_EMU_SHARED_DECL1(n) CN_EMU_SHARED_DECL(n)
+#define __shared__ CN_EMU_SHARED_DECL1(__COUNTER__)
 #define __forceinline__ inline __attribute__((always_inline))
 #define __align__(n) __attribute__((aligned(n)))
 #define __launch_bounds__(...)

@@ -164,8 +164,6 @@ std::string where(const void *pc) {
   if (d != std::string::npos) line.erase(d);
   size_t slash = line.rfind('/');
   std::string out = slash == std::string::npos ? line : line.substr(slash + 1);
-  const std::string tag = "[abi:cn_emu_kernel]";
-  for (size_t q; (q = fn.find(tag)) != std::string::npos;) fn.erase(q, tag.size());
   if (!fn.empty() && fn != "??") out += " in " + fn.substr(0, fn.find('('));
   return out;
 }
