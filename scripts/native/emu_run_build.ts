@@ -21,6 +21,7 @@ import {
   type LibrarySpec,
   listFiles,
   mtime,
+  readText,
   root,
   type Unit,
   withLock,
@@ -130,11 +131,11 @@ export async function buildEmuVariantLibrary(variant: EmuVariant, opts: BuildOpt
     obj: join(objDir, src.split("/").pop()!.replace(/\.cu$/, ".o")),
   }));
   const exportsMap = join(buildDir, `exports-${variant.name}.map`);
-  Deno.mkdirSync(buildDir, { recursive: true });
-  Deno.writeTextFileSync(
-    exportsMap,
-    "/* written by scripts/native/emu_run_build.ts */\n{\n  global: cn_*;\n  local: *;\n};\n",
-  );
+  const exportsText = "/* written by scripts/native/emu_run_build.ts */\n{\n  global: cn_*;\n  local: *;\n};\n";
+  if (readText(exportsMap) !== exportsText) {
+    Deno.mkdirSync(buildDir, { recursive: true });
+    Deno.writeTextFileSync(exportsMap, exportsText);
+  }
   const spec: LibrarySpec = {
     label: "g++",
     compiler: cxx,
