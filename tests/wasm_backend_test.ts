@@ -194,6 +194,43 @@ function checkGemms(label: string, plain = false): void {
   }
 }
 
+/** The fused conv + ReLU + 2×2 max pooling equals the three wasm kernels run one by one, bit for bit. */
+function checkConvReluPool(label: string, plain = false): void {
+  for (
+    const [name, g] of [
+      ["seed block, 1 → 16 on 28×28", geometry(3, 1, 28, 28, 16)],
+      ["3 → 5 on 7×5 (odd: the last row and column are dropped)", geometry(2, 3, 7, 5, 5)],
+      ["pad 0, 4 → 3 on 9×10", geometry(2, 4, 9, 10, 3, { pad: [0, 0] })],
+    ] as const
+  ) {
+    const x = randn(g.n * g.c * g.h * g.w, plain), w = randn(g.k * g.c * 9, plain), bias = randn(g.k, plain);
+    const pool = {
+      n: g.n,
+      c: g.k,
+      h: g.oh,
+      w: g.ow,
+      kh: 2,
+      kw: 2,
+      oh: Math.floor(g.oh / 2),
+      ow: Math.floor(g.ow / 2),
+      strideH: 2,
+      strideW: 2,
+      padH: 0,
+      padW: 0,
+    };
+    const size = pool.n * pool.c * pool.oh * pool.ow;
+    const y = wasm.alloc("float32", size), idx = wasm.alloc("int32", size) as unknown as Float32Array;
+    wasm.conv2dReluMaxPool2dForward(y, idx, x, w, bias, g, pool);
+    const conv = wasm.alloc("float32", g.n * g.k * g.oh * g.ow);
+    wasm.conv2dForward(conv, x, w, bias, g);
+    wasm.unary("relu", conv, conv, conv.length);
+    const yWant = wasm.alloc("float32", size), idxWant = wasm.alloc("int32", size) as unknown as Float32Array;
+    wasm.pool2dForward("max", yWant, idxWant, conv, pool);
+    assertBitEqual(y, yWant, `${label} ${name}: fused values`);
+    assertBitEqual(idx, idxWant, `${label} ${name}: fused indices`);
+  }
+}
+
 /** Adadelta against the float64 reference (PyTorch's formulas), with and without weight decay. */
 function checkAdadelta(label: string): void {
   for (const [size, weightDecay] of [[1, 0], [7, 0.01], [40_003, 0], [40_003, 0.01]]) {
@@ -264,11 +301,15 @@ Deno.test("wasmBackend conv2d kernels match the float64 reference on awkward sha
 Deno.test("wasmBackend gemm matches the float64 reference for every transpose, alpha/beta and a strided batch", () => {
   checkGemms("1 thread");
 });
+Deno.test("wasmBackend conv2dReluMaxPool2dForward equals conv2d, relu and maxPool2d run one by one", () => {
+  checkConvReluPool("1 thread");
+});
 Deno.test("wasmBackend adadeltaStep matches the float64 reference within float32 rounding", () =>
   checkAdadelta("1 thread"));
 Deno.test("wasmBackend kernels take operands outside the wasm heap (copied in and out)", () => {
   checkConvs("plain arrays", true);
   checkGemms("plain arrays", true);
+  checkConvReluPool("plain arrays", true);
 });
 
 Deno.test({
@@ -288,6 +329,7 @@ Deno.test({
           checkConvs(`${n} threads`);
           checkGemms(`${n} threads`);
           checkAdadelta(`${n} threads`);
+          checkConvReluPool(`${n} threads`);
         }
         outputs().forEach((o, i) => assertBitEqual(o, one[i], `${n} threads against 1 thread: output ${i}`));
       }

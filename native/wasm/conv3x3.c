@@ -44,47 +44,66 @@ static void pad_sample(float *pad, const float *x, const int32_t *g, int b) {
   }
 }
 
+// One output plane, out channel k, from the padded sample `pad`, into `out` [oh × ow]; `row` is scratch.
+static void forward_plane(float *out, const float *pad, float *row, const float *wt, const float *bias,
+                          const int32_t *g, int k) {
+  CN_LAYOUT(g);
+  int c_n = g[G_C], oh = g[G_OH], ow = g[G_OW];
+  v128_t b0 = wasm_f32x4_splat(bias ? bias[k] : 0.0f);
+  for (int o = 0; o < oh; o++) {
+    // The row's sums over every input channel, 4 columns at a time, in the scratch row.
+    for (int q = 0; q < wq; q += 4) wasm_v128_store(row + q, b0);
+    for (int c = 0; c < c_n; c++) {
+      const float *f = wt + (k * c_n + c) * 9;
+      v128_t w00 = wasm_f32x4_splat(f[0]), w01 = wasm_f32x4_splat(f[1]), w02 = wasm_f32x4_splat(f[2]);
+      v128_t w10 = wasm_f32x4_splat(f[3]), w11 = wasm_f32x4_splat(f[4]), w12 = wasm_f32x4_splat(f[5]);
+      v128_t w20 = wasm_f32x4_splat(f[6]), w21 = wasm_f32x4_splat(f[7]), w22 = wasm_f32x4_splat(f[8]);
+      const float *r0 = pad + c * pp + o * pw, *r1 = r0 + pw, *r2 = r1 + pw;
+      for (int q = 0; q < wq; q += 4) {
+        v128_t s = wasm_v128_load(row + q);
+        s = wasm_f32x4_add(s, wasm_f32x4_mul(w00, wasm_v128_load(r0 + q)));
+        s = wasm_f32x4_add(s, wasm_f32x4_mul(w01, wasm_v128_load(r0 + q + 1)));
+        s = wasm_f32x4_add(s, wasm_f32x4_mul(w02, wasm_v128_load(r0 + q + 2)));
+        s = wasm_f32x4_add(s, wasm_f32x4_mul(w10, wasm_v128_load(r1 + q)));
+        s = wasm_f32x4_add(s, wasm_f32x4_mul(w11, wasm_v128_load(r1 + q + 1)));
+        s = wasm_f32x4_add(s, wasm_f32x4_mul(w12, wasm_v128_load(r1 + q + 2)));
+        s = wasm_f32x4_add(s, wasm_f32x4_mul(w20, wasm_v128_load(r2 + q)));
+        s = wasm_f32x4_add(s, wasm_f32x4_mul(w21, wasm_v128_load(r2 + q + 1)));
+        s = wasm_f32x4_add(s, wasm_f32x4_mul(w22, wasm_v128_load(r2 + q + 2)));
+        wasm_v128_store(row + q, s);
+      }
+    }
+    float *dst = out + o * ow;
+    int q = 0;
+    for (; q + 4 <= ow; q += 4) wasm_v128_store(dst + q, wasm_v128_load(row + q));
+    for (; q < ow; q++) dst[q] = row[q];
+  }
+}
+
 // y = conv2d(x, w) + bias for the (sample, out channel) pairs r = b · k + oc in [lo, hi).
 __attribute__((export_name("conv3x3_forward"))) void conv3x3_forward(float *y, const float *x, const float *wt,
                                                                      const float *bias, const int32_t *g, int lo,
                                                                      int hi, float *scratch) {
   CN_LAYOUT(g);
-  int c_n = g[G_C], oh = g[G_OH], ow = g[G_OW], k_n = g[G_K];
-  float *pad = scratch, *row = scratch + c_n * pp;
-  int padded = -1;
+  (void)wq, (void)pw;
+  int k_n = g[G_K], plane = g[G_OH] * g[G_OW], padded = -1;
   for (int r = lo; r < hi; r++) {
-    int b = r / k_n, k = r - b * k_n;
-    if (b != padded) pad_sample(pad, x, g, padded = b);
-    v128_t b0 = wasm_f32x4_splat(bias ? bias[k] : 0.0f);
-    for (int o = 0; o < oh; o++) {
-      // The row's sums over every input channel, 4 columns at a time, in the scratch row.
-      for (int q = 0; q < wq; q += 4) wasm_v128_store(row + q, b0);
-      for (int c = 0; c < c_n; c++) {
-        const float *f = wt + (k * c_n + c) * 9;
-        v128_t w00 = wasm_f32x4_splat(f[0]), w01 = wasm_f32x4_splat(f[1]), w02 = wasm_f32x4_splat(f[2]);
-        v128_t w10 = wasm_f32x4_splat(f[3]), w11 = wasm_f32x4_splat(f[4]), w12 = wasm_f32x4_splat(f[5]);
-        v128_t w20 = wasm_f32x4_splat(f[6]), w21 = wasm_f32x4_splat(f[7]), w22 = wasm_f32x4_splat(f[8]);
-        const float *r0 = pad + c * pp + o * pw, *r1 = r0 + pw, *r2 = r1 + pw;
-        for (int q = 0; q < wq; q += 4) {
-          v128_t s = wasm_v128_load(row + q);
-          s = wasm_f32x4_add(s, wasm_f32x4_mul(w00, wasm_v128_load(r0 + q)));
-          s = wasm_f32x4_add(s, wasm_f32x4_mul(w01, wasm_v128_load(r0 + q + 1)));
-          s = wasm_f32x4_add(s, wasm_f32x4_mul(w02, wasm_v128_load(r0 + q + 2)));
-          s = wasm_f32x4_add(s, wasm_f32x4_mul(w10, wasm_v128_load(r1 + q)));
-          s = wasm_f32x4_add(s, wasm_f32x4_mul(w11, wasm_v128_load(r1 + q + 1)));
-          s = wasm_f32x4_add(s, wasm_f32x4_mul(w12, wasm_v128_load(r1 + q + 2)));
-          s = wasm_f32x4_add(s, wasm_f32x4_mul(w20, wasm_v128_load(r2 + q)));
-          s = wasm_f32x4_add(s, wasm_f32x4_mul(w21, wasm_v128_load(r2 + q + 1)));
-          s = wasm_f32x4_add(s, wasm_f32x4_mul(w22, wasm_v128_load(r2 + q + 2)));
-          wasm_v128_store(row + q, s);
-        }
-      }
-      float *out = y + (r * oh + o) * ow;
-      int q = 0;
-      for (; q + 4 <= ow; q += 4) wasm_v128_store(out + q, wasm_v128_load(row + q));
-      for (; q < ow; q++) out[q] = row[q];
-    }
+    int b = r / k_n;
+    if (b != padded) pad_sample(scratch, x, g, padded = b);
+    forward_plane(y + r * plane, scratch, scratch + g[G_C] * pp, wt, bias, g, r - b * k_n);
   }
+}
+
+// Plane r = b · k + oc of the convolution into `out`, for a caller that consumes it plane by plane (the
+// fused conv + ReLU + max pooling of mod.ts): pads sample b into the scratch first when `pad` is set.
+__attribute__((export_name("conv3x3_forward_plane"))) void conv3x3_forward_plane(float *out, const float *x,
+                                                                                 const float *wt, const float *bias,
+                                                                                 const int32_t *g, int r, int pad,
+                                                                                 float *scratch) {
+  CN_LAYOUT(g);
+  (void)wq, (void)pw;
+  if (pad) pad_sample(scratch, x, g, r / g[G_K]);
+  forward_plane(out, scratch, scratch + g[G_C] * pp, wt, bias, g, r % g[G_K]);
 }
 
 static inline float hsum(v128_t v) {

@@ -16,6 +16,7 @@
 import { isMainThread, workerData } from "node:worker_threads";
 import { WASM_MODULE_BASE64 } from "./_module.ts";
 import { heapMemory, WASM_RESERVED } from "../ts/_alloc.ts";
+import { reluMaxPool2x2Plane } from "../ts/conv_relu_pool_fast.ts";
 
 /** The module's exports (pointers are byte offsets into the heap). */
 export interface WasmKernels {
@@ -55,6 +56,16 @@ export interface WasmKernels {
     weightDecay: number,
   ): void;
   conv3x3_scratch_floats(geom: number): number;
+  conv3x3_forward_plane(
+    out: number,
+    x: number,
+    w: number,
+    bias: number,
+    geom: number,
+    r: number,
+    pad: number,
+    scratch: number,
+  ): void;
   conv3x3_forward(y: number, x: number, w: number, bias: number, geom: number, lo: number, hi: number, s: number): void;
   conv3x3_backward_weight(dw: number, dy: number, x: number, geom: number, lo: number, hi: number, s: number): void;
 }
@@ -132,6 +143,9 @@ function header(scratch: Float32Array, at: number, values: ArrayLike<number>, co
 
 const ptr = (a: Float32Array) => a.length === 0 ? 0 : a.byteOffset;
 
+/** An operand of a split job (as in src/backend/ts/_kernels.ts). */
+type Operand = Float32Array | Float64Array | Int32Array;
+
 /** The GEMM tile unit: rows of c are split 4 at a time, columns 8 at a time (the micro-kernel's tile). */
 export const GEMM_ROWS_UNIT = 4, GEMM_COLS_UNIT = 8;
 
@@ -202,4 +216,42 @@ export function convPart(which: ConvKernel, ops: Float32Array[], p: ArrayLike<nu
 export function adadeltaPart(ops: Float32Array[], p: ArrayLike<number>, lo: number, hi: number): void {
   const [param, squareAvg, accDelta, grad] = ops.map(ptr);
   wasmKernels().adadelta_f32(param, grad, squareAvg, accDelta, lo, hi, p[0], p[1], p[2], p[3]);
+}
+
+/**
+ * Part [lo, hi) of `y = maxPool2d(relu(conv2d(x, w) + bias))` for a direct 3×3 convolution and 2×2 /
+ * stride 2 pooling, plane by plane: ops [y, indices, x, w, bias, scratch], params [16 geometry numbers,
+ * the pooling's oh and ow, parts, total]; units are (sample, out channel) planes. Each plane is
+ * computed by the wasm kernel into the slot (it never reaches memory) and pooled from there with ReLU by
+ * the TypeScript pass the unfused path runs (reluMaxPool2x2Plane): the same numbers, bit for bit.
+ */
+export function convReluMaxPoolPart(ops: Operand[], p: ArrayLike<number>, lo: number, hi: number): void {
+  const [y, indices, x, w, bias, scratch] = ops as [Float32Array, Int32Array, ...Float32Array[]];
+  const at = slot(scratch, lo, p[18], p[19]);
+  const geom = header(scratch, at, p, 16);
+  const oh = p[7], ow = p[8], k = p[4], planeY = p[16] * p[17];
+  const plane = new Float32Array(scratch.buffer, at + SLOT_HEADER, oh * ow);
+  const s = at + SLOT_HEADER + 4 * Math.ceil(oh * ow / 16) * 16;
+  const pool = {
+    n: 1,
+    c: 1,
+    h: oh,
+    w: ow,
+    kh: 2,
+    kw: 2,
+    oh: p[16],
+    ow: p[17],
+    strideH: 2,
+    strideW: 2,
+    padH: 0,
+    padW: 0,
+  };
+  const kernels = wasmKernels();
+  let padded = -1;
+  for (let r = lo; r < hi; r++) {
+    const b = Math.floor(r / k);
+    kernels.conv3x3_forward_plane(plane.byteOffset, ptr(x), ptr(w), ptr(bias), geom, r, +(b !== padded), s);
+    padded = b;
+    reluMaxPool2x2Plane(y, indices, r * planeY, plane, pool);
+  }
 }

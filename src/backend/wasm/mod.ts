@@ -18,6 +18,7 @@ import type { TsStorage } from "../ts/_types.ts";
 import { tsBackend } from "../ts/fast.ts";
 import { gemmBatch } from "../ts/gemm.ts";
 import { setFromHost } from "../ts/storage.ts";
+import { isMaxPool2x2 } from "../ts/pool2d_fast.ts";
 import { convParams } from "../ts/_kernels.ts";
 import { alloc, free, heapAllocOrNull, inSharedHeap, overwritten, readable } from "../ts/_alloc.ts";
 import { numThreads, runSplit } from "../ts/_threads.ts";
@@ -55,7 +56,7 @@ function scratchFor(parts: number, slotFloats: number): Float32Array | null {
 function inHeap(ops: Float32Array[], outputs: number, kernel: (ops: Float32Array[]) => void): boolean {
   const moved = ops.map((a) => {
     if (a.length === 0 || inSharedHeap(a)) return a;
-    const copy = heapAllocOrNull("float32", a.length) as Float32Array | null;
+    const copy = heapAllocOrNull(a instanceof Int32Array ? "int32" : "float32", a.length) as Float32Array | null;
     copy?.set(a);
     return copy;
   });
@@ -168,6 +169,39 @@ export const wasmBackend: Required<Backend<TsStorage>> = {
     const ops = [y, x, w, bias ?? EMPTY] as Float32Array[];
     const units = isDirectConv3x3(convParams(g)) ? g.n * g.k : g.n; // (sample, out channel) pairs, or samples
     if (!conv("wasmConv2dForward", ops, g, units)) tsBackend.conv2dForward(y, x, w, bias, g);
+  },
+  conv2dReluMaxPool2dForward(y, idx, x, w, bias, g, pool) {
+    const params = convParams(g);
+    if (!isF32(y, x, w, bias) || !isDirectConv3x3(params) || !isMaxPool2x2(pool)) {
+      return tsBackend.conv2dReluMaxPool2dForward.call(this, y, idx, x, w, bias, g, pool); // through this.conv2dForward
+    }
+    readable(x), readable(w), readable(bias);
+    overwritten(y, pool.n * pool.c * pool.oh * pool.ow);
+    overwritten(idx, pool.n * pool.c * pool.oh * pool.ow);
+    // Per thread: the convolution's scratch, then one output plane (16-float aligned).
+    const geom = heapAllocOrNull("int32", 16) as Int32Array | null;
+    if (geom === null) return tsBackend.conv2dReluMaxPool2dForward.call(this, y, idx, x, w, bias, g, pool);
+    geom.set(params);
+    const slotFloats = wasmKernels().conv3x3_scratch_floats(geom.byteOffset) + Math.ceil(g.oh * g.ow / 16) * 16;
+    free(geom);
+    const total = g.n * g.k, flopsPerUnit = 2 * g.oh * g.ow * g.c * 9;
+    const parts = partsOf(total, Math.max(1, Math.ceil(GRAIN_FLOPS / flopsPerUnit)));
+    const scratch = scratchFor(parts, slotFloats);
+    const ops = [y, idx, x, w, bias ?? EMPTY] as Float32Array[];
+    const run = (h: Float32Array[]) =>
+      runSplit(
+        "wasmConv3x3ReluMaxPool2x2",
+        [...h, scratch!],
+        [...params, pool.oh, pool.ow, parts, total],
+        total,
+        Math.floor(total / parts),
+      );
+    try {
+      if (scratch !== null && inHeap(ops, 2, run)) return;
+    } finally {
+      if (scratch !== null) free(scratch);
+    }
+    tsBackend.conv2dReluMaxPool2dForward.call(this, y, idx, x, w, bias, g, pool);
   },
   conv2dBackwardInput(dx, dy, w, g) {
     if (!isF32(dx, dy, w)) return tsBackend.conv2dBackwardInput(dx, dy, w, g);
