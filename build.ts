@@ -48,8 +48,14 @@ import whereCu from "./native/src/where.cu" with { type: "text" };
 import cudaEmuH from "./native/emu/cuda_emu.h" with { type: "text" };
 import emuInternalH from "./native/emu/emu_internal.h" with { type: "text" };
 import fibersCpp from "./native/emu/fibers.cpp" with { type: "text" };
+import orderCpp from "./native/emu/order.cpp" with { type: "text" };
+import racecheckCpp from "./native/emu/racecheck.cpp" with { type: "text" };
 import reportCpp from "./native/emu/report.cpp" with { type: "text" };
 import emuRuntimeCpp from "./native/emu/runtime.cpp" with { type: "text" };
+import sanitizeCpp from "./native/emu/sanitize.cpp" with { type: "text" };
+import sanitizeH from "./native/emu/sanitize.h" with { type: "text" };
+import sharedCpp from "./native/emu/shared.cpp" with { type: "text" };
+import synccheckCpp from "./native/emu/synccheck.cpp" with { type: "text" };
 
 /**
  * Every file the native build reads, by its path in the package: the ops table, the C ABI header,
@@ -86,8 +92,14 @@ export const NATIVE_SOURCES: Readonly<Record<string, string>> = Object.freeze({
   "native/emu/cuda_emu.h": cudaEmuH,
   "native/emu/emu_internal.h": emuInternalH,
   "native/emu/fibers.cpp": fibersCpp,
+  "native/emu/order.cpp": orderCpp,
+  "native/emu/racecheck.cpp": racecheckCpp,
   "native/emu/report.cpp": reportCpp,
   "native/emu/runtime.cpp": emuRuntimeCpp,
+  "native/emu/sanitize.cpp": sanitizeCpp,
+  "native/emu/sanitize.h": sanitizeH,
+  "native/emu/shared.cpp": sharedCpp,
+  "native/emu/synccheck.cpp": synccheckCpp,
 });
 
 /** Options of {@linkcode buildNativeLibrary}. */
