@@ -3,7 +3,7 @@
 // The image is copied once per sample into a zero-bordered scratch plane, and each f32x4 of 4 adjacent
 // outputs takes 9 unaligned loads and 9 multiplies and adds. No packing: im2col + GEMM (conv2d.c) spends
 // about as long packing im2col as multiplying when there are 64 or fewer out channels, and measured
-// 2–5× slower than this at 1 to 64 channels (28×28 and 56×56).
+// 1.7–3× slower than this at 8, 16 and 64 input channels (28×28, 32 out channels).
 //
 // Napkin math (seed conv1, batch 10): 10 · 16 · 784 · 9 · 2 = 2.26 MFLOP each way. Per 4 outputs and
 // input channel: 9 loads, 9 mul, 9 add, plus the accumulator's load and store: about 30 instructions for
