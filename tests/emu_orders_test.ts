@@ -252,9 +252,10 @@ const CASES: Case[] = [
   ),
   poolCase(pool(2, 16, 28, 28, 2, 2, 0)),
   poolCase(pool(2, 3, 7, 9, 3, 2, 1)),
-  reduceCase(5, 1000, 1), // rows: a block per row
-  reduceCase(3, 37, 67), // columns
-  reduceCase(1, 70000, 1), // one long row
+  reduceCase(5, 1000, 1), // rows: a warp per row
+  reduceCase(3, 100, 67), // columns: a tile of columns per block, partial sums in shared memory
+  reduceCase(3, 37, 67), // short columns: a thread per output
+  reduceCase(1, 70000, 1), // one long row: a block, warp sums in shared memory
   xentCase(67, 10),
   xentCase(5, 1000),
   optimizerCase(),

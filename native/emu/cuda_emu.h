@@ -4,17 +4,24 @@
  * warp ops, the runtime API) in one header, as <cuda_runtime.h> is one.
  *
  * Included by native/src/common.h when building with g++ -DCN_EMULATION (libconvnet_emu.so),
- * in place of <cuda_runtime.h>. Implemented by fibers.cpp, report.cpp and runtime.cpp.
+ * in place of <cuda_runtime.h>. Implemented by fibers.cpp (launches), order.cpp, shared.cpp,
+ * report.cpp, synccheck.cpp, runtime.cpp, and in the sanitizer builds sanitize.cpp and racecheck.cpp.
  *
  * Model
  * - A launch runs synchronously: blocks one after another (x fastest, then y, then z); inside a
  *   block every thread is a fiber. A thread runs until it finishes or reaches __syncthreads() or a
  *   warp op (__shfl_*_sync, __syncwarp, votes); only there do threads switch. So memory is always
- *   coherent, atomics are trivially atomic, and __shared__ (= static) arrays are per-block storage.
+ *   coherent, atomics are trivially atomic, and __shared__ (= static) arrays are per-block storage,
+ *   filled with 0xff bytes at the start of every block (shared.cpp), as a card's is garbage.
+ * - That order (thread 0 first, block (0,0,0) first) is `forward`; CN_EMU_ORDER=reverse or
+ *   random:SEED, or cn_emu_set_order() below, runs threads and blocks in another (order.cpp): a
+ *   kernel whose result depends on the order has a missing barrier or a race.
  * - Warps are 32 consecutive linear thread ids (x + y*Dx + z*Dx*Dy), as on the GPU.
  * - A barrier that can never complete (a thread exits or waits elsewhere while others wait at
  *   __syncthreads(); a lane missing from a warp op) is a kernel bug: the emulator prints the kernel,
- *   its grid and block, and which threads wait where, then aborts.
+ *   its grid and block, and which threads wait where, then aborts. So do threads at different
+ *   __syncthreads() calls and lanes of a warp at different warp ops, compared by call site
+ *   (synccheck: synccheck.cpp).
  * - Warp ops need a mask that covers every lane of the warp (common.h's rule: full-warp). A lane
  *   that does not exist (the tail warp of a block whose size is not a multiple of 32) reads as
  *   all-ones bits (NaN as a float, -1 as an int) so that a kernel relying on it fails loudly.
@@ -28,7 +35,8 @@
  * Limits: no dynamic (extern) shared memory, no dynamic parallelism, no partial-warp masks, no
  * cooperative groups, no textures; one device; streams and events are synchronous stand-ins.
  * Environment: CN_EMU_MEMORY_MB (device memory size; default half the host's RAM),
- * CN_EMU_STACK_KB (fiber stack size, default 64), CN_EMU_POISON (default 1).
+ * CN_EMU_STACK_KB (fiber stack size, default 64), CN_EMU_POISON (default 1: device and shared
+ * memory), CN_EMU_ORDER (forward, reverse or random:SEED; read at each launch).
  */
 #ifndef CN_CUDA_EMU_H
 #define CN_CUDA_EMU_H

@@ -13,6 +13,8 @@
  * across blocks and launches). Warps resume first when their op completes (cache locality).
  * If nothing is ready, nothing is left to start and some thread has not finished, the block is
  * deadlocked: a kernel bug, reported with the waiting threads' sites, then abort().
+ * That is the `forward` order; in the others (order.cpp) blocks run, threads start, and waiting
+ * threads resume after a barrier or warp op (the last to arrive included) in a permuted order.
  *
  * Switching is a hand-written x86-64 routine (callee-saved registers + stack pointer, about a
  * dozen instructions); other architectures use <ucontext.h> (slower: a syscall per switch).
@@ -246,9 +248,7 @@ void reset_block() {
 inline bool advance_block() {
   if (++S.block_linear >= S.nblocks) return false;
   uint3 &b = g_block_idx;
-  if (S.order != ORDER_FORWARD) {
-    /* reset_block places the block */
-  } else if (++b.x == S.grid.x) {
+  if (S.order == ORDER_FORWARD && ++b.x == S.grid.x) { /* other orders: reset_block places the block */
     b.x = 0;
     if (++b.y == S.grid.y) {
       b.y = 0;
@@ -317,7 +317,7 @@ int block_barrier(const char *file, int line, int kind, int pred) {
   if (++S.bar_arrived == S.T) {
     for (int i = 0; i < S.T; i++) {
       if (i != t && !same_site(S.site[i], file, line, kind))
-        report("threads wait at different __syncthreads() calls", t, file, line, kind, S_WAIT_BLOCK);
+        report("synccheck: threads wait at different __syncthreads() calls", t, file, line, kind, S_WAIT_BLOCK);
     }
     int acc = S.bar_acc;
     S.bar_result[gen & 1] = kind == BAR_COUNT ? acc : kind == BAR_AND ? (acc == S.T) : kind == BAR_OR ? (acc > 0) : 0;
@@ -333,9 +333,8 @@ int block_barrier(const char *file, int line, int kind, int pred) {
           push_back(i);
         }
       }
-    } else {
-      /* Every thread, this one included, resumes in the launch's order. */
-      int perm[MAX_T];
+    } else { /* every thread, this one included, resumes in the launch's order */
+      int *perm = S.perm; /* every thread has started: the start order is free (and off the fiber stack) */
       order_threads(perm, S.T, S.block_lin, S.bar_gen);
       for (int i = 0; i < S.T; i++) {
         S.state[perm[i]] = S_READY;
@@ -376,8 +375,7 @@ uint64_t warp_op(const char *file, int line, int kind, unsigned mask, uint64_t b
           S.state[base + l] = S_READY;
           push_front(base + l);
         }
-    } else {
-      /* The warp resumes next, every lane (this one included) in the launch's order. */
+    } else { /* the warp resumes next, every lane (this one included) in the launch's order */
       int perm[32];
       order_threads(perm, W.n, S.block_lin, ((uint64_t)(t >> 5) << 32) ^ W.gen);
       for (int i = W.n - 1; i >= 0; i--) {
