@@ -266,10 +266,11 @@ static inline void __stwb(T *p, T v) { *p = v; }
    not race with other atomics: it is kept out of the instrumentation and told to racecheck.cpp. */
 #if defined(__SANITIZE_THREAD__)
 namespace cn_emu {
-CN_EMU_API void race_atomic(const void *p, size_t n);
+CN_EMU_API void race_atomic(const void *p, size_t n, const void *pc);
 }
-#define CN_EMU_ATOMIC_FN static inline __attribute__((no_sanitize_thread))
-#define CN_EMU_ATOMIC_NOTE(p) ::cn_emu::race_atomic((p), sizeof(*(p)))
+/* not inlined into the instrumented kernel (different sanitizer settings): the return address is the kernel's */
+#define CN_EMU_ATOMIC_FN static inline __attribute__((no_sanitize_thread, noinline))
+#define CN_EMU_ATOMIC_NOTE(p) ::cn_emu::race_atomic((p), sizeof(*(p)), __builtin_return_address(0))
 #else
 #define CN_EMU_ATOMIC_FN static inline
 #define CN_EMU_ATOMIC_NOTE(p) ((void)0)

@@ -127,6 +127,9 @@ CN_EMU_API void race_block_start();
 CN_EMU_API void race_block_barrier();
 /* After a launch: prints the hazards its blocks recorded (symbolized on the launching stack). */
 CN_EMU_API void race_launch_end();
+/* An atomic on `n` bytes at `p` by the running thread, called from code address `pc` (cuda_emu.h's
+   atomics in the racecheck build). */
+CN_EMU_API void race_atomic(const void *p, size_t n, const void *pc);
 
 /* ---------------------------------------------------------------- report.cpp */
 

@@ -119,6 +119,7 @@ void note_access(const void *p, int n, bool write, bool atomic, const void *pc) 
         c.r2_t = (uint16_t)t, c.r2_ws = ws, c.r2_pc = pc;
       }
     } else {
+      if (atomic && c.init != blk) record(UNINIT, NONE, nullptr, pc, a, n); /* an atomic reads the old value */
       if (c.w_epoch == g_epoch && !ordered(c.w_t, c.w_ws, t, ws) && !(atomic && c.w_atomic))
         record(WAW, c.w_t, c.w_pc, pc, a, n);
       if (c.r_epoch == g_epoch) {
@@ -206,8 +207,8 @@ void race_launch_end() {
   fflush(stderr);
 }
 
-void race_atomic(const void *p, size_t n) {
-  if (g_race_on) note_access(p, (int)n, true, true, __builtin_return_address(0));
+void race_atomic(const void *p, size_t n, const void *pc) {
+  if (g_race_on) note_access(p, (int)n, true, true, pc);
 }
 
 }  // namespace cn_emu
