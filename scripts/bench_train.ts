@@ -8,7 +8,8 @@
  * Each measurement trains a fresh `Net` with Adadelta (lr 1.0) on normalized MNIST batches
  * (DataLoader, shuffled): `warmup` untimed steps, then `ceil(samples / batch)` timed steps
  * (zero_grad, forward, cross-entropy, backward, step), ending with a read of the loss (which
- * synchronizes a GPU). Rows:
+ * synchronizes a GPU). On CUDA the native library's counters give each row its launches, graph
+ * launches, stream operations (launches + copies + memsets), syncs and bytes copied per step. Rows:
  *
  * - convnet's CPU backends (`--cpu`: WebAssembly SIMD and the TypeScript loops) on 1 thread and on
  *   `--threads` (default: all cores);
@@ -35,6 +36,7 @@ import { cpu, type Device, device } from "../src/backend/device.ts";
 import { getNumThreads, setNumThreads } from "../src/backend/ts/mod.ts";
 import { chooseCpuBackend } from "../src/backend/wasm/select.ts";
 import { dirname, fromFileUrl, join } from "../src/_path.ts";
+import type { CudaStats } from "../src/backend/cuda/mod.ts";
 
 /** One measurement: a system at a batch size. */
 export interface BenchRow {
@@ -56,6 +58,22 @@ export interface BenchRow {
   convnetRatio: number | null;
   /** Anything worth knowing (SIMD, BLAS, ...). */
   notes?: string;
+  /** CUDA rows: kernel launches per timed step (the native library's counters, `cn_stats`). */
+  launchesPerStep?: number;
+  /** CUDA rows: CUDA graph launches per step. */
+  graphLaunchesPerStep?: number;
+  /** CUDA rows: waits for the stream per step (the window's final loss read counts one). */
+  syncsPerStep?: number;
+  /** CUDA rows: launches + copies + memsets per step: what the host asks of the card. */
+  streamOpsPerStep?: number;
+  /** CUDA rows: host-to-device bytes per step. */
+  h2dBytesPerStep?: number;
+  /** CUDA rows: device-to-host bytes per step. */
+  d2hBytesPerStep?: number;
+  /** CUDA rows: device-to-device bytes per step. */
+  d2dBytesPerStep?: number;
+  /** CUDA rows: driver allocations (`cudaMalloc`) per step: 0 once the caching allocator is warm. */
+  driverAllocsPerStep?: number;
 }
 
 const USAGE = `usage: deno run -A scripts/bench_train.ts [options]
@@ -145,7 +163,7 @@ function timeTraining(
   ds: ImageDataset,
   batchSize: number,
   o: { samples: number; warmup: number; unfused?: boolean },
-): { steps: number; seconds: number; lastLoss: number } {
+): { steps: number; seconds: number; lastLoss: number; counts: Partial<BenchRow> } {
   manualSeed(1);
   const model = new Net().to(dev);
   const opt = new Adadelta(model.parameters(), { lr: 1.0 });
@@ -161,9 +179,12 @@ function timeTraining(
   let batches = loader[Symbol.iterator]();
   let last: Tensor | null = null;
   let start = 0;
+  const readStats = (dev as { stats?: () => CudaStats }).stats;
+  let before: CudaStats | null = null;
   for (let i = 0; i < o.warmup + steps; i++) {
     if (i === o.warmup) {
       last?.item(); // wait for the warm-up (on a GPU)
+      before = readStats ? readStats() : null;
       start = performance.now();
     }
     let next = batches.next();
@@ -184,7 +205,23 @@ function timeTraining(
   const lastLoss = last!.item();
   const seconds = (performance.now() - start) / 1000;
   last!.dispose();
-  return { steps, seconds, lastLoss };
+  return { steps, seconds, lastLoss, counts: before && readStats ? perStep(before, readStats(), steps) : {} };
+}
+
+/** The CUDA counters' difference over `steps` steps, per step. */
+function perStep(a: CudaStats, b: CudaStats, steps: number): Partial<BenchRow> {
+  const d = (k: keyof CudaStats) => (b[k] - a[k]) / steps;
+  return {
+    launchesPerStep: d("launches"),
+    graphLaunchesPerStep: d("graphLaunches"),
+    syncsPerStep: d("syncs"),
+    streamOpsPerStep: d("launches") + d("graphLaunches") + d("h2dCopies") + d("d2hCopies") + d("d2dCopies") +
+      d("memsets"),
+    h2dBytesPerStep: d("h2dBytes"),
+    d2hBytesPerStep: d("d2hBytes"),
+    d2dBytesPerStep: d("d2dBytes"),
+    driverAllocsPerStep: d("driverAllocs"),
+  };
 }
 
 function row(system: string, threads: number | null, batchSize: number, steps: number, seconds: number): BenchRow {
@@ -266,6 +303,10 @@ const loadAvg = () => readText("/proc/loadavg").split(" ").slice(0, 3).join(" ")
 
 function printTable(rows: BenchRow[]): void {
   const head = ["system", "threads", "batch", "samples/s", "ms/step", "convnet ÷ this"];
+  // The CUDA counters per step, when a row has them.
+  const counted = rows.some((r) => r.launchesPerStep !== undefined);
+  const num = (v: number | undefined, digits = 2) => v === undefined ? "" : String(Number(v.toFixed(digits)));
+  if (counted) head.push("launches", "graphs", "stream ops", "syncs", "H2D B", "D2H B", "D2D B");
   const cells = rows.map((r) => [
     r.system,
     r.threads === null ? "gpu" : String(r.threads),
@@ -273,6 +314,17 @@ function printTable(rows: BenchRow[]): void {
     r.samplesPerSec.toFixed(0),
     r.msPerStep.toFixed(2),
     r.convnetRatio === null ? "" : `${r.convnetRatio.toFixed(2)}×`,
+    ...(counted
+      ? [
+        num(r.launchesPerStep),
+        num(r.graphLaunchesPerStep),
+        num(r.streamOpsPerStep),
+        num(r.syncsPerStep, 3),
+        num(r.h2dBytesPerStep, 1),
+        num(r.d2hBytesPerStep, 1),
+        num(r.d2dBytesPerStep, 1),
+      ]
+      : []),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c: string[]) => c.map((s, i) => (i === 0 ? s.padEnd(widths[i]) : s.padStart(widths[i]))).join("  ");
@@ -328,7 +380,7 @@ if (import.meta.main) {
   if (gpu && gpu !== cpu) {
     for (const bs of o.batchSizes) {
       const t = timeTraining(gpu, ds, bs, o);
-      add(row(`convnet ${gpu.backend.name}`, null, bs, t.steps, t.seconds));
+      add({ ...row(`convnet ${gpu.backend.name}`, null, bs, t.steps, t.seconds), ...t.counts });
     }
   }
 

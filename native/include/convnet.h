@@ -55,6 +55,10 @@ int cn_init(void);
 int cn_device_info(char *buf, int32_t buf_len);
 /* Waits for all queued work; reports asynchronous kernel errors. */
 int cn_synchronize(void);
+/* JSON of the counters since the library was loaded (take differences): {"launches", "graphLaunches",
+   "syncs" (waits for the stream), "h2dCopies", "h2dBytes", "d2hCopies", "d2hBytes", "d2dCopies",
+   "d2dBytes", "memsets", "memsetBytes", "driverAllocs", "driverAllocBytes", "driverFrees"}. */
+int cn_stats(char *buf, int32_t buf_len);
 
 /* ---- device memory (a caching allocator: freed blocks are kept for reuse) ---- */
 

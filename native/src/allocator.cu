@@ -80,6 +80,7 @@ int release_cached(Cache &c) {
   int st = cn_cuda_status(cudaStreamSynchronize(cn_stream()), "empty_cache: waiting for the stream");
   if (st) return st;
   for (auto &kv : c.idle) {
+    cn_count(CN_COUNT_DRIVER_FREE, 0);
     int fs = cn_cuda_status(cudaFree(kv.first), "empty_cache: cudaFree");
     if (fs && !st) st = fs;
   }
@@ -148,6 +149,7 @@ extern "C" int cn_alloc(void **ptr, int64_t bytes) {
       }
     }
     CN_TRY(cn_cuda_status(err, "alloc: cudaMalloc"));
+    cn_count(CN_COUNT_DRIVER_ALLOC, size);
     c.live[p] = size;
     c.in_use += size;
   }

@@ -47,6 +47,25 @@ int cn_cuda_status(cudaError_t err, const char *what);
 int cn_launch_status(const char *what);
 #define CN_CHECK_LAUNCH(what) cn_launch_status(what)
 
+/* The counters cn_stats reports (runtime.cu): every kernel launch (counted by CN_CHECK_LAUNCH), graph
+   launch, wait for the stream, copy by direction with its bytes, memset, and driver allocation. */
+enum cn_counter {
+  CN_COUNT_LAUNCH = 0,
+  CN_COUNT_GRAPH_LAUNCH,
+  CN_COUNT_SYNC,
+  CN_COUNT_H2D,
+  CN_COUNT_D2H,
+  CN_COUNT_D2D,
+  CN_COUNT_MEMSET,
+  CN_COUNT_DRIVER_ALLOC,
+  CN_COUNT_DRIVER_FREE,
+  CN_COUNTERS
+};
+/* Adds one event of `counter` carrying `bytes` (0 where bytes mean nothing). Thread-safe. */
+void cn_count(int counter, int64_t bytes);
+/* cudaMemsetAsync on the library's stream, counted; the status names `what` on failure. */
+int cn_memset(void *ptr, int value, int64_t bytes, const char *what);
+
 /* Returns from the calling function when `expr` yields a non-zero status. */
 #define CN_TRY(expr)           \
   do {                         \

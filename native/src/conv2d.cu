@@ -648,7 +648,7 @@ extern "C" int cn_conv2d_backward_weight(float *dw, const float *dy, const float
   CN_REQUIRE(dw && (g.N == 0 || (dy && x)), "conv2d_backward_weight: %s is NULL", !dw ? "dw" : !dy ? "dy" : "x");
   const int64_t len = (int64_t)g.K * g.R;
   if (g.N == 0) /* a sum over an empty batch */
-    return cn_cuda_status(cudaMemsetAsync(dw, 0, len * sizeof(float), cn_stream()), "conv2d_backward_weight: memset");
+    return cn_memset(dw, 0, len * (int64_t)sizeof(float), "conv2d_backward_weight: memset");
   if (g.R <= 32) {
     /* splits over the N*oh*ow positions: about 2 waves of blocks, each thread >= 8 positions */
     const int MC = g.R <= 16 ? 4 : 2;
@@ -692,7 +692,7 @@ extern "C" int cn_conv2d_backward_bias(float *db, const float *dy, const cn_conv
   CN_TRY(make_geo(&g, "conv2d_backward_bias", geom));
   CN_REQUIRE(db && (g.N == 0 || dy), "conv2d_backward_bias: %s is NULL", !db ? "db" : "dy");
   if (g.N == 0) /* a sum over an empty batch */
-    return cn_cuda_status(cudaMemsetAsync(db, 0, g.K * sizeof(float), cn_stream()), "conv2d_backward_bias: memset");
+    return cn_memset(db, 0, g.K * (int64_t)sizeof(float), "conv2d_backward_bias: memset");
   /* splits over the N*oh*ow positions: about 2 waves of blocks, each >= 4096 values (16 per thread) */
   int64_t splits = (kTwoWaves + g.K - 1) / g.K;
   const int64_t most = (g.P + 4095) / 4096;

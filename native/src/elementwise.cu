@@ -253,7 +253,7 @@ extern "C" int cn_fill(int32_t dtype, void *out, double value, int64_t n) {
   const int64_t bytes = n * cn_dtype_bytes(dtype);
   if (dtype == CN_I64) {
     const int64_t v = to_int64(value);
-    if (v == 0) return cn_cuda_status(cudaMemsetAsync(out, 0, (size_t)bytes, cn_stream()), "cn_fill: memset");
+    if (v == 0) return cn_memset(out, 0, (int64_t)bytes, "cn_fill: memset");
     auto k = fill_kernel<int64_t>;
     CN_LAUNCH(k, cn_blocks(n, EW_THREADS), EW_THREADS, (int64_t *)out, v, n);
     return CN_CHECK_LAUNCH("cn_fill: int64");
@@ -269,7 +269,7 @@ extern "C" int cn_fill(int32_t dtype, void *out, double value, int64_t n) {
     if (t < 0) t += 4294967296.0;
     bits = (uint32_t)t;
   }
-  if (bits == 0) return cn_cuda_status(cudaMemsetAsync(out, 0, (size_t)bytes, cn_stream()), "cn_fill: memset");
+  if (bits == 0) return cn_memset(out, 0, (int64_t)bytes, "cn_fill: memset");
   if (aligned16(out)) {
     CN_LAUNCH(fill4_kernel, cn_blocks((n + 3) / 4, EW_THREADS), EW_THREADS, (uint32_t *)out, bits, n);
   } else {

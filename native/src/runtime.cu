@@ -58,6 +58,21 @@ static cudaError_t g_simulated_fault = cudaSuccess;
 #endif
 /* ------------------------------------------------------------------ helpers of common.h */
 
+/* Event counts and bytes per counter (enum cn_counter), read by cn_stats. */
+static std::atomic<int64_t> g_count[CN_COUNTERS];
+static std::atomic<int64_t> g_count_bytes[CN_COUNTERS];
+
+void cn_count(int counter, int64_t bytes) {
+  if (counter < 0 || counter >= CN_COUNTERS) return;
+  g_count[counter].fetch_add(1, std::memory_order_relaxed);
+  if (bytes) g_count_bytes[counter].fetch_add(bytes, std::memory_order_relaxed);
+}
+
+int cn_memset(void *ptr, int value, int64_t bytes, const char *what) {
+  cn_count(CN_COUNT_MEMSET, bytes);
+  return cn_cuda_status(cudaMemsetAsync(ptr, value, (size_t)bytes, cn_stream()), what);
+}
+
 int cn_fail(int status, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
@@ -100,6 +115,7 @@ static void note_launch(const char *what) {
 
 /* Waits for the stream; a success forgets the launches. */
 static cudaError_t wait_stream(void) {
+  cn_count(CN_COUNT_SYNC, 0);
   cudaError_t err = cudaStreamSynchronize(g_stream);
 #ifdef CN_EMULATION
   if (err == cudaSuccess) err = g_simulated_fault;
@@ -151,6 +167,7 @@ static int check_kernel_errors(void);
 int cn_launch_status(const char *what) {
   const cudaError_t err = cudaGetLastError();
   if (err != cudaSuccess) return cn_cuda_status(err, what);
+  cn_count(CN_COUNT_LAUNCH, 0);
   note_launch(what);
   if (!g_sync_each) return CN_OK;
   const cudaError_t fault = wait_stream();
@@ -166,12 +183,13 @@ int cn_launch_status(const char *what) {
 static int check_kernel_errors(void) {
   if (!g_error_armed.exchange(false)) return CN_OK;
   int32_t rec[4] = {0, 0, 0, 0};
+  cn_count(CN_COUNT_D2H, sizeof rec);
   CN_TRY(cn_cuda_status(cudaMemcpyAsync(rec, g_error_slot, sizeof rec, cudaMemcpyDeviceToHost, g_stream),
                         "reading the kernel error record"));
   const cudaError_t err = wait_stream();
   if (err != cudaSuccess) return async_failure(err, "reading the kernel error record");
   if (rec[0] == CN_KE_NONE) return CN_OK;
-  CN_TRY(cn_cuda_status(cudaMemsetAsync(g_error_slot, 0, sizeof rec, g_stream), "clearing the kernel error record"));
+  CN_TRY(cn_memset(g_error_slot, 0, sizeof rec, "clearing the kernel error record"));
   /* {code, limit, value, INT32_MAX + 1 - position}: see cn_record_kernel_error in common.h */
   const int32_t limit = rec[1], value = rec[2], position = (int32_t)((uint32_t)INT32_MAX + 1u - (uint32_t)rec[3]);
   switch (rec[0]) {
@@ -386,11 +404,13 @@ extern "C" int cn_synchronize(void) {
 /* From pageable host memory the copy returns once `src` is staged: the caller may reuse it at once. */
 extern "C" int cn_memcpy_h2d(void *dst, const void *src, int64_t bytes) {
   CN_COPY_ARGS("memcpy_h2d", dst, src, bytes);
+  cn_count(CN_COUNT_H2D, bytes);
   return cn_cuda_status(cudaMemcpyAsync(dst, src, (size_t)bytes, cudaMemcpyHostToDevice, g_stream), "memcpy_h2d");
 }
 
 extern "C" int cn_memcpy_d2h(void *dst, const void *src, int64_t bytes) {
   CN_COPY_ARGS("memcpy_d2h", dst, src, bytes);
+  cn_count(CN_COUNT_D2H, bytes);
   cudaError_t err = cudaMemcpyAsync(dst, src, (size_t)bytes, cudaMemcpyDeviceToHost, g_stream);
   if (err == cudaSuccess) err = wait_stream();
   /* An invalid copy is its own error; anything else here comes from the kernels queued before it. */
@@ -403,6 +423,32 @@ extern "C" int cn_memcpy_d2h(void *dst, const void *src, int64_t bytes) {
 
 extern "C" int cn_memcpy_d2d(void *dst, const void *src, int64_t bytes) {
   CN_COPY_ARGS("memcpy_d2d", dst, src, bytes);
+  cn_count(CN_COUNT_D2D, bytes);
   return cn_cuda_status(cudaMemcpyAsync(dst, src, (size_t)bytes, cudaMemcpyDeviceToDevice, g_stream),
                         "memcpy_d2d");
+}
+
+/* ------------------------------------------------------------------ counters */
+
+extern "C" int cn_stats(char *buf, int32_t buf_len) {
+  CN_REQUIRE(buf != NULL, "stats: buf is NULL (expected a buffer of buf_len bytes)");
+  CN_REQUIRE(buf_len > 0, "stats: buf_len must be > 0, got %d", buf_len);
+  long long n[CN_COUNTERS], b[CN_COUNTERS];
+  for (int i = 0; i < CN_COUNTERS; i++) {
+    n[i] = (long long)g_count[i].load(std::memory_order_relaxed);
+    b[i] = (long long)g_count_bytes[i].load(std::memory_order_relaxed);
+  }
+  char json[512];
+  const int len = snprintf(json, sizeof json,
+                           "{\"launches\":%lld,\"graphLaunches\":%lld,\"syncs\":%lld,\"h2dCopies\":%lld,"
+                           "\"h2dBytes\":%lld,\"d2hCopies\":%lld,\"d2hBytes\":%lld,\"d2dCopies\":%lld,"
+                           "\"d2dBytes\":%lld,\"memsets\":%lld,\"memsetBytes\":%lld,\"driverAllocs\":%lld,"
+                           "\"driverAllocBytes\":%lld,\"driverFrees\":%lld}",
+                           n[CN_COUNT_LAUNCH], n[CN_COUNT_GRAPH_LAUNCH], n[CN_COUNT_SYNC], n[CN_COUNT_H2D],
+                           b[CN_COUNT_H2D], n[CN_COUNT_D2H], b[CN_COUNT_D2H], n[CN_COUNT_D2D], b[CN_COUNT_D2D],
+                           n[CN_COUNT_MEMSET], b[CN_COUNT_MEMSET], n[CN_COUNT_DRIVER_ALLOC],
+                           b[CN_COUNT_DRIVER_ALLOC], n[CN_COUNT_DRIVER_FREE]);
+  CN_REQUIRE(len < buf_len, "stats: buf_len %d is too small (expected at least %d bytes)", buf_len, len + 1);
+  memcpy(buf, json, (size_t)len + 1);
+  return CN_OK;
 }

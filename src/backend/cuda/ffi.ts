@@ -45,6 +45,13 @@ export const SYMBOLS = {
   },
   /** int cn_synchronize(void) */
   cn_synchronize: { parameters: [], result: "i32" },
+  cn_stats: {
+    parameters: [
+      "buffer", // char *buf: receives the counters as JSON
+      "i32", // int32_t buf_len
+    ],
+    result: "i32",
+  },
 
   // ---- device memory ----
   cn_alloc: {

@@ -61,6 +61,41 @@ export interface CudaDeviceInfo {
 }
 
 /**
+ * What the native library has done since it was loaded (`cn_stats`): take the difference of two
+ * readings to count a training step's work. A stream operation is a launch, a copy or a memset.
+ */
+export interface CudaStats {
+  /** Kernel launches. */
+  launches: number;
+  /** CUDA graph launches (a replayed step counts one). */
+  graphLaunches: number;
+  /** Waits for the stream: `synchronize()`, every device-to-host copy (`item()`, `toArray()`). */
+  syncs: number;
+  /** Host-to-device copies and their bytes. */
+  h2dCopies: number;
+  /** Bytes copied from the host to the device. */
+  h2dBytes: number;
+  /** Device-to-host copies (each one waits). */
+  d2hCopies: number;
+  /** Bytes copied from the device to the host. */
+  d2hBytes: number;
+  /** Device-to-device copies. */
+  d2dCopies: number;
+  /** Bytes copied within the device. */
+  d2dBytes: number;
+  /** `cudaMemsetAsync` calls (zero fills). */
+  memsets: number;
+  /** Bytes set by them. */
+  memsetBytes: number;
+  /** `cudaMalloc` calls of the caching allocator (a warm training loop makes none). */
+  driverAllocs: number;
+  /** Bytes asked of the driver. */
+  driverAllocBytes: number;
+  /** `cudaFree` calls (emptying the cache). */
+  driverFrees: number;
+}
+
+/**
  * The CUDA backend: a {@linkcode Backend} with every fused kernel of the contract, plus the
  * device-level calls that are not kernels.
  */
@@ -77,6 +112,8 @@ export interface CudaBackend extends Primitives<CudaStorage>, Required<FusedKern
   setMemoryLimit(bytes: number): void;
   /** `cn_device_info()`, parsed. */
   deviceInfo(): CudaDeviceInfo;
+  /** The library's counters since it was loaded (`cn_stats()`): see {@linkcode CudaStats}. */
+  stats(): CudaStats;
 }
 
 function numel(shape: readonly number[]): number {
@@ -510,6 +547,11 @@ export function createCudaBackend(library: CudaLibrary): CudaBackend {
       }
       check(sym.cn_set_memory_limit(BigInt(bytes)), "cn_set_memory_limit");
     },
+    stats() {
+      check(sym.cn_stats(infoBuf, infoBuf.length), "cn_stats");
+      const end = infoBuf.indexOf(0);
+      return JSON.parse(new TextDecoder().decode(infoBuf.subarray(0, end))) as CudaStats;
+    },
     deviceInfo() {
       check(sym.cn_device_info(infoBuf, infoBuf.length), "cn_device_info");
       const end = infoBuf.indexOf(0);
@@ -532,6 +574,22 @@ export interface CudaDevice extends Device {
   readonly backend: CudaBackend;
   /** What the library says about the card. */
   readonly info: CudaDeviceInfo;
+  /**
+   * The native library's counters since it was loaded: launches, graph launches, syncs, copies by
+   * direction with bytes, memsets, driver allocations ({@linkcode CudaStats}). Subtract two
+   * readings to count what a span of code asked of the card.
+   *
+   * @example
+   * ```ts
+   * import { device } from "../device.ts";
+   * import type { CudaDevice } from "./mod.ts";
+   * const cuda = device("cuda") as CudaDevice;
+   * const before = cuda.stats();
+   * // ... a training step ...
+   * const launches = cuda.stats().launches - before.launches;
+   * ```
+   */
+  stats(): CudaStats;
 }
 
 function describe(info: CudaDeviceInfo, lib: CudaLibrary): string {
@@ -567,6 +625,7 @@ export function cudaDevice(lib: CudaLibrary): CudaDevice {
     info,
     description: describe(info, lib),
     memory: () => backend.memoryStats(),
+    stats: () => backend.stats(),
   };
 }
 
