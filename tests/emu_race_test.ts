@@ -46,11 +46,11 @@ Deno.test({
     const o = broken.output;
     assertMatch(
       o,
-      /^========= Error: Race reported between Write access by thread \(0,0,0\) at race_shared_neighbor\.cu:18 in left_diff_kernel \(racecheck, read-after-write\)$/m,
+      /^========= Error: Race reported between Write access by thread \(0,0,0\) at race_shared_neighbor\.cu:20 in left_diff_kernel \(racecheck, read-after-write\)$/m,
     );
     assertMatch(
       o,
-      /^========= {5}and Read access by thread \(1,0,0\) at race_shared_neighbor\.cu:22 in left_diff_kernel/m,
+      /^========= {5}and Read access by thread \(1,0,0\) at race_shared_neighbor\.cu:24 in left_diff_kernel/m,
     );
     assertMatch(
       o,
@@ -94,7 +94,7 @@ Deno.test({
     assertEquals([broken.errors, broken.code], [1, 1], broken.output);
     const o = broken.output;
     assertMatch(o, /^========= Uninitialized __shared__ memory read of size 4 bytes \(initcheck\)$/m);
-    assertMatch(o, /^========= {5}at shared_uninit_stale\.cu:26 in scale_kernel$/m);
+    assertMatch(o, /^========= {5}at shared_uninit_stale\.cu:28 in scale_kernel$/m);
     assertMatch(
       o,
       /^========= {5}Address 0x[0-9a-f]+ is __shared__ scale_kernel\(float\*, float const\*, int\)::scale \+ \d+, 4 bytes$/m,
@@ -121,8 +121,8 @@ Deno.test({
     );
     assertMatch(o, /^========= {5}in kernel warp_sum_kernel .* in block \(0,0,0\)$/m);
     assertMatch(o, /^========= {5}warp 0 \(linear thread ids 0-31, first threadIdx \(0,0,0\)\):$/m);
-    assertMatch(o, /^========= {7}16 lanes at __shfl_xor_sync\(\) \(\S*sync_divergent_shfl\.cu:19\): lanes 0-15$/m);
-    assertMatch(o, /^========= {7}16 lanes at __shfl_xor_sync\(\) \(\S*sync_divergent_shfl\.cu:21\): lanes 16-31$/m);
+    assertMatch(o, /^========= {7}16 lanes at __shfl_xor_sync\(\) \(\S*sync_divergent_shfl\.cu:21\): lanes 0-15$/m);
+    assertMatch(o, /^========= {7}16 lanes at __shfl_xor_sync\(\) \(\S*sync_divergent_shfl\.cu:23\): lanes 16-31$/m);
     await fixedIsClean("sync_divergent_shfl.cu", "synccheck");
   },
 });

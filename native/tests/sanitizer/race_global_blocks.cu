@@ -9,6 +9,8 @@
  *
  * -DFIXED: each block writes its own sum, and a second launch (launches run in order) adds them up.
  */
+#include <stdio.h>
+
 #include "../../src/common.h"
 
 #define THREADS 32

@@ -8,6 +8,8 @@
  *   deno task emu:run native/tests/sanitizer/race_shared_neighbor.cu --order reverse     (wrong values, exit 1)
  *   deno task emu:run native/tests/sanitizer/race_shared_neighbor.cu -D FIXED ...        (clean, exit 0)
  */
+#include <stdio.h>
+
 #include "../../src/common.h"
 
 #define THREADS 64

@@ -9,6 +9,8 @@
  *   deno task emu:run native/tests/sanitizer/shared_uninit_stale.cu --tool memcheck    (wrong values, exit 1)
  *   deno task emu:run native/tests/sanitizer/shared_uninit_stale.cu -D FIXED ...       (clean, exit 0)
  */
+#include <stdio.h>
+
 #include "../../src/common.h"
 
 #define THREADS 64

@@ -8,6 +8,8 @@
  *   deno task emu:run native/tests/sanitizer/sync_divergent_shfl.cu --tool synccheck   (error, exit 1)
  *   deno task emu:run native/tests/sanitizer/sync_divergent_shfl.cu -D FIXED --tool synccheck   (clean, exit 0)
  */
+#include <stdio.h>
+
 #include "../../src/common.h"
 
 __global__ void warp_sum_kernel(float *out, const float *x) {
