@@ -156,9 +156,24 @@ static void invoke_body(void *ctx) {
   (*static_cast<F *>(ctx))();
 }
 
+/* Stream capture (graph.cpp): while a capture is active, a launch is recorded (the body, holding
+   the kernel's arguments by value, is copied to the heap) instead of run; cudaGraphLaunch runs it. */
+CN_EMU_API bool capturing(void);
+CN_EMU_API void capture_launch(const char *name, const char *file, int line, dim3 grid, dim3 block,
+                               void (*fn)(void *), void *ctx, void (*destroy)(void *));
+
+template <class F>
+static void delete_body(void *ctx) {
+  delete static_cast<F *>(ctx);
+}
+
 template <class F>
 inline void launch(const char *name, const char *file, int line, dim3 grid, dim3 block, F &&body) {
   using B = typename std::remove_reference<F>::type;
+  if (capturing()) {
+    capture_launch(name, file, line, grid, block, &invoke_body<B>, new B(body), &delete_body<B>);
+    return;
+  }
   launch_erased(name, file, line, grid, block, &invoke_body<B>, const_cast<void *>(static_cast<const void *>(&body)));
 }
 
@@ -440,6 +455,9 @@ enum cudaError {
   cudaErrorAssert = 710,
   cudaErrorLaunchFailure = 719,
   cudaErrorNotSupported = 801,
+  cudaErrorStreamCaptureUnsupported = 900,
+  cudaErrorStreamCaptureInvalidated = 901,
+  cudaErrorStreamCaptureUnmatched = 903,
   cudaErrorUnknown = 999
 };
 typedef enum cudaError cudaError_t;
@@ -586,6 +604,34 @@ CN_EMU_API cudaError_t cudaEventSynchronize(cudaEvent_t event);
 CN_EMU_API cudaError_t cudaEventQuery(cudaEvent_t event);
 CN_EMU_API cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t end);
 CN_EMU_API cudaError_t cudaEventDestroy(cudaEvent_t event);
+
+/* ---- stream capture and graphs (graph.cpp): one capture at a time, of the kernel launches (on any
+   stream: CN_LAUNCH names none), memcpy/memset Async calls on the capturing stream, in order; a
+   graph is that list, replayed in order by cudaGraphLaunch. In the global mode, calls that are not
+   allowed during a capture on a card (cudaMalloc, cudaFree, synchronous copies and fills, waiting for
+   the stream or the device) fail with cudaErrorStreamCaptureUnsupported and invalidate the capture:
+   cudaStreamEndCapture then fails with cudaErrorStreamCaptureInvalidated. */
+enum cudaStreamCaptureMode {
+  cudaStreamCaptureModeGlobal = 0,
+  cudaStreamCaptureModeThreadLocal = 1,
+  cudaStreamCaptureModeRelaxed = 2
+};
+enum cudaStreamCaptureStatus {
+  cudaStreamCaptureStatusNone = 0,
+  cudaStreamCaptureStatusActive = 1,
+  cudaStreamCaptureStatusInvalidated = 2
+};
+typedef struct CUgraph_st *cudaGraph_t;
+typedef struct CUgraphExec_st *cudaGraphExec_t;
+CN_EMU_API cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mode);
+CN_EMU_API cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t *graph);
+CN_EMU_API cudaError_t cudaStreamIsCapturing(cudaStream_t stream, cudaStreamCaptureStatus *status);
+/* CUDA 11.4+ and 13 both have this signature (cudaGraphInstantiate's changed in 12.0). */
+CN_EMU_API cudaError_t cudaGraphInstantiateWithFlags(cudaGraphExec_t *exec, cudaGraph_t graph,
+                                                     unsigned long long flags);
+CN_EMU_API cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream);
+CN_EMU_API cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec);
+CN_EMU_API cudaError_t cudaGraphDestroy(cudaGraph_t graph);
 
 /* Kernel attributes have no effect here. */
 template <class K>

@@ -5,8 +5,11 @@
  * launches are in fibers.cpp. In the sanitizer build (-DCN_EMU_SANITIZE) device memory comes from
  * sanitize.cpp's arena instead of the heap, copies and fills record what they write, and a kernel's
  * invalid access makes the synchronising calls fail with cudaErrorIllegalAddress (sticky, as on a card).
+ * During a stream capture (graph.cpp) the calls a card refuses fail, and Async copies and fills on the
+ * capturing stream are recorded.
  */
 #include "emu_internal.h"
+#include "graph.h"
 #ifdef CN_EMU_SANITIZE
 #include "sanitize.h"
 #endif
@@ -110,6 +113,9 @@ const char *cudaGetErrorString(cudaError_t err) {
     case cudaErrorAssert: return "device-side assert triggered";
     case cudaErrorLaunchFailure: return "unspecified launch failure";
     case cudaErrorNotSupported: return "operation not supported";
+    case cudaErrorStreamCaptureUnsupported: return "operation not permitted when stream is capturing";
+    case cudaErrorStreamCaptureInvalidated: return "operation failed due to a previous error during capture";
+    case cudaErrorStreamCaptureUnmatched: return "capture was not initiated in this stream";
     case cudaErrorUnknown: return "unknown error";
   }
   return "unrecognized error code";
@@ -134,6 +140,9 @@ const char *cudaGetErrorName(cudaError_t err) {
     case cudaErrorAssert: return "cudaErrorAssert";
     case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
     case cudaErrorNotSupported: return "cudaErrorNotSupported";
+    case cudaErrorStreamCaptureUnsupported: return "cudaErrorStreamCaptureUnsupported";
+    case cudaErrorStreamCaptureInvalidated: return "cudaErrorStreamCaptureInvalidated";
+    case cudaErrorStreamCaptureUnmatched: return "cudaErrorStreamCaptureUnmatched";
     case cudaErrorUnknown: return "cudaErrorUnknown";
   }
   return "cudaErrorUnrecognized";
@@ -235,7 +244,10 @@ cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int device) 
   return cudaSuccess;
 }
 
-cudaError_t cudaDeviceSynchronize(void) { return device_lost(); }
+cudaError_t cudaDeviceSynchronize(void) {
+  if (capture_refuses("cudaDeviceSynchronize")) return fail(cudaErrorStreamCaptureUnsupported);
+  return device_lost();
+}
 cudaError_t cudaDeviceReset(void) { return cudaSuccess; }
 
 cudaError_t cudaRuntimeGetVersion(int *version) {
@@ -264,6 +276,7 @@ cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total_bytes) {
 cudaError_t cudaMalloc(void **ptr, size_t bytes) {
   if (!ptr) return fail(cudaErrorInvalidValue);
   *ptr = nullptr;
+  if (capture_refuses("cudaMalloc")) return fail(cudaErrorStreamCaptureUnsupported);
   if (bytes == 0) return cudaSuccess;
   std::lock_guard<std::mutex> lock(g_mem_mutex);
   size_t total = total_memory();
@@ -287,6 +300,7 @@ cudaError_t cudaMalloc(void **ptr, size_t bytes) {
 
 cudaError_t cudaFree(void *ptr) {
   if (!ptr) return cudaSuccess;
+  if (capture_refuses("cudaFree")) return fail(cudaErrorStreamCaptureUnsupported);
   std::lock_guard<std::mutex> lock(g_mem_mutex);
   auto it = g_allocs.find((uintptr_t)ptr);
   if (it == g_allocs.end()) {
@@ -323,6 +337,11 @@ cudaError_t cudaFreeHost(void *ptr) {
 }
 
 cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind) {
+  if (capture_refuses("cudaMemcpy")) return fail(cudaErrorStreamCaptureUnsupported);
+  return copy_now(dst, src, bytes, kind);
+}
+
+cudaError_t cn_emu::copy_now(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind) {
   if (bytes == 0) return cudaSuccess;
   if (!dst || !src) return fail(cudaErrorInvalidValue);
   cudaError_t e = cudaSuccess;
@@ -347,11 +366,18 @@ cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind 
   return cudaSuccess;
 }
 
-cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, cudaStream_t) {
+cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, cudaStream_t stream) {
+  cudaError_t recorded;
+  if (capture_records_copy(stream, dst, src, bytes, kind, &recorded)) return recorded ? fail(recorded) : recorded;
   return cudaMemcpy(dst, src, bytes, kind);
 }
 
 cudaError_t cudaMemset(void *ptr, int value, size_t bytes) {
+  if (capture_refuses("cudaMemset")) return fail(cudaErrorStreamCaptureUnsupported);
+  return set_now(ptr, value, bytes);
+}
+
+cudaError_t cn_emu::set_now(void *ptr, int value, size_t bytes) {
   if (bytes == 0) return cudaSuccess;
   if (cudaError_t e = check_device_range("cudaMemset", "destination", ptr, bytes)) return e;
   if (cudaError_t lost = device_lost()) return lost;
@@ -362,7 +388,9 @@ cudaError_t cudaMemset(void *ptr, int value, size_t bytes) {
   return cudaSuccess;
 }
 
-cudaError_t cudaMemsetAsync(void *ptr, int value, size_t bytes, cudaStream_t) {
+cudaError_t cudaMemsetAsync(void *ptr, int value, size_t bytes, cudaStream_t stream) {
+  cudaError_t recorded;
+  if (capture_records_set(stream, ptr, value, bytes, &recorded)) return recorded ? fail(recorded) : recorded;
   return cudaMemset(ptr, value, bytes);
 }
 
@@ -382,8 +410,14 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream) {
   return cudaSuccess;
 }
 
-cudaError_t cudaStreamSynchronize(cudaStream_t) { return device_lost(); }
-cudaError_t cudaStreamQuery(cudaStream_t) { return cudaSuccess; }
+cudaError_t cudaStreamSynchronize(cudaStream_t) {
+  if (capture_refuses("cudaStreamSynchronize")) return fail(cudaErrorStreamCaptureUnsupported);
+  return device_lost();
+}
+cudaError_t cudaStreamQuery(cudaStream_t) {
+  if (capture_refuses("cudaStreamQuery")) return fail(cudaErrorStreamCaptureUnsupported);
+  return cudaSuccess;
+}
 cudaError_t cudaStreamWaitEvent(cudaStream_t, cudaEvent_t, unsigned int) { return cudaSuccess; }
 
 cudaError_t cudaEventCreate(cudaEvent_t *event) { return cudaEventCreateWithFlags(event, 0); }
@@ -402,6 +436,7 @@ cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t) {
 }
 
 cudaError_t cudaEventSynchronize(cudaEvent_t event) {
+  if (capture_refuses("cudaEventSynchronize")) return fail(cudaErrorStreamCaptureUnsupported);
   return event ? cudaSuccess : fail(cudaErrorInvalidResourceHandle);
 }
 

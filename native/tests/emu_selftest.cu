@@ -23,7 +23,8 @@
 #endif
 
 /* common.h's helpers that the library's runtime.cu defines: this program stands alone. */
-cudaStream_t cn_stream(void) { return 0; }
+static cudaStream_t g_stream = 0; /* test_graph captures on a stream of its own */
+cudaStream_t cn_stream(void) { return g_stream; }
 int cn_cuda_status(cudaError_t err, const char *what) {
   if (err == cudaSuccess) return 0;
   fprintf(stderr, "%s: %s\n", what, cudaGetErrorString(err));
@@ -656,6 +657,72 @@ static void bench(void) {
 }
 #endif
 
+/* Stream capture: launches, Async copies and fills are recorded, not run; each graph launch replays
+   them in order with the arguments captured (by value); refused calls invalidate the capture. */
+__global__ void axpb_kernel(float *y, const float *x, float a, float b, int n) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) y[i] = a * x[i] + b;
+}
+
+static void test_graph(void) {
+  const int n = 100;
+  float *x = dev_alloc<float>(n), *y = dev_alloc<float>(n);
+  float host[n], out[n];
+  for (int i = 0; i < n; i++) host[i] = (float)i;
+  cudaStream_t s;
+  CUDA_OK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  CUDA_OK(cudaMemsetAsync(y, 0, n * sizeof(float), s));
+  CUDA_OK(cudaStreamSynchronize(s));
+  CUDA_OK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+  cudaStreamCaptureStatus st = cudaStreamCaptureStatusNone;
+  CUDA_OK(cudaStreamIsCapturing(s, &st));
+  check(st == cudaStreamCaptureStatusActive, "graph: cudaStreamIsCapturing says active", "status %d", (int)st);
+  CUDA_OK(cudaMemcpyAsync(x, host, n * sizeof(float), cudaMemcpyHostToDevice, s));
+  float a = 2.0f;
+  g_stream = s; /* CN_LAUNCH launches on cn_stream() */
+  CN_LAUNCH(axpb_kernel, 2, 64, y, x, a, 1.0f, n);
+  a = 100.0f; /* captured by value: the replay uses 2 */
+  CN_LAUNCH(axpb_kernel, 2, 64, x, y, 1.0f, -1.0f, n); /* x = y - 1 = 2 i */
+  cudaGraph_t graph = nullptr;
+  CUDA_OK(cudaStreamEndCapture(s, &graph));
+  CUDA_OK(cudaMemcpy(out, y, sizeof out, cudaMemcpyDeviceToHost));
+  check(out[5] == 0.0f, "graph: nothing runs during capture", "y[5] = %g, expected 0", out[5]);
+  cudaGraphExec_t exec = nullptr;
+  CUDA_OK(cudaGraphInstantiateWithFlags(&exec, graph, 0));
+  CUDA_OK(cudaGraphDestroy(graph)); /* the executable graph keeps what it needs */
+  for (int i = 0; i < n; i++) host[i] = (float)(3 * i); /* the copy reads the host buffer at replay time */
+  CUDA_OK(cudaGraphLaunch(exec, s));
+  CUDA_OK(cudaStreamSynchronize(s));
+  CUDA_OK(cudaMemcpy(out, x, sizeof out, cudaMemcpyDeviceToHost));
+  check(out[7] == 42.0f && out[99] == 594.0f, "graph: a replay runs copy, kernel, kernel in order",
+        "x[7] = %g (expected 42), x[99] = %g (expected 594)", out[7], out[99]);
+  CUDA_OK(cudaGraphLaunch(exec, s));
+  CUDA_OK(cudaGraphLaunch(exec, s));
+  CUDA_OK(cudaStreamSynchronize(s));
+  CUDA_OK(cudaMemcpy(out, y, sizeof out, cudaMemcpyDeviceToHost));
+  check(out[7] == 43.0f, "graph: replays repeat the same work", "y[7] = %g, expected 43", out[7]);
+  CUDA_OK(cudaGraphExecDestroy(exec));
+
+  /* A synchronous call during capture is refused and invalidates it. */
+  CUDA_OK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+  CN_LAUNCH(axpb_kernel, 1, 32, y, x, 1.0f, 0.0f, 32);
+  const cudaError_t sync = cudaStreamSynchronize(s);
+  void *p = nullptr;
+  const cudaError_t malloc_err = cudaMalloc(&p, 64);
+  CUDA_OK(cudaStreamIsCapturing(s, &st));
+  const cudaError_t end = cudaStreamEndCapture(s, &graph);
+  (void)cudaGetLastError();
+  check(sync == cudaErrorStreamCaptureUnsupported && malloc_err == cudaErrorStreamCaptureUnsupported &&
+            st == cudaStreamCaptureStatusInvalidated && end == cudaErrorStreamCaptureInvalidated && graph == nullptr,
+        "graph: a sync or cudaMalloc during capture invalidates it",
+        "sync %s, cudaMalloc %s, status %d, end %s", cudaGetErrorName(sync), cudaGetErrorName(malloc_err), (int)st,
+        cudaGetErrorName(end));
+  CUDA_OK(cudaStreamSynchronize(s)); /* no capture now: allowed again */
+  g_stream = 0;
+  CUDA_OK(cudaStreamDestroy(s));
+  cudaFree(x), cudaFree(y);
+}
+
 int main(int argc, char **argv) {
   bool do_bench = argc > 1 && strcmp(argv[1], "--bench") == 0;
   test_block_sum();
@@ -667,6 +734,7 @@ int main(int argc, char **argv) {
   test_sync_count();
   test_template_and_math();
   test_errors_and_runtime();
+  test_graph();
 #ifdef CN_EMULATION
   test_bug_reports();
   if (do_bench) bench();
