@@ -5,11 +5,11 @@
  * itself. A job travels through shared memory (no messages): the kernel's index, its
  * operands as offsets into the shared heap, and its numbers. The main thread bumps a
  * sequence number; each worker takes its part, computes it and counts it done. The main
- * thread, done with part 0, computes every part that no worker has taken yet: on a machine
- * with fewer free cores than threads, a worker that is not scheduled costs nothing (before,
- * the main thread waited for it: 2 threads ran 10× slower than 1 under a load of 10 on 2
- * cores). Each part is the same range with the same arithmetic whichever thread runs it, so
- * results stay bit-identical.
+ * thread, done with part 0, computes every part that no worker has taken yet, so a worker
+ * that the OS has not scheduled (fewer free cores than threads) costs nothing: waiting for
+ * such workers made 2 threads 10× slower than 1 on 2 cores under a load average of 10. Each
+ * part is the same range with the same arithmetic whichever thread runs it, so results stay
+ * bit-identical.
  *
  * Waking a sleeping thread (Atomics.wait / notify) takes about 30–50 µs here, longer than
  * many kernels at batch 10, so threads spin on the shared counters for a while before they
