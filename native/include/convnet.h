@@ -77,6 +77,21 @@ int cn_memcpy_h2d(void *dst, const void *src, int64_t bytes);
 int cn_memcpy_d2h(void *dst, const void *src, int64_t bytes); /* waits */
 int cn_memcpy_d2d(void *dst, const void *src, int64_t bytes);
 
+/* ---- CUDA graphs: capture the stream's work once, replay it (native/src/graph.cu) ---- */
+
+/* Starts capturing the library's stream: launches, device-to-device copies and fills queue into a
+   graph instead of running. Allocations come from the cache only (run the work once before
+   capturing); host copies, waits and emptying the cache fail with CN_ERR_INVALID, naming the call. */
+int cn_capture_begin(void);
+/* Ends the capture; *graph receives the executable graph. A capture that failed (a refused call,
+   a driver error) returns its first error and no graph. Blocks allocated or freed during the
+   capture stay reserved for the graph until cn_graph_destroy, so its addresses stay valid. */
+int cn_capture_end(void **graph);
+/* Queues one replay of the graph on the library's stream. */
+int cn_graph_launch(void *graph);
+/* Frees the graph and returns the blocks only it held to the cache. */
+int cn_graph_destroy(void *graph);
+
 /* ---- elementwise (see native/ops.def for every op's formula) ---- */
 
 /* out[i] = value: ToInt32 for int32 (as Int32Array.fill); for int64 truncated toward zero and
@@ -221,6 +236,13 @@ typedef struct cn_pool2d_geom {
 int cn_pool2d_forward(int32_t kind, float *y, int32_t *indices, const float *x, const cn_pool2d_geom *g);
 /* dx overwritten; max uses indices from the forward pass (NULL for avg and sum). */
 int cn_pool2d_backward(int32_t kind, float *dx, const float *dy, const int32_t *indices, const cn_pool2d_geom *g);
+/* Fused: y = maxPool2d(relu(conv2d(x, w) + bias)) and its argmax indices (as cn_pool2d_forward's), without
+   writing the convolution's output; `pool` pools the [n, k, oh, ow] output of `conv`. bias may be NULL. */
+int cn_conv2d_relu_maxpool2d_forward(float *y, int32_t *indices, const float *x, const float *w, const float *bias,
+                                     const cn_conv2d_geom *conv, const cn_pool2d_geom *pool);
+/* Fused: the gradient at the convolution's output of the above: dy at each window's argmax where y > 0, else 0. */
+int cn_max_pool2d_relu_backward(float *dx, const float *dy, const float *y, const int32_t *indices,
+                                const cn_pool2d_geom *g);
 
 /* ---- fused log-softmax + NLL (cross-entropy, mean over the batch) ---- */
 

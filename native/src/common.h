@@ -66,6 +66,9 @@ void cn_count(int counter, int64_t bytes);
 /* cudaMemsetAsync on the library's stream, counted; the status names `what` on failure. */
 int cn_memset(void *ptr, int value, int64_t bytes, const char *what);
 
+/* CN_OK when `g` is a valid max-pooling geometry, else CN_ERR_INVALID naming `fn` (pool2d.cu). */
+int cn_check_pool2d_geom(const char *fn, const cn_pool2d_geom *g);
+
 /* Returns from the calling function when `expr` yields a non-zero status. */
 #define CN_TRY(expr)           \
   do {                         \

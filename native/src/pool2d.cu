@@ -101,6 +101,35 @@ __global__ void __launch_bounds__(POOL_THREADS)
   }
 }
 
+/* Max pooling's backward with ReLU's gradient (max_pool2d_relu_backward): as the MAX branch above,
+   each window's dy counted only where its pooled value y > 0, which is where the ReLU's input at the
+   argmax was positive: pool2d_backward then relu_backward's bits in one launch. */
+template <class IDX>
+__global__ void __launch_bounds__(POOL_THREADS)
+    max_pool2d_relu_backward_kernel(float *dx, const float *dy, const float *y, const int32_t *indices, PoolGeom g,
+                                    IDX total) {
+  const IDX plane_y = (IDX)g.oh * g.ow, plane_x = (IDX)g.h * g.w;
+  for (IDX t = (IDX)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += (IDX)blockDim.x * gridDim.x) {
+    const IDX p = t / plane_x;
+    const int r = (int)(t - p * plane_x);
+    const int ih = r / g.w, iw = r - ih * g.w;
+    const int nh = ih + g.ph - g.kh + 1, nw = iw + g.pw - g.kw + 1;
+    const int o0 = nh <= 0 ? 0 : (nh + g.sh - 1) / g.sh, o1 = min((ih + g.ph) / g.sh, g.oh - 1);
+    const int q0 = nw <= 0 ? 0 : (nw + g.sw - 1) / g.sw, q1 = min((iw + g.pw) / g.sw, g.ow - 1);
+    const float *dyp = dy + p * plane_y, *yp = y + p * plane_y;
+    const int32_t *ip = indices + p * plane_y;
+    float acc = 0.0f;
+    bool positive = false;
+    for (int o = o0; o <= o1; ++o)
+      for (int q = q0; q <= q1; ++q)
+        if (ip[o * g.ow + q] == r) {
+          acc += dyp[o * g.ow + q];
+          positive = yp[o * g.ow + q] > 0.0f; /* the same for every window whose argmax is r */
+        }
+    dx[t] = positive ? acc : 0.0f;
+  }
+}
+
 /* ------------------------------------------------------------------ launchers */
 
 static const char *kind_name(int32_t kind) {
@@ -171,4 +200,28 @@ extern "C" int cn_pool2d_backward(int32_t kind, float *dx, const float *dy, cons
     CN_LAUNCH(k, cn_blocks(total, POOL_THREADS), POOL_THREADS, dx, dy, indices, pg, total, (int)kind);
   }
   return CN_CHECK_LAUNCH("pool2d_backward");
+}
+
+int cn_check_pool2d_geom(const char *fn, const cn_pool2d_geom *g) {
+  PoolGeom pg;
+  return check_geom(fn, CN_POOL_MAX, g, &pg);
+}
+
+extern "C" int cn_max_pool2d_relu_backward(float *dx, const float *dy, const float *y, const int32_t *indices,
+                                           const cn_pool2d_geom *g) {
+  PoolGeom pg;
+  CN_TRY(check_geom("max_pool2d_relu_backward", CN_POOL_MAX, g, &pg));
+  const int64_t total = (int64_t)g->n * g->c * g->h * g->w;
+  if (total == 0) return CN_OK;
+  CN_REQUIRE(dx && dy && y && indices, "max_pool2d_relu_backward: %s is NULL",
+             !dx ? "dx" : !dy ? "dy" : !y ? "y" : "indices");
+  CN_TRY(cn_init());
+  if (total < INT32_MAX && (int64_t)g->n * g->c * g->oh * g->ow < INT32_MAX) {
+    auto k = max_pool2d_relu_backward_kernel<int32_t>;
+    CN_LAUNCH(k, cn_blocks(total, POOL_THREADS), POOL_THREADS, dx, dy, y, indices, pg, (int32_t)total);
+  } else {
+    auto k = max_pool2d_relu_backward_kernel<int64_t>;
+    CN_LAUNCH(k, cn_blocks(total, POOL_THREADS), POOL_THREADS, dx, dy, y, indices, pg, total);
+  }
+  return CN_CHECK_LAUNCH("max_pool2d_relu_backward");
 }

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capture.h"
 #include "common.h"
 
 #ifndef CN_BUILD_INFO
@@ -160,6 +161,7 @@ static int async_failure(cudaError_t err, const char *what) {
 }
 
 static int check_kernel_errors(void);
+static int report_kernel_error(const int32_t *rec);
 
 /* After every launch (CN_CHECK_LAUNCH): a refused launch is reported under `what`; the launch is
    remembered; with CONVNET_CUDA_SYNC=1 the stream is waited for, so a fault or a data error a
@@ -169,7 +171,7 @@ int cn_launch_status(const char *what) {
   if (err != cudaSuccess) return cn_cuda_status(err, what);
   cn_count(CN_COUNT_LAUNCH, 0);
   note_launch(what);
-  if (!g_sync_each) return CN_OK;
+  if (!g_sync_each || cn_capture_id()) return CN_OK; /* a capture queues; its replay is waited for */
   const cudaError_t fault = wait_stream();
   if (fault != cudaSuccess) {
     (void)cudaGetLastError();
@@ -188,8 +190,13 @@ static int check_kernel_errors(void) {
                         "reading the kernel error record"));
   const cudaError_t err = wait_stream();
   if (err != cudaSuccess) return async_failure(err, "reading the kernel error record");
+  return report_kernel_error(rec);
+}
+
+/* The error a kernel recorded in `rec` (read from the slot after a wait), clearing the slot; CN_OK if none. */
+static int report_kernel_error(const int32_t *rec) {
   if (rec[0] == CN_KE_NONE) return CN_OK;
-  CN_TRY(cn_memset(g_error_slot, 0, sizeof rec, "clearing the kernel error record"));
+  CN_TRY(cn_memset(g_error_slot, 0, 4 * sizeof(int32_t), "clearing the kernel error record"));
   /* {code, limit, value, INT32_MAX + 1 - position}: see cn_record_kernel_error in common.h */
   const int32_t limit = rec[1], value = rec[2], position = (int32_t)((uint32_t)INT32_MAX + 1u - (uint32_t)rec[3]);
   switch (rec[0]) {
@@ -387,6 +394,7 @@ extern "C" int cn_device_info(char *buf, int32_t buf_len) {
 
 extern "C" int cn_synchronize(void) {
   CN_TRY(cn_init());
+  if (cn_capture_id()) return cn_capture_refuse("synchronize", "the host cannot wait for work that is only recorded");
   const cudaError_t err = wait_stream();
   if (err != cudaSuccess) return async_failure(err, "synchronize");
   return check_kernel_errors();
@@ -404,21 +412,38 @@ extern "C" int cn_synchronize(void) {
 /* From pageable host memory the copy returns once `src` is staged: the caller may reuse it at once. */
 extern "C" int cn_memcpy_h2d(void *dst, const void *src, int64_t bytes) {
   CN_COPY_ARGS("memcpy_h2d", dst, src, bytes);
+  if (cn_capture_id()) {
+    return cn_capture_refuse("memcpy_h2d", "a host-to-device copy inside the step, e.g. a tensor made from host data: "
+                                           "make it before the capture, or pass it in as an input");
+  }
   cn_count(CN_COUNT_H2D, bytes);
   return cn_cuda_status(cudaMemcpyAsync(dst, src, (size_t)bytes, cudaMemcpyHostToDevice, g_stream), "memcpy_h2d");
 }
 
 extern "C" int cn_memcpy_d2h(void *dst, const void *src, int64_t bytes) {
   CN_COPY_ARGS("memcpy_d2h", dst, src, bytes);
+  if (cn_capture_id()) {
+    return cn_capture_refuse("memcpy_d2h", "a device-to-host read inside the step, e.g. item() or toArray(): read "
+                                           "results after the step");
+  }
   cn_count(CN_COUNT_D2H, bytes);
+  /* The kernel error record, when armed, is read behind the copy: one wait covers both (a loss read
+     is one sync, not two). */
+  const bool armed = g_error_armed.exchange(false);
+  int32_t rec[4] = {0, 0, 0, 0};
   cudaError_t err = cudaMemcpyAsync(dst, src, (size_t)bytes, cudaMemcpyDeviceToHost, g_stream);
+  if (err == cudaSuccess && armed) {
+    cn_count(CN_COUNT_D2H, sizeof rec);
+    err = cudaMemcpyAsync(rec, g_error_slot, sizeof rec, cudaMemcpyDeviceToHost, g_stream);
+  }
   if (err == cudaSuccess) err = wait_stream();
+  if (err != cudaSuccess && armed) g_error_armed.store(true); /* not read: the next wait checks it */
   /* An invalid copy is its own error; anything else here comes from the kernels queued before it. */
   if (err == cudaErrorInvalidValue || err == cudaErrorInvalidDevicePointer || err == cudaErrorInvalidMemcpyDirection) {
     return cn_cuda_status(err, "memcpy_d2h");
   }
   if (err != cudaSuccess) return async_failure(err, "memcpy_d2h");
-  return check_kernel_errors();
+  return armed ? report_kernel_error(rec) : CN_OK;
 }
 
 extern "C" int cn_memcpy_d2d(void *dst, const void *src, int64_t bytes) {

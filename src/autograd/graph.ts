@@ -93,14 +93,22 @@ export function runBackward(root: TensorBase, grad?: TensorBase): void {
       if (g) {
         // Every gradient we store must own its storage, since accumulation adds in place.
         const seenHere = new Set<TensorBase>();
+        // A rule that passes `g` through (add, sub's first input) hands it over once, uncopied:
+        // nothing else holds it once the rule has run.
+        let handedOver = false;
         // tidy: temporaries a rule creates on its way to the gradients are freed at once.
         const inputGrads = tidy(() => node.backward(g)).map((gi) => {
           if (!gi) return null;
+          if (gi === g && !handedOver) {
+            handedOver = true;
+            seenHere.add(gi);
+            return gi;
+          }
           const own = gi === g || seenHere.has(gi) ? ownCopy(gi) : gi;
           seenHere.add(own);
           return own;
         });
-        g.dispose();
+        if (!handedOver) g.dispose();
         node.inputs.forEach((input, j) => {
           let gi = inputGrads[j];
           if (!gi) return;

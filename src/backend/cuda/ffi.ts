@@ -106,6 +106,28 @@ export const SYMBOLS = {
     result: "i32",
   },
 
+  // ---- CUDA graphs (native/src/graph.cu) ----
+  /** int cn_capture_begin(void) */
+  cn_capture_begin: { parameters: [], result: "i32" },
+  cn_capture_end: {
+    parameters: [
+      "buffer", // void **graph (a BigUint64Array(1) receives the handle)
+    ],
+    result: "i32",
+  },
+  cn_graph_launch: {
+    parameters: [
+      "pointer", // void *graph
+    ],
+    result: "i32",
+  },
+  cn_graph_destroy: {
+    parameters: [
+      "pointer", // void *graph
+    ],
+    result: "i32",
+  },
+
   // ---- elementwise (op codes: src/backend/_ops_table.ts, generated from native/ops.def) ----
   cn_fill: {
     parameters: [
@@ -340,6 +362,28 @@ export const SYMBOLS = {
       "pointer", // float *dx
       "pointer", // const float *dy
       "pointer", // const int32_t *indices (NULL for avg and sum)
+      "buffer", // const cn_pool2d_geom *g
+    ],
+    result: "i32",
+  },
+  cn_conv2d_relu_maxpool2d_forward: {
+    parameters: [
+      "pointer", // float *y
+      "pointer", // int32_t *indices
+      "pointer", // const float *x
+      "pointer", // const float *w
+      "pointer", // const float *bias (NULL: none)
+      "buffer", // const cn_conv2d_geom *conv
+      "buffer", // const cn_pool2d_geom *pool
+    ],
+    result: "i32",
+  },
+  cn_max_pool2d_relu_backward: {
+    parameters: [
+      "pointer", // float *dx
+      "pointer", // const float *dy
+      "pointer", // const float *y
+      "pointer", // const int32_t *indices
       "buffer", // const cn_pool2d_geom *g
     ],
     result: "i32",

@@ -17,6 +17,7 @@ import type {
   DeviceMemoryInfo,
   DType,
   FusedKernels,
+  FusedPasses,
   GemmOptions,
   Primitives,
   RandomFill,
@@ -99,7 +100,8 @@ export interface CudaStats {
  * The CUDA backend: a {@linkcode Backend} with every fused kernel of the contract, plus the
  * device-level calls that are not kernels.
  */
-export interface CudaBackend extends Primitives<CudaStorage>, Required<FusedKernels<CudaStorage>> {
+export interface CudaBackend
+  extends Primitives<CudaStorage>, Required<FusedKernels<CudaStorage>>, Required<FusedPasses<CudaStorage>> {
   /** The library it calls. */
   readonly library: CudaLibrary;
   /** Waits for every queued kernel; reports asynchronous kernel errors. */
@@ -445,6 +447,29 @@ export function createCudaBackend(library: CudaLibrary): CudaBackend {
       }
       const dxp = wr(dx, fn, size.x);
       check(sym.cn_pool2d_backward(POOL_KIND_CODES[kind], dxp, dyp, ip, stage.pool(g)), "cn_pool2d_backward");
+    },
+    conv2dReluMaxPool2dForward(y, indices, x, w, bias, conv, pool) {
+      const fn = "conv2dReluMaxPool2d";
+      const xp = rd(x, fn), wp = rd(w, fn), bp = bias === null ? null : rd(bias, fn);
+      const size = convSizes("conv2d", conv), pooled = poolSizes("maxPool2d", pool), why = "the geometry";
+      for (const [name, s] of [["y", y], ["x", x], ["w", w]] as const) requireDType(fn, name, s, "float32");
+      requireDType(fn, "indices", indices, "int32");
+      fits(fn, "x", x, size.x, why);
+      fits(fn, "w", w, size.w, why);
+      if (bias !== null) fits(fn, "bias", bias, size.bias, why);
+      const yp = wr(y, fn, pooled.y), ip = wr(indices, fn, pooled.y);
+      const st = sym.cn_conv2d_relu_maxpool2d_forward(yp, ip, xp, wp, bp, stage.conv(conv), stage.pool(pool));
+      check(st, "cn_conv2d_relu_maxpool2d_forward");
+    },
+    maxPool2dReluBackward(dconv, dy, y, indices, pool) {
+      const fn = "conv2dReluMaxPool2d";
+      const dyp = rd(dy, fn), yp = rd(y, fn), ip = rd(indices, fn);
+      const size = poolSizes("maxPool2d", pool), why = "the geometry";
+      for (const [name, s] of [["dconv", dconv], ["dy", dy], ["y", y]] as const) requireDType(fn, name, s, "float32");
+      requireDType(fn, "indices", indices, "int32");
+      for (const [name, s] of [["dy", dy], ["y", y], ["indices", indices]] as const) fits(fn, name, s, size.y, why);
+      const dp = wr(dconv, fn, size.x);
+      check(sym.cn_max_pool2d_relu_backward(dp, dyp, yp, ip, stage.pool(pool)), "cn_max_pool2d_relu_backward");
     },
     reluBackward(dx, dy, x, size) {
       const dyp = rd(dy, "reluBackward"), xp = rd(x, "reluBackward");

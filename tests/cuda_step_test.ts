@@ -1,0 +1,223 @@
+/**
+ * The seed's training step on the CUDA backend (the emulation build here, the card under
+ * scripts/gpu_check.sh): the fused conv2d + bias + ReLU + max-pool kernels give the three ops'
+ * bits; the native counters (`device.stats()`) bound what one eager step asks of the card (stream
+ * operations, syncs, bytes copied); 20 steps follow the TypeScript backend's losses and weights.
+ */
+import { assertEquals, assertOk } from "./_std.ts";
+import { dev, near, ref, test } from "./_cuda.ts";
+import type { Device } from "../src/backend/backend.ts";
+import { cpu } from "../src/backend/device.ts";
+import type { CudaStats } from "../src/backend/cuda/mod.ts";
+import { conv2dReluMaxPool2d } from "../src/ops/_conv_relu_pool.ts";
+import type { Conv2dOptions, Pool2dOptions } from "../src/ops/_conv_pool_checks.ts";
+import { crossEntropy } from "../src/tensor/functional.ts";
+import { maxPool2d } from "../src/ops/pool2d.ts";
+import { relu } from "../src/ops/relu.ts";
+import { conv2d } from "../src/ops/conv2d.ts";
+import { keep, noGrad, type Tensor, tensor, tidy } from "../src/tensor/mod.ts";
+import { Generator, manualSeed } from "../src/tensor/random.ts";
+import { Adadelta } from "../src/optim/mod.ts";
+import { DataLoader, type ImageDataset } from "../src/data/mod.ts";
+import { Net } from "../examples/mnist/net.ts";
+
+/** Fails unless `got` and `want` hold the same bits, listing the first differences. */
+function assertBitEqual(got: Float32Array, want: Float32Array, label: string): void {
+  assertEquals(got.length, want.length, `${label}: length`);
+  const g = new Uint32Array(got.buffer, got.byteOffset, got.length);
+  const w = new Uint32Array(want.buffer, want.byteOffset, want.length);
+  const bad: string[] = [];
+  let count = 0;
+  for (let i = 0; i < g.length; i++) {
+    if (g[i] !== w[i] && ++count <= 5) bad.push(`[${i}] ${got[i]} vs ${want[i]}`);
+  }
+  if (count > 0) {
+    throw new Error(`${label}: ${count} of ${got.length} elements differ in their bits: ${bad.join(", ")}`);
+  }
+}
+
+interface Case {
+  name: string;
+  x: [number, number, number, number];
+  k: number;
+  kernel: number;
+  conv: Conv2dOptions;
+  pool: Pool2dOptions;
+  /** Zero filter 0 and its bias (ties and zeros in every window) and a NaN in the input. */
+  special?: boolean;
+}
+
+const CASES: Case[] = [
+  {
+    name: "seed layer (1→16, 3×3 p1, 2×2)",
+    x: [3, 1, 28, 28],
+    k: 16,
+    kernel: 3,
+    conv: { padding: 1 },
+    pool: { kernelSize: 2 },
+  },
+  {
+    name: "3→19 channels (R = 27), odd planes, overlapping 3×3/s2/p1 windows, zeros and a NaN",
+    x: [2, 3, 11, 13],
+    k: 19,
+    kernel: 3,
+    conv: { padding: 1 },
+    pool: { kernelSize: 3, stride: 2, padding: 1 },
+    special: true,
+  },
+  {
+    name: "2→5 channels of 5×5 (R = 50: conv, ReLU, pool one by one), stride 2, 2×2/s1",
+    x: [2, 2, 12, 9],
+    k: 5,
+    kernel: 5,
+    conv: { stride: 2, padding: 2 },
+    pool: { kernelSize: 2, stride: 1 },
+  },
+];
+
+/** The fused op or the three ops on the CUDA device, with the gradients of sum(y * dy). */
+function run(c: Case, d: Device, how: "fused" | "ops"): Record<string, Float32Array> {
+  const g = new Generator(7);
+  const randn = (n: number, scale: number) => Float32Array.from({ length: n }, () => g.normal() * scale);
+  const [n, ch, h, w] = c.x;
+  const xv = randn(n * ch * h * w, 1), wv = randn(c.k * ch * c.kernel * c.kernel, 0.5), bv = randn(c.k, 0.3);
+  if (c.special) {
+    wv.fill(0, 0, ch * c.kernel * c.kernel);
+    bv[0] = 0;
+    xv[h * w + 5] = NaN;
+  }
+  return tidy(() => {
+    const t = (v: Float32Array, shape: number[]) => tensor(v, shape, { device: d, requiresGrad: true });
+    const x = t(xv, c.x), weight = t(wv, [c.k, ch, c.kernel, c.kernel]), bias = t(bv, [c.k]);
+    const y = how === "fused"
+      ? conv2dReluMaxPool2d(x, weight, bias, c.conv, c.pool)
+      : maxPool2d(relu(conv2d(x, weight, bias, c.conv)), c.pool);
+    const dy = tensor(randn(y.size, 1), y.shape, { device: d });
+    y.mul(dy).sum().backward();
+    const out: Record<string, Float32Array> = {};
+    for (const [k, v] of [["y", y], ["dx", x.grad], ["dw", weight.grad], ["db", bias.grad]] as const) {
+      out[k] = (v as Tensor).toArray() as Float32Array;
+    }
+    return out;
+  });
+}
+
+for (const c of CASES) {
+  test(`cuda conv2dReluMaxPool2d equals conv2d → relu → maxPool2d bit for bit: ${c.name}`, () => {
+    const d = dev();
+    const fused = run(c, d, "fused"), ops = run(c, d, "ops");
+    for (const k of Object.keys(ops)) assertBitEqual(fused[k], ops[k], `${c.name}: ${k}`);
+    // ... and the ops themselves are the TypeScript backend's within float32 rounding.
+    const cpu: Device = { type: "cpu", backend: ref, description: "cpu (reference loops)" };
+    const want = run(c, cpu, "ops");
+    for (const k of Object.keys(ops)) {
+      near(`${c.name}: ${k} against the TypeScript backend`, fused[k], want[k], { atol: 1e-4, rtol: 1e-4 });
+    }
+  });
+}
+
+/** A synthetic MNIST-shaped dataset: random bytes, labels from a seeded generator. */
+function synthetic(count: number): ImageDataset {
+  const g = new Generator(13);
+  const bytes = (n: number, hi: number) => Uint8Array.from({ length: n }, () => g.int(hi));
+  return {
+    name: "synthetic",
+    images: bytes(count * 784, 256),
+    labels: bytes(count, 10),
+    length: count,
+    rows: 28,
+    cols: 28,
+  };
+}
+
+/** The seed's training loop (as scripts/bench_train.ts times it) on `d` (CUDA) or the CPU device: `steps` steps, the losses left on the device. */
+function trainSteps(
+  d: Device,
+  steps: number,
+  opts: { onStep?: (i: number) => void; lastLossOnly?: boolean } = {},
+): { losses: Tensor[]; net: Net } {
+  const { onStep, lastLossOnly = false } = opts;
+  manualSeed(1);
+  const net = d.type === "cuda" ? new Net().to(d) : new Net();
+  const opt = new Adadelta(net.parameters(), { lr: 1.0 });
+  const loader = new DataLoader(synthetic(200), {
+    batchSize: 10,
+    shuffle: true,
+    seed: 1,
+    transform: { mean: 0.1307, std: 0.3081 },
+    ...(d.type === "cuda" ? { device: d } : {}),
+  });
+  const losses: Tensor[] = [];
+  let batches = loader[Symbol.iterator]();
+  for (let i = 0; i < steps; i++) {
+    onStep?.(i);
+    let next = batches.next();
+    if (next.done) next = (batches = loader[Symbol.iterator]()).next();
+    const [x, y] = next.value!;
+    if (lastLossOnly) losses.pop()?.dispose(); // as a training loop does: the allocator reuses its block
+    losses.push(keep(tidy(() => {
+      opt.zeroGrad();
+      const loss = crossEntropy(net.forward(x), y);
+      loss.backward();
+      opt.step();
+      return loss;
+    })));
+    x.dispose();
+    y.dispose();
+  }
+  onStep?.(steps);
+  loader.dispose();
+  return { losses, net };
+}
+
+/** Stream operations: what the host queues on the card (launches, graph launches, copies, memsets). */
+const streamOps = (s: CudaStats) => s.launches + s.graphLaunches + s.h2dCopies + s.d2hCopies + s.d2dCopies + s.memsets;
+
+test("cuda seed step at batch 10: the stream operations, syncs and copies of one eager step", () => {
+  const d = dev();
+  const marks: CudaStats[] = [];
+  const onStep = (i: number) => {
+    if (i >= 3) marks.push(d.stats()); // steps 3..7: the optimizer's state and the allocator are warm
+  };
+  const { losses, net } = trainSteps(d, 8, { onStep, lastLossOnly: true });
+  const steps = marks.length - 1, first = marks[0], last = marks[steps];
+  const per = (k: keyof CudaStats) => (last[k] - first[k]) / steps;
+  const counts = {
+    streamOps: (streamOps(last) - streamOps(first)) / steps,
+    launches: per("launches"),
+    syncs: per("syncs"),
+    h2dBytes: per("h2dBytes"),
+    d2hBytes: per("d2hBytes"),
+    d2dBytes: per("d2dBytes"),
+    driverAllocs: per("driverAllocs"),
+  };
+  const why = JSON.stringify(counts);
+  // 25 before this file's kernels (23 launches, a 40-byte index upload, a 400-byte gradient clone).
+  assertOk(counts.streamOps <= 21, `stream operations per step: ${why}`);
+  assertEquals(counts.syncs, 0, `no host sync while the loss is not read: ${why}`);
+  assertEquals(counts.d2hBytes, 0, `nothing read back: ${why}`);
+  assertEquals(counts.d2dBytes, 0, `no gradient clone: ${why}`);
+  assertOk(counts.h2dBytes <= 40, `at most the batch's indices cross the bus: ${why}`);
+  assertEquals(counts.driverAllocs, 0, `the caching allocator is warm: ${why}`);
+  // Reading a loss is one wait (and one 4-byte copy).
+  const before = d.stats();
+  losses[losses.length - 1].item();
+  const after = d.stats();
+  assertEquals(after.syncs - before.syncs, 1, "one wait for a loss read");
+  noGrad(() => {
+    for (const l of losses) l.dispose();
+    for (const p of net.parameters()) p.dispose();
+  });
+});
+
+test("cuda seed step: 20 steps give the TypeScript backend's losses and weights (1e-5 relative)", () => {
+  const d = dev();
+  const got = trainSteps(d, 20), want = trainSteps(cpu, 20);
+  const values = (ls: Tensor[]) => Float32Array.from(ls, (l) => l.item());
+  near("losses of 20 steps", values(got.losses), values(want.losses), { rtol: 1e-5 });
+  const a = got.net.stateDict(), b = want.net.stateDict();
+  for (const k of Object.keys(b)) near(`weights ${k}`, a[k].toArray(), b[k].toArray(), { atol: 1e-6, rtol: 1e-5 });
+  noGrad(() => {
+    for (const t of [...got.losses, ...want.losses, ...Object.values(a), ...Object.values(b)]) t.dispose();
+  });
+});
