@@ -231,6 +231,54 @@ function checkConvReluPool(label: string, plain = false): void {
   }
 }
 
+function poolGeometry(n: number, c: number, h: number, w: number, k: number, stride: number, pad: number) {
+  const oh = Math.floor((h + 2 * pad - k) / stride) + 1, ow = Math.floor((w + 2 * pad - k) / stride) + 1;
+  return { n, c, h, w, kh: k, kw: k, oh, ow, strideH: stride, strideW: stride, padH: pad, padW: pad };
+}
+
+/**
+ * Max pooling equals the reference bit for bit (values, indices, gradients; ties, ±∞ and NaNs included);
+ * average and sum pooling sum in float32 (the reference in float64): within rounding.
+ */
+function checkPools(label: string): void {
+  const cases = [
+    ["3×3 s2 p1 on 7×7", poolGeometry(2, 3, 7, 7, 3, 2, 1)],
+    ["2×2 s1 on 5×6", poolGeometry(1, 4, 5, 6, 2, 1, 0)],
+    ["2×2 s2 on odd 7×5 (max: the TypeScript pass)", poolGeometry(2, 3, 7, 5, 2, 2, 0)],
+    ["global 6×6 (ResNet's average)", poolGeometry(3, 5, 6, 6, 6, 1, 0)],
+  ] as const;
+  for (const [name, g] of cases) {
+    for (const kind of ["max", "avg", "sum"] as const) {
+      const xs = randn(g.n * g.c * g.h * g.w, true);
+      if (kind === "max") [0, 3, 7, 11].forEach((i, j) => xs[i] = [NaN, Infinity, -Infinity, xs[i + 1]][j]);
+      const x = wasm.fromHost("float32", xs), size = g.n * g.c * g.oh * g.ow;
+      const y = wasm.alloc("float32", size), yRef = new Float64Array(size);
+      const idx = kind === "max" ? wasm.alloc("int32", size) as unknown as Int32Array : null;
+      const idxRef = kind === "max" ? new Int32Array(size) : null;
+      wasm.pool2dForward(kind, y, idx as never, x, g);
+      ref.pool2dForward(kind, yRef, idxRef as never, f64(x), g);
+      const dy = randn(size), dx = wasm.alloc("float32", x.length), dxRef = new Float64Array(x.length);
+      dx.fill(7); // must be overwritten everywhere
+      wasm.pool2dBackward(kind, dx, dy, idx as never, g);
+      ref.pool2dBackward(kind, dxRef, f64(dy), idxRef as never, g);
+      const tag = `${label} ${kind}Pool2d ${name}`;
+      if (kind === "max") { // the float32 reference: overlapping windows add into dx in float32, in the same order
+        const dxRef32 = new Float32Array(x.length);
+        tsReferenceBackend.pool2dBackward("max", dxRef32, dy, idxRef, g);
+        assertBitEqual(y, Float32Array.from(yRef), `${tag}: forward`);
+        assertBitEqual(idx!, idxRef!, `${tag}: indices`);
+        assertBitEqual(dx, dxRef32, `${tag}: backward`);
+        continue;
+      }
+      const scale = new Float64Array(size), dxScale = new Float64Array(x.length);
+      ref.pool2dForward(kind, scale, null, abs64(x), g);
+      ref.pool2dBackward(kind, dxScale, abs64(dy), null, g);
+      assertNear(y, yRef, scale, `${tag}: forward`);
+      assertNear(dx, dxRef, dxScale, `${tag}: backward`);
+    }
+  }
+}
+
 /** Adadelta against the float64 reference (PyTorch's formulas), with and without weight decay. */
 function checkAdadelta(label: string): void {
   for (const [size, weightDecay] of [[1, 0], [7, 0.01], [40_003, 0], [40_003, 0.01]]) {
@@ -304,6 +352,7 @@ Deno.test("wasmBackend gemm matches the float64 reference for every transpose, a
 Deno.test("wasmBackend conv2dReluMaxPool2dForward equals conv2d, relu and maxPool2d run one by one", () => {
   checkConvReluPool("1 thread");
 });
+Deno.test("wasmBackend poolings: max bit for bit, avg and sum within float32 rounding", () => checkPools("1 thread"));
 Deno.test("wasmBackend adadeltaStep matches the float64 reference within float32 rounding", () =>
   checkAdadelta("1 thread"));
 Deno.test("wasmBackend kernels take operands outside the wasm heap (copied in and out)", () => {
@@ -330,6 +379,7 @@ Deno.test({
           checkGemms(`${n} threads`);
           checkAdadelta(`${n} threads`);
           checkConvReluPool(`${n} threads`);
+          checkPools(`${n} threads`);
         }
         outputs().forEach((o, i) => assertBitEqual(o, one[i], `${n} threads against 1 thread: output ${i}`));
       }

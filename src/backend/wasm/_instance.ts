@@ -55,6 +55,8 @@ export interface WasmKernels {
     eps: number,
     weightDecay: number,
   ): void;
+  pool2d_forward(kind: number, y: number, indices: number, x: number, geom: number, lo: number, hi: number): void;
+  pool2d_backward(kind: number, dx: number, dy: number, indices: number, geom: number, lo: number, hi: number): void;
   conv3x3_scratch_floats(geom: number): number;
   conv3x3_forward_plane(
     out: number,
@@ -254,4 +256,17 @@ export function convReluMaxPoolPart(ops: Operand[], p: ArrayLike<number>, lo: nu
     padded = b;
     reluMaxPool2x2Plane(y, indices, r * planeY, plane, pool);
   }
+}
+
+/**
+ * Part [lo, hi) of a pooling (planes): ops [y, indices or empty, x, scratch] forward, [dx, dy, indices or
+ * empty, scratch] backward; params [poolParams (kind, then 12 geometry numbers), parts, total].
+ */
+export function poolPart(backward: boolean, ops: Operand[], p: ArrayLike<number>, lo: number, hi: number): void {
+  const scratch = ops[3] as Float32Array;
+  const at = slot(scratch, lo, p[13], p[14]);
+  const geom = header(scratch, at, Array.prototype.slice.call(p, 1, 13), 12);
+  const [o0, o1, o2] = ops.map((a) => a.length === 0 ? 0 : a.byteOffset);
+  if (backward) wasmKernels().pool2d_backward(p[0], o0, o1, o2, geom, lo, hi);
+  else wasmKernels().pool2d_forward(p[0], o0, o1, o2, geom, lo, hi);
 }

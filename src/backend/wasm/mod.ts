@@ -13,13 +13,13 @@
  *
  * @module
  */
-import type { Backend, Conv2dGeometry, DType } from "../backend.ts";
+import type { Backend, Conv2dGeometry, DType, Pool2dGeometry, PoolKind } from "../backend.ts";
 import type { TsStorage } from "../ts/_types.ts";
 import { tsBackend } from "../ts/fast.ts";
 import { gemmBatch } from "../ts/gemm.ts";
 import { setFromHost } from "../ts/storage.ts";
 import { isMaxPool2x2 } from "../ts/pool2d_fast.ts";
-import { convParams } from "../ts/_kernels.ts";
+import { convParams, poolParams } from "../ts/_kernels.ts";
 import { alloc, free, heapAllocOrNull, inSharedHeap, overwritten, readable } from "../ts/_alloc.ts";
 import { numThreads, runSplit } from "../ts/_threads.ts";
 import { GEMM_COLS_UNIT, GEMM_ROWS_UNIT, isDirectConv3x3, SLOT_HEADER, wasmKernels } from "./_instance.ts";
@@ -103,6 +103,27 @@ function conv(
   try {
     return inHeap(ops, 1, (heapOps) => {
       runSplit(name, [...heapOps, scratch], [...params, parts, total], total, Math.floor(total / parts));
+    });
+  } finally {
+    free(scratch);
+  }
+}
+
+/** Runs a pooling kernel split over planes; false if the heap is full. */
+function pool(
+  name: "wasmPool2dForward" | "wasmPool2dBackward",
+  ops: Float32Array[],
+  outputs: number,
+  kind: PoolKind,
+  g: Pool2dGeometry,
+): boolean {
+  const total = g.n * g.c, perPlane = g.oh * g.ow * g.kh * g.kw; // one add or compare per window element
+  const parts = partsOf(total, Math.max(1, Math.ceil(GRAIN_FLOPS / 4 / perPlane)));
+  const scratch = scratchFor(parts, 0);
+  if (scratch === null) return false;
+  try {
+    return inHeap(ops, outputs, (h) => {
+      runSplit(name, [...h, scratch], [...poolParams(kind, g), parts, total], total, Math.floor(total / parts));
     });
   } finally {
     free(scratch);
@@ -202,6 +223,23 @@ export const wasmBackend: Required<Backend<TsStorage>> = {
       if (scratch !== null) free(scratch);
     }
     tsBackend.conv2dReluMaxPool2dForward.call(this, y, idx, x, w, bias, g, pool);
+  },
+  pool2dForward(kind, y, idx, x, g) {
+    // 2×2 max pooling stays on the TypeScript backend's branch-free pass (the fused conv path pools with it).
+    if (!isF32(y, x) || (kind === "max" && isMaxPool2x2(g))) return tsBackend.pool2dForward(kind, y, idx, x, g);
+    const size = g.n * g.c * g.oh * g.ow;
+    readable(x);
+    overwritten(y, size);
+    overwritten(idx, size);
+    const ops = [y, idx ?? EMPTY, x] as Float32Array[];
+    if (!pool("wasmPool2dForward", ops, 2, kind, g)) tsBackend.pool2dForward(kind, y, idx, x, g);
+  },
+  pool2dBackward(kind, dx, dy, idx, g) {
+    if (!isF32(dx, dy) || (kind === "max" && isMaxPool2x2(g))) return tsBackend.pool2dBackward(kind, dx, dy, idx, g);
+    readable(dy), readable(idx);
+    overwritten(dx, g.n * g.c * g.h * g.w);
+    const ops = [dx, dy, idx ?? EMPTY] as Float32Array[];
+    if (!pool("wasmPool2dBackward", ops, 1, kind, g)) tsBackend.pool2dBackward(kind, dx, dy, idx, g);
   },
   conv2dBackwardInput(dx, dy, w, g) {
     if (!isF32(dx, dy, w)) return tsBackend.conv2dBackwardInput(dx, dy, w, g);
