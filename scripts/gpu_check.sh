@@ -20,7 +20,9 @@
 #   bench      scripts/bench_kernels.ts --device cuda, and the same calls in PyTorch on the same card
 #              (when `python3 -c "import torch"` works); the seed's training: one epoch of train_mnist.ts
 #              (time and accuracy), and scripts/bench_train.ts --device cuda --peers (convnet and PyTorch
-#              at batch 10, 64, 256). Dry run: each once on the emulator, to show the code paths run.
+#              at batch 10, 64, 256; PyTorch's CUDA rows: eager, torch.cuda.graph capture, the seed's
+#              DataLoader path, from bench_train_torch.py), printed beside convnet eager and graph. Dry run:
+#              each once on the emulator, and the PyTorch twin on the CPU, to show the code paths run.
 #   report     $OUT/summary.json and a short table, printed last.
 #
 # Offline: the data comes from --data DIR (the four MNIST IDX files, raw or .gz, directly in DIR or in
@@ -374,6 +376,17 @@ else
       CONVNET_LIB=$EMU_LIB timeout 300 "$DENO" run -A "${MAP_FLAG[@]}" scripts/bench_train.ts --device cuda \
         --batch-sizes 10 --samples 50 --warmup 2 --json "$OUT/train_bench.json" || bench_ok=0
     fi
+    # The PyTorch twin's three GPU modes on the CPU, tiny and on random data: its code paths run
+    # (the graph mode without capture, which needs a card). The report prints them beside convnet's.
+    TORCH_PYTHON=""
+    for p in python3 /usr/bin/python3; do "$p" -c "import torch" 2>/dev/null && { TORCH_PYTHON=$p; break; }; done
+    if [ -n "$TORCH_PYTHON" ]; then
+      say "bench (dry run): bench_train_torch.py eager, graph body and DataLoader on the CPU, a few steps"
+      timeout 120 "$TORCH_PYTHON" scripts/bench_train_torch.py --synthetic 64 --modes eager,graph,loader \
+        --batch-sizes 10 --samples 30 --warmup 2 >"$OUT/train_torch_dry.jsonl" || bench_ok=0
+    else
+      notes+=("no python3 with torch: PyTorch training rows not run")
+    fi
   else
     say "bench: convnet kernels on $CARD"
     CONVNET_LIB=$CUDA_LIB timeout 240 "$DENO" run -A scripts/bench_kernels.ts --device cuda \
@@ -461,12 +474,40 @@ const summary = {
   kernels,
   epoch: trainOurs,
   training: [] as { batchSize: number; convnet: number | null; torch: number | null; ratio: number | null }[],
+  gpuStep: [] as Record<string, string | number | null>[],
 };
 type Row = { system: string; batchSize: number; samplesPerSec: number };
 for (const bs of [...new Set<number>((sweep?.rows ?? []).map((r: Row) => r.batchSize))]) {
   const at = (re: RegExp) => sweep.rows.find((r: Row) => r.batchSize === bs && re.test(r.system))?.samplesPerSec ?? null;
   const c = at(/^convnet cuda$/), t = at(/^PyTorch .* cuda$/);
   summary.training.push({ batchSize: bs, convnet: c, torch: t, ratio: c && t ? t / c : null });
+}
+// The GPU training step (docs/perf.md): convnet eager and graph beside PyTorch's three modes. A dry
+// run has convnet on the emulator and the PyTorch twin on the CPU (random data, no capture).
+const dry = facts.mode === "dry-run";
+let torchRows: (Row & Record<string, unknown>)[] = (sweep?.rows ?? []).filter((r: Row) => / cuda( |$)/.test(r.system));
+if (dry) {
+  try {
+    torchRows = Deno.readTextFileSync(`${out}/train_torch_dry.jsonl`).split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+  } catch { torchRows = []; }
+}
+const stepKinds: [string, RegExp, (Row & Record<string, unknown>)[]][] = [
+  ["convnet eager", /^convnet cuda$/, sweep?.rows ?? []],
+  ["convnet graph", /^convnet cuda.*graph/i, sweep?.rows ?? []],
+  ["PyTorch eager", /^PyTorch \S+ (cuda|cpu)$/, torchRows],
+  ["PyTorch graph (torch.cuda.graph)", /^PyTorch \S+ (cuda|cpu) graph$/, torchRows],
+  ["PyTorch DataLoader (the seed's loop)", /^PyTorch \S+ (cuda|cpu) DataLoader$/, torchRows],
+];
+for (const bs of [...new Set<number>([...(sweep?.rows ?? []), ...torchRows].filter((r: Row) => / cuda|^PyTorch/.test(r.system)).map((r: Row) => r.batchSize))].sort((a, b) => a - b)) {
+  for (const [kind, re, rows] of stepKinds) {
+    const r = rows.find((x) => x.batchSize === bs && re.test(x.system));
+    summary.gpuStep.push({
+      kind, batchSize: bs, system: r?.system ?? null, samplesPerSec: r?.samplesPerSec ?? null,
+      usPerStep: r ? 1e6 / (r.samplesPerSec / bs) : null, launchesPerStep: (r?.launchesPerStep as number) ?? null,
+      graphLaunchesPerStep: (r?.graphLaunchesPerStep as number) ?? null, streamOpsPerStep: (r?.streamOpsPerStep as number) ?? null,
+      syncsPerStep: (r?.syncsPerStep as number) ?? null, note: r ? ((r.notes as string) ?? "").split(";")[0] : kind.startsWith("convnet") ? "not available in this build" : "not run",
+    });
+  }
 }
 Deno.writeTextFileSync(`${out}/summary.json`, JSON.stringify(summary, null, 2));
 const f = (v: number | null | undefined, d = 3) => (v === null || v === undefined || !Number.isFinite(v) ? "-" : v.toFixed(d));
@@ -495,6 +536,15 @@ if (summary.training.length) {
   for (const t of summary.training) {
     console.log(`${`batch ${t.batchSize}`.padEnd(26)} ${f(t.convnet, 0).padStart(18)} ${f(t.torch, 0).padStart(16)} ${f(t.ratio, 2).padStart(6)}`);
   }
+}
+if (summary.gpuStep.length) {
+  console.log(`\n${"the GPU training step".padEnd(38)} ${"batch".padStart(5)} ${"samples/s".padStart(10)} ${"µs/step".padStart(9)} ${"launches".padStart(8)} ${"graphs".padStart(6)} ${"ops".padStart(5)} ${"syncs".padStart(6)}  what`);
+  for (const g of summary.gpuStep) {
+    const n = (v: string | number | null, d: number) => f(v as number | null, d);
+    console.log(`${String(g.kind).padEnd(38)} ${String(g.batchSize).padStart(5)} ${n(g.samplesPerSec, 0).padStart(10)} ${n(g.usPerStep, 1).padStart(9)} ${n(g.launchesPerStep, 1).padStart(8)} ${n(g.graphLaunchesPerStep, 1).padStart(6)} ${n(g.streamOpsPerStep, 1).padStart(5)} ${n(g.syncsPerStep, 3).padStart(6)}  ${g.note}`);
+  }
+  console.log("per step: launches, graph launches, stream ops (launches + copies + fills) and host syncs from convnet's counters (cn_stats)");
+  if (dry) console.log("dry run: convnet on the CPU emulator, PyTorch on the CPU with random data (graph: the step body, no capture): not timings of a card");
 }
 console.log(`\nratio = convnet time / PyTorch time on the same card (below 1: faster than PyTorch). Full log: ${out}/gpu_check.log`);
 TS
