@@ -197,7 +197,14 @@ Deno.test({
   ignore,
   fn: async () => {
     const lib = (await buildEmuVariantLibrary(SANITIZE, { log: quiet })).path;
-    const env = { NO_COLOR: "1", CONVNET_EMU_LIB: lib, CN_EMU_MEMCHECK: "1", CN_EMU_INITCHECK: "1" };
+    // random:2: the whole suite also runs in a random thread and block order (.ci/run adds reverse and random:1).
+    const env = {
+      NO_COLOR: "1",
+      CONVNET_EMU_LIB: lib,
+      CN_EMU_MEMCHECK: "1",
+      CN_EMU_INITCHECK: "1",
+      CN_EMU_ORDER: "random:2",
+    };
 
     // The build under test reports: raw calls that read unwritten memory, write a block cn_free returned to the
     // cache, and write one element too far.
