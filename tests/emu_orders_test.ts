@@ -71,6 +71,21 @@ function convCase(name: string, c: Conv2dGeometry): Case {
   }];
 }
 
+/** The fused conv2d + bias + ReLU + max-pool forward and its max-pool + ReLU backward (CUDA's FusedPasses). */
+function convReluPoolCase(c: Conv2dGeometry, k: number, stride: number, pad: number): Case {
+  const p = pool(c.n, c.k, c.oh, c.ow, k, stride, pad);
+  const x = f32(c.n * c.c * c.h * c.w), w = f32(c.k * c.c * c.kh * c.kw), bias = f32(c.k);
+  const dy = f32(p.n * p.c * p.oh * p.ow);
+  return [`conv2d + ReLU + max-pool ${c.c}->${c.k}, pool ${k}x${k} stride ${stride} pad ${pad}`, (b) => {
+    const y = b.out("float32", dy.length),
+      idx = b.out("int32", dy.length),
+      dconv = b.out("float32", c.n * c.k * c.oh * c.ow);
+    b.be.conv2dReluMaxPool2dForward(y, idx, b.put(x), b.put(w), b.put(bias), c, p);
+    b.be.maxPool2dReluBackward(dconv, b.put(dy), y, idx, p);
+    return [b.get(y), b.get(idx), b.get(dconv)];
+  }];
+}
+
 function poolCase(p: Pool2dGeometry): Case {
   const x = Float32Array.from(ints(g, p.n * p.c * p.h * p.w, -3, 3)); // ties everywhere
   x[5] = NaN;
@@ -241,9 +256,12 @@ const CASES: Case[] = [
   gemmCase(10, 20, 3136), // split-K with its reduction (the seed's Linear layer)
   gemmCase(70, 130, 9, 3), // several 64x64 tiles per product, batched
   convCase(
-    "the seed's conv1 at batch 8 (split weight/bias sums)",
+    "the seed's conv1 at batch 8 (unsplit weight/bias sums)",
     conv2dGeometry(8, 1, 28, 28, 16, 3, 3, { padding: [1, 1] }),
   ),
+  convCase("split weight/bias sums (P = 19200)", conv2dGeometry(3, 1, 80, 80, 4, 3, 3, { padding: [1, 1] })),
+  convReluPoolCase(conv2dGeometry(3, 1, 28, 28, 16, 3, 3, { padding: [1, 1] }), 2, 2, 0),
+  convReluPoolCase(conv2dGeometry(2, 3, 11, 13, 19, 3, 3, { padding: [1, 1] }), 3, 2, 1),
   convCase("split-K forward (R = 1152)", conv2dGeometry(1, 128, 4, 4, 8, 3, 3, { padding: [1, 1] })),
   convCase("split-K weight gradient (P = 1600)", conv2dGeometry(4, 9, 20, 20, 5, 3, 3, { padding: [1, 1] })),
   convCase(

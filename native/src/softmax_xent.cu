@@ -107,6 +107,9 @@ __global__ void __launch_bounds__(XENT_THREADS) xent_finish_kernel(float *loss, 
   }
 }
 
+/* Up to this many rows the backward's blocks count the kept rows themselves (xent_backward_kernel). */
+#define XENT_INLINE_COUNT 16384
+
 /* One block: kept[0] = the rows whose target is not XENT_IGNORE (the backward's denominator). */
 __global__ void __launch_bounds__(XENT_THREADS) xent_count_kernel(int32_t *kept, const int32_t *targets, int n) {
   __shared__ double part[XENT_WARPS];
@@ -123,12 +126,28 @@ __global__ void __launch_bounds__(XENT_THREADS) xent_count_kernel(int32_t *kept,
 }
 
 /* dlogits = (exp(logp) - onehot(t)) * dloss[0] / kept, rounded as TS rounds it (the product, then the
-   subtraction at the target); 0 on the ignored rows. */
+   subtraction at the target); 0 on the ignored rows. kept NULL: each block counts the kept rows itself
+   (n <= XENT_INLINE_COUNT: a few loads per thread instead of a launch of xent_count_kernel). */
 template <class IDX>
 __global__ void __launch_bounds__(XENT_THREADS)
     xent_backward_kernel(float *dlogits, const float *logp, const int32_t *targets, const float *dloss,
-                         const int32_t *kept, int c, IDX total, int32_t *err) {
-  const double scale = (double)dloss[0] / kept[0];
+                         const int32_t *kept, int n, int c, IDX total, int32_t *err) {
+  __shared__ double part[XENT_WARPS];
+  __shared__ int32_t kept_here;
+  if (!kept) { /* uniform: every thread of the block takes this branch or none */
+    double k = 0.0;
+    for (int i = threadIdx.x; i < n; i += XENT_THREADS) k += targets[i] != XENT_IGNORE ? 1.0 : 0.0;
+    k = warp_sum(k);
+    if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = k;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      double rows = 0.0;
+      for (int w = 0; w < XENT_WARPS; ++w) rows += part[w];
+      kept_here = (int32_t)rows;
+    }
+    __syncthreads();
+  }
+  const double scale = (double)dloss[0] / (kept ? kept[0] : kept_here);
   for (IDX t = (IDX)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += (IDX)blockDim.x * gridDim.x) {
     const IDX i = t / c;
     const int j = (int)(t - i * c);
@@ -191,18 +210,21 @@ extern "C" int cn_log_softmax_nll_backward(float *dlogits, const float *logp, co
   const int64_t total = (int64_t)n * c;
   int32_t *err = cn_kernel_error_slot();
   int32_t *kept = NULL;
-  CN_TRY(cn_alloc((void **)&kept, sizeof(int32_t)));
-  CN_LAUNCH(xent_count_kernel, 1, XENT_THREADS, kept, targets, n);
-  int st = CN_CHECK_LAUNCH("log_softmax_nll_backward: kept rows");
+  int st = CN_OK;
+  if (n > XENT_INLINE_COUNT) {
+    CN_TRY(cn_alloc((void **)&kept, sizeof(int32_t)));
+    CN_LAUNCH(xent_count_kernel, 1, XENT_THREADS, kept, targets, n);
+    st = CN_CHECK_LAUNCH("log_softmax_nll_backward: kept rows");
+  }
   if (st == CN_OK && total < INT32_MAX) {
     auto k = xent_backward_kernel<int32_t>;
-    CN_LAUNCH(k, cn_blocks(total, XENT_THREADS), XENT_THREADS, dlogits, logp, targets, dloss, (const int32_t *)kept, c,
-              (int32_t)total, err);
+    CN_LAUNCH(k, cn_blocks(total, XENT_THREADS), XENT_THREADS, dlogits, logp, targets, dloss, (const int32_t *)kept, n,
+              c, (int32_t)total, err);
     st = CN_CHECK_LAUNCH("log_softmax_nll_backward");
   } else if (st == CN_OK) {
     auto k = xent_backward_kernel<int64_t>;
-    CN_LAUNCH(k, cn_blocks(total, XENT_THREADS), XENT_THREADS, dlogits, logp, targets, dloss, (const int32_t *)kept, c,
-              total, err);
+    CN_LAUNCH(k, cn_blocks(total, XENT_THREADS), XENT_THREADS, dlogits, logp, targets, dloss, (const int32_t *)kept, n,
+              c, total, err);
     st = CN_CHECK_LAUNCH("log_softmax_nll_backward");
   }
   /* Reused only by work queued later on the one stream, which runs after these kernels. */
