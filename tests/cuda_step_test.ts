@@ -7,7 +7,7 @@
 import { assertEquals, assertOk } from "./_std.ts";
 import { dev, near, ref, test } from "./_cuda.ts";
 import type { Device } from "../src/backend/backend.ts";
-import { cpu } from "../src/backend/device.ts";
+import { tsBackend } from "../src/backend/ts/mod.ts";
 import type { CudaStats } from "../src/backend/cuda/mod.ts";
 import { conv2dReluMaxPool2d } from "../src/ops/_conv_relu_pool.ts";
 import type { Conv2dOptions, Pool2dOptions } from "../src/ops/_conv_pool_checks.ts";
@@ -130,7 +130,7 @@ function synthetic(count: number): ImageDataset {
   };
 }
 
-/** The seed's training loop (as scripts/bench_train.ts times it) on `d` (CUDA) or the CPU device: `steps` steps, the losses left on the device. */
+/** The seed's training loop (as scripts/bench_train.ts times it) on `d`, batches gathered there: `steps` steps, the losses left on the device. */
 function trainSteps(
   d: Device,
   steps: number,
@@ -138,14 +138,14 @@ function trainSteps(
 ): { losses: Tensor[]; net: Net } {
   const { onStep, lastLossOnly = false } = opts;
   manualSeed(1);
-  const net = d.type === "cuda" ? new Net().to(d) : new Net();
+  const net = new Net().to(d);
   const opt = new Adadelta(net.parameters(), { lr: 1.0 });
   const loader = new DataLoader(synthetic(200), {
     batchSize: 10,
     shuffle: true,
     seed: 1,
     transform: { mean: 0.1307, std: 0.3081 },
-    ...(d.type === "cuda" ? { device: d } : {}),
+    device: d,
   });
   const losses: Tensor[] = [];
   let batches = loader[Symbol.iterator]();
@@ -212,7 +212,8 @@ test("cuda seed step at batch 10: the stream operations, syncs and copies of one
 
 test("cuda seed step: 20 steps give the TypeScript backend's losses and weights (1e-5 relative)", () => {
   const d = dev();
-  const got = trainSteps(d, 20), want = trainSteps(cpu, 20);
+  const ts: Device = { type: "cpu", backend: tsBackend, description: "cpu (TypeScript backend)" };
+  const got = trainSteps(d, 20), want = trainSteps(ts, 20);
   const values = (ls: Tensor[]) => Float32Array.from(ls, (l) => l.item());
   near("losses of 20 steps", values(got.losses), values(want.losses), { rtol: 1e-5 });
   const a = got.net.stateDict(), b = want.net.stateDict();
