@@ -108,3 +108,51 @@ Deno.test({
     );
   },
 });
+
+// gpu_check.sh's report (the heredoc it writes to $OUT/report.ts) on a card run's files: the GPU step table.
+Deno.test("gpu_check report: the GPU step rows, PyTorch's three modes beside convnet, a missing graph row said so", async () => {
+  const script = Deno.readTextFileSync(new URL("../scripts/gpu_check.sh", import.meta.url));
+  const report = /cat >"\$OUT\/report\.ts" <<'TS'\n([\s\S]*?)\nTS\n/.exec(script);
+  assertOk(report, "gpu_check.sh writes report.ts from a <<'TS' heredoc");
+  const dir = Deno.makeTempDirSync({ prefix: "gpu_check_report_" });
+  try {
+    Deno.writeTextFileSync(`${dir}/report.ts`, report[1]);
+    Deno.writeTextFileSync(`${dir}/facts.tsv`, "mode\tcard\ndate\t2026-11-30\ncommit\tabc1234\n");
+    const rows = [
+      { system: "convnet cuda", batchSize: 10, samplesPerSec: 200_000, launchesPerStep: 9, streamOpsPerStep: 10 },
+      { system: "PyTorch 2.5.1 cpu", threads: 1, batchSize: 10, samplesPerSec: 5_000 },
+      { system: "PyTorch 2.5.1 cuda", batchSize: 10, samplesPerSec: 30_000, notes: "eager note; python 3" },
+      { system: "PyTorch 2.5.1 cuda graph", batchSize: 10, samplesPerSec: 250_000, notes: "whole step; python 3" },
+      { system: "PyTorch 2.5.1 cuda DataLoader", batchSize: 10, samplesPerSec: 16_000, notes: "loader; python 3" },
+      { system: "convnet cuda graph", batchSize: 64, samplesPerSec: 3_000_000, graphLaunchesPerStep: 1 },
+    ];
+    Deno.writeTextFileSync(`${dir}/train_bench.json`, JSON.stringify({ rows }));
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-read", "--allow-write", `${dir}/report.ts`, dir],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+    const summary = JSON.parse(Deno.readTextFileSync(`${dir}/summary.json`));
+    assertEquals(summary.gpuStep.length, 10); // 5 kinds × batch 10 and 64
+    const graph64 = summary.gpuStep[6];
+    assertEquals([graph64.kind, graph64.batchSize, graph64.graphLaunchesPerStep], ["convnet graph", 64, 1]);
+    const step = summary.gpuStep.slice(0, 5).map((
+      g: Record<string, unknown>,
+    ) => [g.kind, g.samplesPerSec, g.launchesPerStep, g.note]);
+    assertEquals(step, [
+      ["convnet eager", 200_000, 9, ""],
+      ["convnet graph", null, null, "not available in this build"],
+      ["PyTorch eager", 30_000, null, "eager note"],
+      ["PyTorch graph (torch.cuda.graph)", 250_000, null, "whole step"],
+      ["PyTorch DataLoader (the seed's loop)", 16_000, null, "loader"],
+    ]);
+    assertClose([summary.gpuStep[0].usPerStep], [50], { atol: 1e-9, rtol: 0, label: "µs per step at 200k samples/s" });
+    // The older training summary still pairs convnet with PyTorch's eager CUDA row, not the graph one.
+    assertEquals(summary.training[0], { batchSize: 10, convnet: 200_000, torch: 30_000, ratio: 0.15 });
+    const text = new TextDecoder().decode(out.stdout);
+    assertOk(/convnet graph\s+10\s+-\s+-.*not available in this build/.test(text), text);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
