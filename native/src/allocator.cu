@@ -21,6 +21,14 @@
  * later, which runs after every kernel that used the block before. So a block goes back to the
  * cache at once, without waiting; only returning blocks to the driver waits for the stream.
  *
+ * Graph capture (graph.cu): a captured step's kernels hold the addresses they were given, and its
+ * frees and allocations are not replayed. So during a capture the driver is never called (a card
+ * refuses cudaMalloc then): a request is served from the blocks the capture itself freed, then from
+ * the cache, else fails (run the step once before capturing so the cache holds its blocks). Every
+ * block the capture allocated or freed belongs to the graph: freed (during the capture, or by the
+ * caller later) it is held, neither live nor cached, until every graph it belongs to is destroyed.
+ * Held blocks count as in use.
+ *
  * Statistics count rounded block sizes (what the device really holds for us). A memory limit
  * caps in-use + cached bytes; reaching it empties the cache before failing with CN_ERR_OOM.
  */
@@ -29,7 +37,9 @@
 #include <stdlib.h>
 #include <unordered_map>
 
+#include "capture.h"
 #include "common.h"
+#include <vector>
 #ifdef CN_EMU_SANITIZE
 #include "../emu/sanitize.h" /* the emulator's memcheck: exact sizes, cached blocks unaddressable */
 #endif
@@ -46,6 +56,10 @@ struct Cache {
   std::unordered_map<void *, int64_t> idle;     /* cached block -> its size */
   std::multimap<int64_t, void *> small, large;  /* cached blocks by size */
   int64_t in_use = 0, cached = 0, peak = 0, limit = 0;
+  int64_t capture = 0;                                /* the capture running, 0 when none */
+  std::multimap<int64_t, void *> capture_free;        /* blocks it freed: only it may reuse them */
+  std::unordered_map<void *, std::vector<int64_t>> owners; /* block -> graphs that use it */
+  std::unordered_map<void *, int64_t> held;           /* freed blocks a graph still uses -> size */
 };
 
 Cache &cache() {
@@ -91,6 +105,61 @@ int release_cached(Cache &c) {
   return st;
 }
 
+/* Adds graph `id` to the block's owners (c.mu held). */
+void own(Cache &c, void *p, int64_t id) {
+  std::vector<int64_t> &o = c.owners[p];
+  if (o.empty() || o.back() != id) o.push_back(id);
+}
+
+/* A block no graph uses any more, freed by its caller: into the cache (c.mu held). */
+void to_cache(Cache &c, void *p, int64_t size) {
+  c.in_use -= size;
+  c.cached += size;
+  c.idle[p] = size;
+  (size <= SMALL_MAX ? c.small : c.large).insert(std::make_pair(size, p));
+#ifdef CN_EMU_SANITIZE
+  cn_emu::sanitize_block(p, 0, (size_t)size, false);
+#endif
+}
+
+/* Drops graph `id` from every block's owners; a held block left without one goes to the cache
+   (c.mu held). */
+void disown(Cache &c, int64_t id) {
+  for (auto it = c.owners.begin(); it != c.owners.end();) {
+    std::vector<int64_t> &o = it->second;
+    for (size_t i = 0; i < o.size(); i++) {
+      if (o[i] == id) {
+        o.erase(o.begin() + (std::ptrdiff_t)i);
+        break;
+      }
+    }
+    if (!o.empty()) {
+      ++it;
+      continue;
+    }
+    auto h = c.held.find(it->first);
+    if (h != c.held.end()) {
+      to_cache(c, h->first, h->second);
+      c.held.erase(h);
+    }
+    it = c.owners.erase(it);
+  }
+}
+
+/* During a capture: best fit among the blocks the capture freed, then the cache (c.mu held). */
+void *take_for_capture(Cache &c, int64_t size) {
+  auto it = c.capture_free.lower_bound(size);
+  if (it != c.capture_free.end() && it->first <= size + size / 4) {
+    void *p = it->second;
+    c.live[p] = it->first;
+    c.capture_free.erase(it);
+    return p;
+  }
+  void *p = take_cached(c, size);
+  if (p) own(c, p, c.capture);
+  return p;
+}
+
 int oom(Cache &c, int64_t asked, int64_t size) {
   size_t free_b = 0, total_b = 0;
   if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) {
@@ -132,6 +201,25 @@ extern "C" int cn_alloc(void **ptr, int64_t bytes) {
   if (bytes > ((int64_t)1 << 56)) return oom(c, bytes, bytes);
   const int64_t size = round_size(bytes);
 
+  if (c.capture) {
+    void *p = take_for_capture(c, size);
+    if (!p) {
+      return cn_fail(CN_ERR_INVALID,
+                     "alloc: %lld bytes during graph capture, and neither the cache nor the blocks the capture freed "
+                     "hold a block of %lld bytes (the driver may not be called during a capture: run the step once "
+                     "before capturing it, so that the cache holds its blocks)",
+                     (long long)bytes, (long long)size);
+    }
+    if (c.in_use > c.peak) c.peak = c.in_use;
+#ifdef CN_EMU_SANITIZE
+    /* Whole block addressable: the graph may use it at another request's size. Not poisoned: no
+       fill may run during a capture. */
+    cn_emu::sanitize_block(p, (size_t)c.live[p], (size_t)c.live[p], true);
+#endif
+    *ptr = p;
+    return CN_OK;
+  }
+
   void *p = take_cached(c, size);
   if (!p) {
     if (c.limit && c.in_use + c.cached + size > c.limit) {
@@ -169,12 +257,27 @@ extern "C" int cn_free(void *ptr) {
   std::lock_guard<std::mutex> lock(c.mu);
   auto it = c.live.find(ptr);
   if (it == c.live.end()) {
-    if (c.idle.count(ptr)) return cn_fail(CN_ERR_INVALID, "free: %p was freed already (a double free)", ptr);
+    if (c.idle.count(ptr) || c.held.count(ptr)) return cn_fail(CN_ERR_INVALID, "free: %p was freed already (a double free)", ptr);
     return cn_fail(CN_ERR_INVALID, "free: %p is not a block from cn_alloc (expected a pointer cn_alloc returned)",
                    ptr);
   }
   const int64_t size = it->second;
   c.live.erase(it);
+  if (c.capture) { /* the graph's from now on; its later requests may reuse it */
+    auto o = c.owners.find(ptr);
+    if (o != c.owners.end() && !(o->second.size() == 1 && o->second[0] == c.capture)) {
+      c.held[ptr] = size; /* an earlier graph uses it too: not reusable */
+      own(c, ptr, c.capture);
+    } else {
+      own(c, ptr, c.capture);
+      c.capture_free.insert(std::make_pair(size, ptr));
+    }
+    return CN_OK;
+  }
+  if (c.owners.count(ptr)) { /* a graph still uses it */
+    c.held[ptr] = size;
+    return CN_OK;
+  }
   c.in_use -= size;
   c.cached += size;
   c.idle[ptr] = size;
@@ -187,7 +290,29 @@ extern "C" int cn_free(void *ptr) {
   return CN_OK;
 }
 
+void cn_alloc_capture_begin(int64_t id) {
+  Cache &c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  c.capture = id;
+}
+
+void cn_alloc_capture_end(int64_t id, bool ok) {
+  Cache &c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  c.capture = 0;
+  for (auto &kv : c.capture_free) c.held[kv.second] = kv.first;
+  c.capture_free.clear();
+  if (!ok) disown(c, id); /* no graph: its freed blocks go back to the cache */
+}
+
+void cn_alloc_graph_release(int64_t id) {
+  Cache &c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  disown(c, id);
+}
+
 extern "C" int cn_empty_cache(void) {
+  if (cn_capture_id()) return cn_capture_refuse("empty_cache", "returning blocks to the driver waits for the stream");
   Cache &c = cache();
   std::lock_guard<std::mutex> lock(c.mu);
   return release_cached(c);
@@ -209,6 +334,6 @@ extern "C" int cn_set_memory_limit(int64_t bytes) {
   Cache &c = cache();
   std::lock_guard<std::mutex> lock(c.mu);
   c.limit = bytes;
-  if (c.limit && c.in_use + c.cached > c.limit) return release_cached(c);
+  if (c.limit && c.in_use + c.cached > c.limit && !c.capture) return release_cached(c);
   return CN_OK;
 }

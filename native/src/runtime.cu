@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capture.h"
 #include "common.h"
 
 #ifndef CN_BUILD_INFO
@@ -170,7 +171,7 @@ int cn_launch_status(const char *what) {
   if (err != cudaSuccess) return cn_cuda_status(err, what);
   cn_count(CN_COUNT_LAUNCH, 0);
   note_launch(what);
-  if (!g_sync_each) return CN_OK;
+  if (!g_sync_each || cn_capture_id()) return CN_OK; /* a capture queues; its replay is waited for */
   const cudaError_t fault = wait_stream();
   if (fault != cudaSuccess) {
     (void)cudaGetLastError();
@@ -393,6 +394,7 @@ extern "C" int cn_device_info(char *buf, int32_t buf_len) {
 
 extern "C" int cn_synchronize(void) {
   CN_TRY(cn_init());
+  if (cn_capture_id()) return cn_capture_refuse("synchronize", "the host cannot wait for work that is only recorded");
   const cudaError_t err = wait_stream();
   if (err != cudaSuccess) return async_failure(err, "synchronize");
   return check_kernel_errors();
@@ -410,12 +412,20 @@ extern "C" int cn_synchronize(void) {
 /* From pageable host memory the copy returns once `src` is staged: the caller may reuse it at once. */
 extern "C" int cn_memcpy_h2d(void *dst, const void *src, int64_t bytes) {
   CN_COPY_ARGS("memcpy_h2d", dst, src, bytes);
+  if (cn_capture_id()) {
+    return cn_capture_refuse("memcpy_h2d", "a host-to-device copy inside the step, e.g. a tensor made from host data: "
+                                           "make it before the capture, or pass it in as an input");
+  }
   cn_count(CN_COUNT_H2D, bytes);
   return cn_cuda_status(cudaMemcpyAsync(dst, src, (size_t)bytes, cudaMemcpyHostToDevice, g_stream), "memcpy_h2d");
 }
 
 extern "C" int cn_memcpy_d2h(void *dst, const void *src, int64_t bytes) {
   CN_COPY_ARGS("memcpy_d2h", dst, src, bytes);
+  if (cn_capture_id()) {
+    return cn_capture_refuse("memcpy_d2h", "a device-to-host read inside the step, e.g. item() or toArray(): read "
+                                           "results after the step");
+  }
   cn_count(CN_COUNT_D2H, bytes);
   /* The kernel error record, when armed, is read behind the copy: one wait covers both (a loss read
      is one sync, not two). */

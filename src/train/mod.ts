@@ -32,3 +32,4 @@ export * from "./loop.ts";
 export * from "./progress.ts";
 export * from "./metrics.ts";
 export * from "./plot.ts";
+export * from "./compile_step.ts";

@@ -1,0 +1,208 @@
+/**
+ * `compileStep`: a training step captured once as a CUDA graph and replayed, so that neither the
+ * JavaScript autograd nor the ~20 kernel launches it issues run again per step; one graph launch does
+ * the whole forward, backward and optimizer update.
+ *
+ * Per input signature (shapes and dtypes, so the last, smaller batch of an epoch gets its own):
+ * 1. the first call copies its inputs into fixed input tensors and runs `fn` on them eagerly (a real
+ *    step; it also fills the caching allocator with the blocks a step needs, since the allocator may
+ *    not call the driver during a capture);
+ * 2. the second copies its inputs into those tensors, captures `fn` on them (nothing runs while
+ *    capturing), then launches the graph;
+ * 3. every later call copies its inputs (device to device) and launches the graph.
+ * A capture that runs out of cached blocks is retried once at the next call, after an eager step.
+ *
+ * What a graph cannot see: host values read by `fn` at capture time are frozen into it (a learning
+ * rate passed to a kernel as an argument, a count on the host). Pass `key` a function of them (e.g.
+ * the learning rates): when its value changes, the graphs are dropped and captured again. Host-side
+ * bookkeeping in `fn` (an optimizer's per-parameter `step` count) runs only at capture. Reading a
+ * value back (`item()`), making a tensor from host data or waiting inside `fn` fails the capture;
+ * the step then runs eagerly, with one line saying why. `fn` always runs inside `tidy`: the tensors
+ * it makes and does not return are freed when it returns (`keep` what must outlive it).
+ *
+ * @module
+ */
+import { keep, type Tensor, tidy } from "../tensor/mod.ts";
+import type { CudaBackend, CudaStorage } from "../backend/cuda/mod.ts";
+
+/** Options of {@linkcode compileStep}. */
+export interface CompileStepOptions {
+  /** Capture on CUDA (default `true`); `false` runs every call eagerly (the `--no-graph` switch). */
+  graph?: boolean;
+  /**
+   * The host values the step's kernels take as arguments, as one string or number: when it changes
+   * (a learning-rate schedule), the graphs are captured again. Default: none.
+   */
+  key?: () => string | number;
+  /** Where the one line explaining an eager fallback goes; default `console.warn`. */
+  log?: (line: string) => void;
+}
+
+/** What a compiled step did so far. */
+export interface CompiledStepInfo {
+  /** Graphs captured (one per input signature and `key` value). */
+  captures: number;
+  /** Calls that replayed a graph. */
+  replays: number;
+  /** Calls that ran `fn` eagerly (warm-up calls, the CPU, a failed capture). */
+  eager: number;
+  /** Why capture is off for good, when it is (a failed capture, no CUDA graphs in the library). */
+  fallback?: string;
+}
+
+/** The step `compileStep` returns: call it as `fn`; `dispose()` frees its graphs and buffers. */
+export interface CompiledStep<A extends Tensor[], R extends Tensor | Tensor[] | void> {
+  /** Runs one step: a graph replay on CUDA once captured, else `fn` itself. */
+  (...inputs: A): R;
+  /** Counts of what the calls did. */
+  readonly info: CompiledStepInfo;
+  /** Destroys the graphs and frees their input and output tensors (do not use those after). */
+  dispose(): void;
+}
+
+interface Entry<R> {
+  /** The fixed input tensors the graph reads. */
+  inputs: Tensor[];
+  /** The graph, once captured, and the tensors it writes its results to. */
+  graph?: Deno.PointerValue;
+  outputs?: R;
+  /** Captures that failed for want of a cached block. */
+  misses: number;
+}
+
+function signature(inputs: Tensor[]): string {
+  return inputs.map((t) => `${t.dtype}[${t.shape.join(",")}]`).join(" ");
+}
+
+function outputTensors(r: unknown): Tensor[] {
+  if (r === undefined) return [];
+  return Array.isArray(r) ? r as Tensor[] : [r as Tensor];
+}
+
+/**
+ * Compiles a training step: on CUDA, captured as a CUDA graph once per input signature and replayed
+ * (see the module's notes); on the CPU, or when capture fails, `fn` runs as written. The tensors a
+ * replay returns are the graph's outputs: the same tensors every call, overwritten by the next
+ * replay (read them, e.g. `loss.item()`, or `clone()` them, before the next call; never dispose them).
+ *
+ * @example
+ * ```ts
+ * import { F, nn, optim, type Tensor, tensor, train } from "@convnet/convnet";
+ * const model = new nn.Linear(4, 3);
+ * const opt = new optim.Adadelta(model.parameters(), { lr: 1.0 });
+ * const step = train.compileStep((x: Tensor, y: Tensor) => {
+ *   opt.zeroGrad();
+ *   const loss = F.crossEntropy(model.forward(x), y);
+ *   loss.backward();
+ *   opt.step();
+ *   return loss;
+ * }, { key: () => opt.paramGroups[0].lr });
+ * const x = tensor([[1, 2, 3, 4], [4, 3, 2, 1]]), y = tensor([0, 2], undefined, { dtype: "int32" });
+ * for (let i = 0; i < 3; i++) step(x, y);
+ * step.dispose();
+ * ```
+ */
+export function compileStep<A extends Tensor[], R extends Tensor | Tensor[] | void>(
+  fn: (...inputs: A) => R,
+  opts: CompileStepOptions = {},
+): CompiledStep<A, R> {
+  const allowed = ["graph", "key", "log"];
+  for (const k of Object.keys(opts)) {
+    if (!allowed.includes(k)) {
+      throw new Error(`compileStep: unknown option ${JSON.stringify(k)}; expected one of ${allowed.join(", ")}`);
+    }
+  }
+  const log = opts.log ?? ((line: string) => console.warn(line));
+  const info: CompiledStepInfo = { captures: 0, replays: 0, eager: 0 };
+  const entries = new Map<string, Entry<R>>();
+  let keyValue: string | number | undefined;
+  let backend: CudaBackend | undefined;
+
+  const eager = (inputs: A): R => {
+    info.eager++;
+    return tidy(() => fn(...inputs));
+  };
+  /** Destroys the graph of `e` (it will be captured again); `all`: its inputs too. */
+  const release = (e: Entry<R>, all: boolean): void => {
+    if (e.graph) backend!.library.check(backend!.library.symbols.cn_graph_destroy(e.graph), "cn_graph_destroy");
+    for (const t of outputTensors(e.outputs)) t.dispose();
+    e.graph = undefined;
+    e.outputs = undefined;
+    if (all) { for (const t of e.inputs) t.dispose(); }
+  };
+  const copyInto = (e: Entry<R>, inputs: A): void => {
+    for (let i = 0; i < inputs.length; i++) {
+      const into = e.inputs[i]._data("compileStep") as CudaStorage;
+      backend!.copy(into, inputs[i]._data("compileStep") as CudaStorage, inputs[i].size);
+    }
+  };
+
+  /** Captures `fn` on the entry's inputs; false (and why, logged) when the capture failed. */
+  const capture = (e: Entry<R>): boolean => {
+    const lib = backend!.library;
+    const statics = e.inputs;
+    lib.check(lib.symbols.cn_capture_begin(), "cn_capture_begin");
+    let outputs: R | undefined;
+    let failure: unknown;
+    try {
+      outputs = tidy(() => fn(...statics as A));
+    } catch (e) {
+      failure = e;
+    }
+    const handle = new BigUint64Array(1);
+    const status = lib.symbols.cn_capture_end(handle);
+    const endError = status !== 0 ? lib.error(status, "cn_capture_end") : undefined;
+    if (failure !== undefined || endError) {
+      // Nothing ran: the tensors made while capturing hold no values.
+      for (const t of outputTensors(outputs)) if (!t.isDisposed) t.dispose();
+      const why = endError?.message ?? (failure instanceof Error ? failure.message : String(failure));
+      if (why.includes("neither the cache nor the blocks the capture freed") && e.misses++ === 0) return false;
+      info.fallback = `capture of the step failed: ${why}`;
+      log(`compileStep: running the step eagerly (${info.fallback})`);
+      return false;
+    }
+    for (const t of outputTensors(outputs)) keep(t);
+    info.captures++;
+    e.graph = Deno.UnsafePointer.create(handle[0]);
+    e.outputs = outputs as R;
+    return true;
+  };
+
+  const step = ((...inputs: A): R => {
+    if (opts.graph === false || info.fallback !== undefined || inputs.length === 0) return eager(inputs);
+    const be = inputs[0]._backend as Partial<CudaBackend>;
+    if (inputs.some((t) => t.device.type !== "cuda") || !be.library) return eager(inputs);
+    if (!("cn_capture_begin" in be.library.symbols)) {
+      info.fallback = "the native library has no CUDA graph calls (rebuild it: deno task build:native)";
+      log(`compileStep: running the step eagerly (${info.fallback})`);
+      return eager(inputs);
+    }
+    backend = be as CudaBackend;
+    if (opts.key) {
+      const k = opts.key();
+      if (k !== keyValue) {
+        for (const e of entries.values()) release(e, false);
+        keyValue = k;
+      }
+    }
+    const sig = signature(inputs);
+    let e = entries.get(sig);
+    if (!e) {
+      // The first call: fixed inputs, and an eager step on them that warms the allocator's cache.
+      e = { inputs: inputs.map((t) => keep(t.detach().clone())), misses: 0 };
+      entries.set(sig, e);
+      return eager(e.inputs as A);
+    }
+    copyInto(e, inputs);
+    if (!e.graph && !capture(e)) return eager(e.inputs as A);
+    backend.library.check(backend.library.symbols.cn_graph_launch(e.graph!), "cn_graph_launch");
+    info.replays++;
+    return e.outputs!;
+  }) as CompiledStep<A, R>;
+  Object.defineProperty(step, "info", { get: () => ({ ...info }) });
+  step.dispose = () => {
+    for (const e of entries.values()) release(e, true);
+    entries.clear();
+  };
+  return step;
+}
