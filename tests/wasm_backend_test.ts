@@ -302,6 +302,43 @@ function checkAdadelta(label: string): void {
   }
 }
 
+/** Adam (and AMSGrad) against the float64 reference, within float32 rounding. */
+function checkAdam(label: string): void {
+  for (
+    const [size, weightDecay, amsgrad, step] of [[7, 0, false, 1], [40_003, 0.01, true, 5], [
+      40_003,
+      0,
+      false,
+      3,
+    ]] as const
+  ) {
+    const p = randn(size), g = randn(size), m = randn(size);
+    const v = wasm.fromHost("float32", Float32Array.from(randn(size, true), (x) => x * x));
+    const vMax = wasm.fromHost("float32", Float32Array.from(randn(size, true), (x) => x * x));
+    const want = { p: f64(p), g: f64(g), m: f64(m), v: f64(v), vMax: f64(vMax) }, p0 = f64(p);
+    const h = { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay, amsgrad, step };
+    wasm.adamStep({ params: [p], grads: [g], expAvgs: [m], expAvgSqs: [v], maxExpAvgSqs: [vMax], sizes: [size] }, h);
+    ref.adamStep(
+      {
+        params: [want.p],
+        grads: [want.g],
+        expAvgs: [want.m],
+        expAvgSqs: [want.v],
+        maxExpAvgSqs: [want.vMax],
+        sizes: [size],
+      },
+      h,
+    );
+    const tol = { atol: 1e-8, rtol: 6e-7 }, tag = `${label} adam of ${size}, amsgrad ${amsgrad}, step ${step}`;
+    // θ − step·m/(√v̂/bc2 + ε) cancels: its scale is |θ| + |the update|.
+    const pScale = want.p.map((x, i) => Math.abs(p0[i]) + Math.abs(x - p0[i]));
+    assertNear(p, want.p, pScale, `${tag}: params`, tol);
+    assertNear(m, want.m, abs64(want.m).map((x, i) => x + 0.1 * Math.abs(want.g[i])), `${tag}: exp_avg`, tol);
+    assertNear(v, want.v, abs64(want.v), `${tag}: exp_avg_sq`, tol);
+    assertNear(vMax, want.vMax, abs64(want.vMax), `${tag}: max_exp_avg_sq`, tol);
+  }
+}
+
 /** The outputs of a fixed set of calls (the ResNet-like and seed-like shapes), for bit comparisons. */
 function outputs(): Float32Array[] {
   offset = 1_000_000; // the same inputs every time
@@ -353,6 +390,7 @@ Deno.test("wasmBackend conv2dReluMaxPool2dForward equals conv2d, relu and maxPoo
   checkConvReluPool("1 thread");
 });
 Deno.test("wasmBackend poolings: max bit for bit, avg and sum within float32 rounding", () => checkPools("1 thread"));
+Deno.test("wasmBackend adamStep matches the float64 reference within float32 rounding", () => checkAdam("1 thread"));
 Deno.test("wasmBackend adadeltaStep matches the float64 reference within float32 rounding", () =>
   checkAdadelta("1 thread"));
 Deno.test("wasmBackend kernels take operands outside the wasm heap (copied in and out)", () => {
@@ -380,6 +418,7 @@ Deno.test({
           checkAdadelta(`${n} threads`);
           checkConvReluPool(`${n} threads`);
           checkPools(`${n} threads`);
+          checkAdam(`${n} threads`);
         }
         outputs().forEach((o, i) => assertBitEqual(o, one[i], `${n} threads against 1 thread: output ${i}`));
       }

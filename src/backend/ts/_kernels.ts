@@ -22,7 +22,7 @@ import {
 import { gemmBlock } from "./gemm_fast.ts";
 import { maxPool2x2Backward, maxPool2x2Forward } from "./pool2d_fast.ts";
 import { reluBackwardRange, reluRange } from "./elementwise_fast.ts";
-import { adadeltaPart, convPart, convReluMaxPoolPart, gemmPart, poolPart } from "../wasm/_instance.ts";
+import { adadeltaPart, adamPart, convPart, convReluMaxPoolPart, gemmPart, poolPart } from "../wasm/_instance.ts";
 import { conv3x3ReluMaxPool2x2Forward, maxPool2x2ReluBackward, reluMaxPool2x2Forward } from "./conv_relu_pool_fast.ts";
 
 /** An operand of a split kernel (an empty Float32Array stands for null). */
@@ -229,6 +229,8 @@ export const KERNELS = {
   wasmConv2dBackwardBias: { outputs: 1, run: (o, p, lo, hi) => convPart("backwardBias", o.map(f32), p, lo, hi) },
   /** [param, squareAvg, accDelta, grad] · lr, rho, eps, weightDecay · split: elements. */
   wasmAdadelta: { outputs: 3, run: (o, p, lo, hi) => adadeltaPart(o.map(f32), p, lo, hi) },
+  /** [param, expAvg, expAvgSq, maxExpAvgSq or empty, grad] · stepSize, bc2Sqrt, beta1, beta2, eps, weightDecay · split: elements. */
+  wasmAdam: { outputs: 4, run: (o, p, lo, hi) => adamPart(o.map(f32), p, lo, hi) },
   /** [y, indices, x, w, bias, scratch] · conv geometry, pool oh, ow, parts, total · split: sample × out channel. */
   wasmConv3x3ReluMaxPool2x2: { outputs: 2, run: (o, p, lo, hi) => convReluMaxPoolPart(o, p, lo, hi) },
   /** [y, indices or empty, x, scratch] · pool params, parts, total · split: planes. */

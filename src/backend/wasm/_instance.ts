@@ -52,11 +52,29 @@ export interface WasmKernels {
     hi: number,
     lr: number,
     rho: number,
+    oneMinusRho: number,
     eps: number,
     weightDecay: number,
   ): void;
   pool2d_forward(kind: number, y: number, indices: number, x: number, geom: number, lo: number, hi: number): void;
   pool2d_backward(kind: number, dx: number, dy: number, indices: number, geom: number, lo: number, hi: number): void;
+  adam_f32(
+    param: number,
+    grad: number,
+    expAvg: number,
+    expAvgSq: number,
+    maxExpAvgSq: number,
+    lo: number,
+    hi: number,
+    stepSize: number,
+    bc2Sqrt: number,
+    beta1: number,
+    beta2: number,
+    oneMinusBeta1: number,
+    oneMinusBeta2: number,
+    eps: number,
+    weightDecay: number,
+  ): void;
   conv3x3_scratch_floats(geom: number): number;
   conv3x3_forward_plane(
     out: number,
@@ -217,7 +235,7 @@ export function convPart(which: ConvKernel, ops: Float32Array[], p: ArrayLike<nu
 /** Part [lo, hi) of an Adadelta step: ops [param, squareAvg, accDelta, grad], params [lr, rho, eps, weightDecay]. */
 export function adadeltaPart(ops: Float32Array[], p: ArrayLike<number>, lo: number, hi: number): void {
   const [param, squareAvg, accDelta, grad] = ops.map(ptr);
-  wasmKernels().adadelta_f32(param, grad, squareAvg, accDelta, lo, hi, p[0], p[1], p[2], p[3]);
+  wasmKernels().adadelta_f32(param, grad, squareAvg, accDelta, lo, hi, p[0], p[1], 1 - p[1], p[2], p[3]);
 }
 
 /**
@@ -269,4 +287,30 @@ export function poolPart(backward: boolean, ops: Operand[], p: ArrayLike<number>
   const [o0, o1, o2] = ops.map((a) => a.length === 0 ? 0 : a.byteOffset);
   if (backward) wasmKernels().pool2d_backward(p[0], o0, o1, o2, geom, lo, hi);
   else wasmKernels().pool2d_forward(p[0], o0, o1, o2, geom, lo, hi);
+}
+
+/**
+ * Part [lo, hi) of an Adam step: ops [param, expAvg, expAvgSq, maxExpAvgSq or empty, grad], params
+ * [stepSize, bc2Sqrt, beta1, beta2, eps, weightDecay].
+ */
+export function adamPart(ops: Float32Array[], p: ArrayLike<number>, lo: number, hi: number): void {
+  const [param, expAvg, expAvgSq, maxExpAvgSq, grad] = ops.map(ptr);
+  const [stepSize, bc2Sqrt, beta1, beta2, eps, weightDecay] = Array.from(p);
+  wasmKernels().adam_f32(
+    param,
+    grad,
+    expAvg,
+    expAvgSq,
+    maxExpAvgSq,
+    lo,
+    hi,
+    stepSize,
+    bc2Sqrt,
+    beta1,
+    beta2,
+    1 - beta1,
+    1 - beta2,
+    eps,
+    weightDecay,
+  );
 }

@@ -301,4 +301,27 @@ export const wasmBackend: Required<Backend<TsStorage>> = {
       if (!inHeap(heapOps, 3, run)) tsBackend.adadeltaStep({ ...one, sizes: [size] }, h);
     });
   },
+  adamStep(t, h) {
+    // As PyTorch's Python: the bias corrections in float64, the element-wise update in float32.
+    const stepSize = h.lr / (1 - h.beta1 ** h.step), bc2Sqrt = Math.sqrt(1 - h.beta2 ** h.step);
+    const params = [stepSize, bc2Sqrt, h.beta1, h.beta2, h.eps, h.weightDecay];
+    t.params.forEach((p, i) => {
+      const maxSq = t.maxExpAvgSqs && h.amsgrad ? t.maxExpAvgSqs[i] : null;
+      const ops = [p, t.expAvgs[i], t.expAvgSqs[i], maxSq, t.grads[i]];
+      const size = t.sizes[i];
+      const one = {
+        params: [p],
+        grads: [t.grads[i]],
+        expAvgs: [t.expAvgs[i]],
+        expAvgSqs: [t.expAvgSqs[i]],
+        maxExpAvgSqs: t.maxExpAvgSqs && [t.maxExpAvgSqs[i]],
+        sizes: [size],
+      };
+      if (!isF32(...ops)) return tsBackend.adamStep(one, h);
+      for (const s of ops) readable(s);
+      const heapOps = ops.map((s) => s === null ? EMPTY : (s as Float32Array).subarray(0, size));
+      const run = (o: Float32Array[]) => runSplit("wasmAdam", o, params, size, GRAIN_ELEMENTS);
+      if (!inHeap(heapOps, 4, run)) tsBackend.adamStep(one, h);
+    });
+  },
 };
