@@ -19,8 +19,8 @@ JSON line per mode and batch size (default: all three on cuda, eager on cpu):
   Adadelta takes `capturable` (later 2.x releases), the optimizer step too ("whole step" in the
   notes). Adadelta has no `capturable` in 1.13 and 2.0: there the graph holds forward and backward and
   the optimizer runs eagerly after each replay ("forward+backward" in the notes), the closest
-  correct split (a non-capturable optimizer inside a capture reads a host-side step count that the
-  replays would never advance). On a CPU there is no capture: the same step body (static indices,
+  supported split: torch promises a captured optimizer.step() only with capturable=True (without
+  it, state such as the step count lives on the host and replays would not advance it). On a CPU there is no capture: the same step body (static indices,
   gradients set to None, the same optimizer split) runs directly each step, labelled
   "graph body, no capture on cpu"; its losses equal the eager mode's, which tests/bench_test.ts checks.
 - loader ("PyTorch V DEV DataLoader"): the seed script's path as written: a Dataset whose
