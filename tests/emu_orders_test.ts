@@ -253,7 +253,8 @@ function elementwiseCase(): Case {
 
 const CASES: Case[] = [
   gemmCase(37, 19, 23),
-  gemmCase(10, 20, 3136), // split-K with its reduction (the seed's Linear layer)
+  gemmCase(10, 20, 3136), // dot products, a block per output (the seed's Linear layer)
+  gemmCase(40, 30, 2000), // split-K with its reduction
   gemmCase(70, 130, 9, 3), // several 64x64 tiles per product, batched
   convCase(
     "the seed's conv1 at batch 8 (unsplit weight/bias sums)",

@@ -208,7 +208,9 @@ const GEMM_SHAPES: [number, number, number][] = [
   [31, 67, 1],
   [3, 5, 0], // k = 0: c = beta * c
   [130, 2, 300],
-  [10, 20, 3136], // split-K (the seed's Linear layer, transposed)
+  [10, 20, 3136], // dot products, a block per output (the seed's Linear layer, transposed)
+  [3, 7, 1501], // dot products: k not a multiple of the block's 128 threads
+  [40, 30, 2000], // split-K, one tile
   [256, 10, 1100], // split-K with several M tiles
   [1300, 1700, 3], // 128x128 tiles (11 x 14 tiles >= 132 SMs)
 ];
