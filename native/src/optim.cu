@@ -48,12 +48,15 @@ __global__ void __launch_bounds__(OPT_THREADS) multi_tensor_kernel(TensorList<NP
     if (tl.block_start[mid] <= b) lo = mid;
     else hi = mid - 1;
   }
+  /* The pointers start at the chunk and the index is an int below OPT_CHUNK: the double division and
+     sqrt slow paths are calls, and CUDA 11.8's ptxas spilled a 64-bit index and bound live across them
+     (Adadelta: 40 bytes); the same loads and stores, in the same order. */
+  const int64_t start = (int64_t)(b - tl.block_start[lo]) * OPT_CHUNK;
+  const int n = (int)min(tl.size[lo] - start, (int64_t)OPT_CHUNK);
   float *ptr[NP];
 #pragma unroll
-  for (int j = 0; j < NP; ++j) ptr[j] = tl.p[j][lo];
-  const int64_t start = (int64_t)(b - tl.block_start[lo]) * OPT_CHUNK;
-  const int64_t end = min(tl.size[lo], start + OPT_CHUNK);
-  for (int64_t i = start + threadIdx.x; i < end; i += OPT_THREADS) op(ptr, i);
+  for (int j = 0; j < NP; ++j) ptr[j] = tl.p[j][lo] + start;
+  for (int i = threadIdx.x; i < n; i += OPT_THREADS) op(ptr, i);
 }
 
 /* ptr: param, grad, square_avg, acc_delta. */
