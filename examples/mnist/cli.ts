@@ -61,6 +61,12 @@ const FLAGS: Readonly<Record<string, Flag>> = {
     fallback: "100",
   },
   "--dry-run": { key: "dryRun", kind: "bool", meta: "", help: "one batch of one epoch, then the evaluation" },
+  "--no-graph": {
+    key: "noGraph",
+    kind: "bool",
+    meta: "",
+    help: "on CUDA, run each step eagerly (no CUDA graph replay)",
+  },
   "--save-model": { key: "saveModel", kind: "path", meta: "PATH", help: "save the trained weights (safetensors)" },
   "--load-model": { key: "loadModel", kind: "path", meta: "PATH", help: "start from these weights (safetensors)" },
   "--checkpoint": {

@@ -79,9 +79,13 @@ int cn_memcpy_d2d(void *dst, const void *src, int64_t bytes);
 
 /* ---- CUDA graphs: capture the stream's work once, replay it (native/src/graph.cu) ---- */
 
+/* Counts the block sizes the allocator hands out from now on (run the work to capture once, eagerly),
+   so that cn_capture_begin can first fill the cache with as many blocks of each size. */
+int cn_capture_trace_begin(void);
 /* Starts capturing the library's stream: launches, device-to-device copies and fills queue into a
-   graph instead of running. Allocations come from the cache only (run the work once before
-   capturing); host copies, waits and emptying the cache fail with CN_ERR_INVALID, naming the call. */
+   graph instead of running. Allocations come from the cache only (filled first from the trace of
+   cn_capture_trace_begin); host copies, waits and emptying the cache fail with CN_ERR_INVALID,
+   naming the call. */
 int cn_capture_begin(void);
 /* Ends the capture; *graph receives the executable graph. A capture that failed (a refused call,
    a driver error) returns its first error and no graph. Blocks allocated or freed during the

@@ -24,7 +24,10 @@
  * Graph capture (graph.cu): a captured step's kernels hold the addresses they were given, and its
  * frees and allocations are not replayed. So during a capture the driver is never called (a card
  * refuses cudaMalloc then): a request is served from the blocks the capture itself freed, then from
- * the cache, else fails (run the step once before capturing so the cache holds its blocks). Every
+ * the cache, else fails. So that the cache holds the blocks, cn_capture_trace_begin() counts the
+ * block sizes handed out from then on (an eager run of the step), and cn_capture_begin() first
+ * tops the cache up to that many blocks of each size (the driver is called then, before the
+ * capture; an upper bound: a step holds fewer blocks at once than it allocates in all). Every
  * block the capture allocated or freed belongs to the graph: freed (during the capture, or by the
  * caller later) it is held, neither live nor cached, until every graph it belongs to is destroyed.
  * Held blocks count as in use.
@@ -60,6 +63,8 @@ struct Cache {
   std::multimap<int64_t, void *> capture_free;        /* blocks it freed: only it may reuse them */
   std::unordered_map<void *, std::vector<int64_t>> owners; /* block -> graphs that use it */
   std::unordered_map<void *, int64_t> held;           /* freed blocks a graph still uses -> size */
+  bool tracing = false;
+  std::map<int64_t, int64_t> traced;                  /* block size -> blocks handed out while tracing */
 };
 
 Cache &cache() {
@@ -200,6 +205,7 @@ extern "C" int cn_alloc(void **ptr, int64_t bytes) {
   std::lock_guard<std::mutex> lock(c.mu);
   if (bytes > ((int64_t)1 << 56)) return oom(c, bytes, bytes);
   const int64_t size = round_size(bytes);
+  if (c.tracing) c.traced[size]++;
 
   if (c.capture) {
     void *p = take_for_capture(c, size);
@@ -287,6 +293,39 @@ extern "C" int cn_free(void *ptr) {
   (size <= SMALL_MAX ? c.small : c.large).insert(std::make_pair(size, ptr));
   /* Stay under a limit lowered while the block was in use. */
   if (c.limit && c.in_use + c.cached > c.limit) return release_cached(c);
+  return CN_OK;
+}
+
+extern "C" int cn_capture_trace_begin(void) {
+  Cache &c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  c.tracing = true;
+  c.traced.clear();
+  return CN_OK;
+}
+
+int cn_alloc_capture_prepare(void) {
+  Cache &c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  c.tracing = false;
+  for (const auto &kv : c.traced) {
+    const int64_t size = kv.first;
+    std::multimap<int64_t, void *> &pool = size <= SMALL_MAX ? c.small : c.large;
+    for (int64_t have = (int64_t)pool.count(size); have < kv.second; have++) {
+      if (c.limit && c.in_use + c.cached + size > c.limit) break; /* the capture may still find enough */
+      void *p = NULL;
+      cudaError_t err = cudaMalloc(&p, (size_t)size);
+      if (err == cudaErrorMemoryAllocation) {
+        (void)cudaGetLastError();
+        break;
+      }
+      CN_TRY(cn_cuda_status(err, "capture_begin: cudaMalloc (filling the cache for the capture)"));
+      cn_count(CN_COUNT_DRIVER_ALLOC, size);
+      c.in_use += size; /* to_cache moves it to the cached bytes */
+      to_cache(c, p, size);
+    }
+  }
+  c.traced.clear();
   return CN_OK;
 }
 

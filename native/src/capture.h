@@ -13,6 +13,9 @@ int64_t cn_capture_id(void);
    returns CN_ERR_INVALID with a message naming the call and `why`. */
 int cn_capture_refuse(const char *call, const char *why);
 
+/* allocator.cu: before a capture, fills the cache with the blocks cn_capture_trace_begin counted
+   (stops the count); CN_OK or the driver's error. */
+int cn_alloc_capture_prepare(void);
 /* allocator.cu: a capture `id` starts; ends (ok: its blocks now belong to graph `id`; failed: they
    go back to the cache or to their other graphs); graph `id` is destroyed. */
 void cn_alloc_capture_begin(int64_t id);

@@ -51,6 +51,7 @@ extern "C" int cn_capture_begin(void) {
   CN_TRY(cn_init());
   std::lock_guard<std::mutex> lock(g_mutex);
   CN_REQUIRE(g_capture.load() == 0, "capture_begin: a capture is already running (end it with cn_capture_end first)");
+  CN_TRY(cn_alloc_capture_prepare());
   CN_TRY(cn_cuda_status(cudaStreamBeginCapture(cn_stream(), cudaStreamCaptureModeGlobal),
                         "capture_begin: cudaStreamBeginCapture"));
   const int64_t id = ++g_next_id;

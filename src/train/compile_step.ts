@@ -5,8 +5,8 @@
  *
  * Per input signature (shapes and dtypes, so the last, smaller batch of an epoch gets its own):
  * 1. the first call copies its inputs into fixed input tensors and runs `fn` on them eagerly (a real
- *    step; it also fills the caching allocator with the blocks a step needs, since the allocator may
- *    not call the driver during a capture);
+ *    step, during which the allocator counts the blocks a step asks for: it may not call the driver
+ *    during a capture, so it fills its cache with them before capturing);
  * 2. the second copies its inputs into those tensors, captures `fn` on them (nothing runs while
  *    capturing), then launches the graph;
  * 3. every later call copies its inputs (device to device) and launches the graph.
@@ -118,8 +118,9 @@ export function compileStep<A extends Tensor[], R extends Tensor | Tensor[] | vo
   let keyValue: string | number | undefined;
   let backend: CudaBackend | undefined;
 
-  const eager = (inputs: A): R => {
+  const eager = (inputs: A, trace = false): R => {
     info.eager++;
+    if (trace) backend!.library.check(backend!.library.symbols.cn_capture_trace_begin(), "cn_capture_trace_begin");
     return tidy(() => fn(...inputs));
   };
   /** Destroys the graph of `e` (it will be captured again); `all`: its inputs too. */
@@ -191,10 +192,10 @@ export function compileStep<A extends Tensor[], R extends Tensor | Tensor[] | vo
       // The first call: fixed inputs, and an eager step on them that warms the allocator's cache.
       e = { inputs: inputs.map((t) => keep(t.detach().clone())), misses: 0 };
       entries.set(sig, e);
-      return eager(e.inputs as A);
+      return eager(e.inputs as A, true);
     }
     copyInto(e, inputs);
-    if (!e.graph && !capture(e)) return eager(e.inputs as A);
+    if (!e.graph && !capture(e)) return eager(e.inputs as A, info.fallback === undefined);
     backend.library.check(backend.library.symbols.cn_graph_launch(e.graph!), "cn_graph_launch");
     info.replays++;
     return e.outputs!;

@@ -107,6 +107,8 @@ export const SYMBOLS = {
   },
 
   // ---- CUDA graphs (native/src/graph.cu) ----
+  /** int cn_capture_trace_begin(void) */
+  cn_capture_trace_begin: { parameters: [], result: "i32" },
   /** int cn_capture_begin(void) */
   cn_capture_begin: { parameters: [], result: "i32" },
   cn_capture_end: {
