@@ -37,6 +37,7 @@ import { getNumThreads, setNumThreads } from "../src/backend/ts/mod.ts";
 import { chooseCpuBackend } from "../src/backend/wasm/select.ts";
 import { dirname, fromFileUrl, join } from "../src/_path.ts";
 import type { CudaStats } from "../src/backend/cuda/mod.ts";
+import { compileStep } from "../src/train/compile_step.ts";
 
 /** One measurement: a system at a batch size. */
 export interface BenchRow {
@@ -162,7 +163,7 @@ function timeTraining(
   dev: Device,
   ds: ImageDataset,
   batchSize: number,
-  o: { samples: number; warmup: number; unfused?: boolean },
+  o: { samples: number; warmup: number; unfused?: boolean; graph?: boolean },
 ): { steps: number; seconds: number; lastLoss: number; counts: Partial<BenchRow> } {
   manualSeed(1);
   const model = new Net().to(dev);
@@ -176,6 +177,15 @@ function timeTraining(
     dropLast: true,
     ...(dev.type === "cuda" ? { device: dev } : {}), // batches gathered on the GPU, as trainMnist does
   });
+  // --device cuda's graph row: the same step replayed as a CUDA graph (its first two calls, an eager
+  // warm-up and the capture, fall in the warm-up).
+  const step = compileStep((x: Tensor, y: Tensor) => {
+    opt.zeroGrad();
+    const loss = crossEntropy(o.unfused ? forwardUnfused(model, x) : model.forward(x), y);
+    loss.backward();
+    opt.step();
+    return loss;
+  }, { graph: o.graph ?? false });
   let batches = loader[Symbol.iterator]();
   let last: Tensor | null = null;
   let start = 0;
@@ -193,11 +203,7 @@ function timeTraining(
     last?.dispose();
     last = tidy(() => {
       const x = dev === images.device ? images : images.to(dev), y = dev === labels.device ? labels : labels.to(dev);
-      opt.zeroGrad();
-      const loss = crossEntropy(o.unfused ? forwardUnfused(model, x) : model.forward(x), y);
-      loss.backward();
-      opt.step();
-      return loss;
+      return step(x, y).detach(); // a graph's output is reused by the next replay: dispose a view of it only
     });
     images.dispose();
     labels.dispose();
@@ -205,6 +211,7 @@ function timeTraining(
   const lastLoss = last!.item();
   const seconds = (performance.now() - start) / 1000;
   last!.dispose();
+  step.dispose();
   return { steps, seconds, lastLoss, counts: before && readStats ? perStep(before, readStats(), steps) : {} };
 }
 
@@ -381,6 +388,8 @@ if (import.meta.main) {
     for (const bs of o.batchSizes) {
       const t = timeTraining(gpu, ds, bs, o);
       add({ ...row(`convnet ${gpu.backend.name}`, null, bs, t.steps, t.seconds), ...t.counts });
+      const g = timeTraining(gpu, ds, bs, { ...o, warmup: Math.max(o.warmup, 2), graph: true });
+      add({ ...row(`convnet ${gpu.backend.name} graph`, null, bs, g.steps, g.seconds), ...g.counts });
     }
   }
 
