@@ -206,9 +206,12 @@ __global__ void __launch_bounds__(128)
     }
   }
   const int64_t out = (int64_t)(n * g.K + group * g.Kg + m0) * plane + pix;
-  for (int m = 0; m < mn; ++m) {
-    y[out + (int64_t)m * plane] = best[m];
-    indices[out + (int64_t)m * plane] = at[m];
+#pragma unroll
+  for (int m = 0; m < MC; ++m) { /* unrolled: best and at stay in registers */
+    if (m < mn) {
+      y[out + (int64_t)m * plane] = best[m];
+      indices[out + (int64_t)m * plane] = at[m];
+    }
   }
 }
 
@@ -809,15 +812,17 @@ extern "C" int cn_conv2d_relu_maxpool2d_forward(float *y, int32_t *indices, cons
   PoolWin pw;
   pw.OH = pool->oh, pw.OW = pool->ow, pw.kh = pool->kh, pw.kw = pool->kw;
   pw.sh = pool->stride_h, pw.sw = pool->stride_w, pw.ph = pool->pad_h, pw.pw = pool->pad_w;
-  const int MC = 8;
+  /* 8 channels per thread with up to 16 taps, 4 with up to 32: taps, maxima and argmaxes in registers
+     (8 with 32 taps spills under CUDA 13). */
+  const int MC = g.R <= 16 ? 8 : 4;
   dim3 grid(cn_tile::cdiv((int64_t)g.N * pw.OH * pw.OW, 128), cn_tile::cdiv(g.Kg, MC), g.G);
   CN_REQUIRE(grid.y <= 65535, "conv2d_relu_maxpool2d_forward: k/groups=%d is too large (at most %d)", g.Kg,
              65535 * MC);
   if (g.R <= 16) {
-    auto kern = conv2d_relu_maxpool2d_kernel<16, MC>;
+    auto kern = conv2d_relu_maxpool2d_kernel<16, 8>;
     CN_LAUNCH(kern, grid, 128, y, indices, x, w, bias, g, pw);
   } else {
-    auto kern = conv2d_relu_maxpool2d_kernel<32, MC>;
+    auto kern = conv2d_relu_maxpool2d_kernel<32, 4>;
     CN_LAUNCH(kern, grid, 128, y, indices, x, w, bias, g, pw);
   }
   return CN_CHECK_LAUNCH("conv2d_relu_maxpool2d_forward");
