@@ -190,6 +190,7 @@ const SUITE = [
   "tests/optim_more_test.ts",
   "tests/silent_errors_test.ts",
   "tests/custom_op_test.ts",
+  "tests/cuda_step_test.ts",
 ];
 
 Deno.test({
