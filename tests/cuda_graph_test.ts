@@ -212,3 +212,31 @@ test("trainMnist on CUDA: graph replay (the default) and --no-graph give the sam
   // the last one (its warm-up, run eagerly); none without graphs.
   assertEquals([graph.graphLaunches, eager.graphLaunches], [2 * 8, 0]);
 });
+
+test("trainEpoch graph: an optimizer with per-step host values (Adam) runs eagerly, with one line saying so", async () => {
+  const { trainEpoch } = await import("../src/train/loop.ts");
+  const { Adam } = await import("../src/optim/mod.ts");
+  const data = batches().slice(0, 3);
+  manualSeed(1);
+  const net = new Net().to(dev());
+  const lines: string[] = [];
+  const loader = {
+    length: 3,
+    dataset: { length: 30 },
+    *[Symbol.iterator](): IterableIterator<[Tensor, Tensor]> {
+      for (const [x, y] of data) yield [x.clone(), y.clone()];
+    },
+  };
+  const before = dev().stats().graphLaunches;
+  trainEpoch(net, new Adam(net.parameters()), loader, { graph: true, log: (l) => lines.push(l) });
+  assertEquals(dev().stats().graphLaunches - before, 0);
+  assertEquals(
+    lines.filter((l) => l.includes("no CUDA graph for Adam (only Adadelta and SGD)")).length,
+    1,
+    lines.join("\n"),
+  );
+  noGrad(() => {
+    for (const p of net.parameters()) p.dispose();
+  });
+  for (const [x, y] of data) x.dispose(), y.dispose();
+});

@@ -9,7 +9,7 @@ import type { Device } from "../backend/device.ts";
 import { keep, noGrad, type Tensor, tidy } from "../tensor/mod.ts";
 import { crossEntropy } from "../tensor/functional.ts";
 import type { Module } from "../nn/mod.ts";
-import type { Optimizer } from "../optim/mod.ts";
+import { Adadelta, type Optimizer, SGD } from "../optim/mod.ts";
 import { compileStep } from "./compile_step.ts";
 
 /**
@@ -124,8 +124,10 @@ export interface TrainEpochOptions {
   metrics?: IntervalRecorder;
   /**
    * On CUDA, replay the step (zero the gradients, forward, loss, backward, optimizer step) as a CUDA
-   * graph ({@linkcode compileStep}, keyed on the learning rates); default `false`. Same results, bit
-   * for bit; the CPU ignores it.
+   * graph ({@linkcode compileStep}, captured again whenever a parameter group's hyperparameters
+   * change); default `false`. Same results, bit for bit; the CPU ignores it. Only for `Adadelta`
+   * and `SGD`, whose kernels take no per-step host value (Adam's bias corrections change every
+   * step): others run eagerly, with one line saying so.
    */
   graph?: boolean;
 }
@@ -209,6 +211,16 @@ export function trainEpoch(
   let lastRead = performance.now();
   const start = lastRead;
   model.train();
+  let graph = opts.graph ?? false;
+  if (graph && !(optimizer instanceof Adadelta || optimizer instanceof SGD)) {
+    log(`trainEpoch: no CUDA graph for ${optimizer.constructor.name} (only Adadelta and SGD): running eagerly`);
+    graph = false;
+  }
+  // The hyperparameters a graph bakes into its kernels' arguments: a change (a schedule) recaptures.
+  const hyper = () =>
+    optimizer.paramGroups.map((g) =>
+      Object.entries(g).filter(([, v]) => typeof v === "number" || typeof v === "boolean").join(",")
+    ).join(";");
   const step = compileStep((x: Tensor, y: Tensor): Tensor[] => {
     optimizer.zeroGrad();
     const out = model.forward(x);
@@ -217,7 +229,7 @@ export function trainEpoch(
     loss.backward();
     optimizer.step();
     return [loss, ...hits];
-  }, { graph: opts.graph ?? false, key: () => optimizer.paramGroups.map((g) => g.lr).join(",") });
+  }, { graph, key: hyper });
   try {
     for (const [input, target] of loader) {
       if (batchIdx >= batches) {
@@ -232,7 +244,7 @@ export function trainEpoch(
         // On a replay, loss and hits are the graph's outputs, overwritten by the next one: the sums
         // read the loss now and keep a copy of the hits.
         const [loss, hits] = step(x, y);
-        sums.add(loss.detach(), hits && opts.graph ? hits.detach().clone() : hits, n);
+        sums.add(loss.detach(), hits && graph ? hits.detach().clone() : hits, n);
         return logThis ? loss.item() : NaN; // item() syncs a GPU: only when logging
       });
       input.dispose();
