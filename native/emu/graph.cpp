@@ -81,6 +81,13 @@ void cn_emu::capture_launch(const char *name, const char *file, int line, dim3 g
   std::unique_ptr<Node> n(new Node());
   n->kind = NODE_KERNEL, n->name = name, n->file = file, n->line = line, n->grid = grid, n->block = block;
   n->fn = fn, n->ctx = ctx, n->destroy = destroy;
+  /* A card checks the configuration when the launch is captured (launch_erased's checks, in short). */
+  const uint64_t threads = (uint64_t)block.x * block.y * block.z;
+  if (!grid.x || !grid.y || !grid.z || !threads || threads > 1024 || block.z > 64 || grid.y > 65535 ||
+      grid.z > 65535) {
+    t_last_error = cudaErrorInvalidConfiguration;
+    return;
+  }
   std::lock_guard<std::mutex> lock(g_mutex);
   if (!g_active) { /* the capture ended between capturing() and here: nothing to record into */
     return;

@@ -718,6 +718,17 @@ static void test_graph(void) {
         "sync %s, cudaMalloc %s, status %d, end %s", cudaGetErrorName(sync), cudaGetErrorName(malloc_err), (int)st,
         cudaGetErrorName(end));
   CUDA_OK(cudaStreamSynchronize(s)); /* no capture now: allowed again */
+
+  /* A bad configuration is refused when captured, as when launched. */
+  CUDA_OK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+  CN_LAUNCH(axpb_kernel, 1, 1025, y, x, 1.0f, 0.0f, 32);
+  const cudaError_t config = cudaGetLastError();
+  graph = nullptr;
+  (void)cudaStreamEndCapture(s, &graph);
+  (void)cudaGetLastError();
+  if (graph) cudaGraphDestroy(graph);
+  check(config == cudaErrorInvalidConfiguration, "graph: a captured launch of 1025 threads is refused",
+        "cudaGetLastError() = %s", cudaGetErrorName(config));
   g_stream = 0;
   CUDA_OK(cudaStreamDestroy(s));
   cudaFree(x), cudaFree(y);
