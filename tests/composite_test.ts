@@ -4,7 +4,7 @@
  * training, and gets PyTorch's numbers (the fixtures) and the fused CPU backend's.
  */
 import { cpu, F, manualSeed, optim, Tensor, tensor } from "../mod.ts";
-import type { Backend, Device, FusedKernels } from "../src/backend/backend.ts";
+import type { Backend, Device, FusedKernels, FusedPasses } from "../src/backend/backend.ts";
 import { tsReferenceBackend } from "../src/backend/ts/mod.ts";
 import { Net } from "../examples/mnist/net.ts";
 import { assertEquals, assertThrows, dirname, fromFileUrl, join, near } from "./_std.ts";
@@ -25,9 +25,16 @@ const FUSED_KERNELS: Record<keyof FusedKernels, true> = {
   adamStep: true,
 };
 
+/** Every optional multi-op pass (typed: a new pass must be listed here, or this file does not compile). */
+const FUSED_PASSES: Record<keyof FusedPasses, true> = {
+  conv2dReluMaxPool2dForward: true,
+  maxPool2dReluBackward: true,
+};
+
 function primitivesOnlyBackend(): Backend {
   const be: Backend = { ...tsReferenceBackend, name: "ts-primitives" } as Backend;
   for (const name of Object.keys(FUSED_KERNELS) as (keyof FusedKernels)[]) delete be[name];
+  for (const name of Object.keys(FUSED_PASSES) as (keyof FusedPasses)[]) delete be[name];
   return be;
 }
 
