@@ -16,8 +16,9 @@
  * rate passed to a kernel as an argument, a count on the host). Pass `key` a function of them (e.g.
  * the learning rates): when its value changes, the graphs are dropped and captured again. So a value
  * that changes every step (Adam's bias corrections) defeats the graph: use it with optimizers whose
- * kernels take none (Adadelta, SGD). Host-side bookkeeping in `fn` (an optimizer's per-parameter
- * `step` count) runs only at capture. Reading a
+ * kernels take none (Adadelta, SGD). Random ops in `fn` (dropout) draw the same numbers on every
+ * replay: their seed and offset are kernel arguments too. Host-side bookkeeping in `fn` (an
+ * optimizer's per-parameter `step` count) runs only at capture. Reading a
  * value back (`item()`), making a tensor from host data or waiting inside `fn` fails the capture;
  * the step then runs eagerly, with one line saying why. `fn` always runs inside `tidy`: the tensors
  * it makes and does not return are freed when it returns (`keep` what must outlive it).
