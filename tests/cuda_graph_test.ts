@@ -240,3 +240,16 @@ test("trainEpoch graph: an optimizer with per-step host values (Adam) runs eager
   });
   for (const [x, y] of data) x.dispose(), y.dispose();
 });
+
+test("compileStep: a step with dropout is not captured (a replay would repeat its mask): one line says why", async () => {
+  const { dropout } = await import("../src/ops/dropout.ts");
+  const data = batches().slice(0, 2);
+  const lines: string[] = [];
+  const step = compileStep((x: Tensor) => dropout(x, { p: 0.5, training: true }).sum(), { log: (l) => lines.push(l) });
+  const sums = noGrad(() => [0, 1, 2].map(() => tidy(() => step(data[0][0]).item())));
+  assertEquals(lines.length, 1, lines.join("\n"));
+  assertOk(lines[0].includes("random_fill: not allowed during graph capture"), lines[0]);
+  assertOk(sums[0] !== sums[1] && sums[1] !== sums[2], `every step draws a new mask: ${sums}`);
+  assertEquals(step.info.eager, 3, JSON.stringify(step.info));
+  for (const [x, y] of data) x.dispose(), y.dispose();
+});

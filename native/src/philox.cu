@@ -16,6 +16,7 @@
  */
 #include <type_traits>
 
+#include "capture.h"
 #include "common.h"
 
 #define PHILOX_THREADS 256
@@ -112,6 +113,10 @@ extern "C" int cn_random_fill(int32_t distribution, float *out, int64_t n, uint6
   CN_REQUIRE(n >= 0, "cn_random_fill: n must be >= 0, got %lld", (long long)n);
   if (n == 0) return CN_OK;
   CN_REQUIRE(out != NULL, "cn_random_fill: out is NULL (n=%lld)", (long long)n);
+  if (cn_capture_id()) { /* seed and offset are arguments: every replay would draw the captured numbers */
+    return cn_capture_refuse("random_fill", "a random op draws new numbers every step, a graph replay would repeat "
+                                            "the captured ones");
+  }
   CN_TRY(cn_init());
   if (distribution == CN_UNIFORM) {
     UniformD d;
