@@ -178,7 +178,8 @@ function gatherCase(): Case {
       for (let i = 0; i < perm.inner; i++) distinct[(o * perm.m + j) * perm.inner + i] = (j * 7 + o) % perm.n;
     }
   }
-  return ["gather and scatterAdd", (b) => {
+  const rows = ints(g, 800, 0, 39);
+  return ["gather, scatterAdd and gatherRows", (b) => {
     const out = b.out("float32", index.length), outI = b.out("int32", index.length);
     b.be.gather(out, b.put(x), b.put(index), geom);
     b.be.gather(outI, b.put(xi), b.put(index), geom);
@@ -186,7 +187,11 @@ function gatherCase(): Case {
     b.be.scatterAdd(accI, b.put(valsI), b.put(index), geom);
     const accD = b.put(new Float32Array(perm.outer * perm.n * perm.inner).fill(0.25));
     b.be.scatterAdd(accD, b.put(vals.subarray(0, distinct.length)), b.put(distinct), perm);
-    return [b.get(out), b.get(outI), b.get(accI), b.get(accD)];
+    // gatherRows: 800 rows (two launches of the index chunk), rows of 15 float32 and 5 int32
+    const rowsF = b.out("float32", 800 * 15);
+    const rowsI = b.out("int32", 800 * 5);
+    b.be.gatherRows([rowsF, rowsI], [b.put(x), b.put(xi.subarray(0, 40 * 5))], [15, 5], 40, rows);
+    return [b.get(out), b.get(outI), b.get(accI), b.get(accD), b.get(rowsF), b.get(rowsI)];
   }];
 }
 

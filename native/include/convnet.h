@@ -167,6 +167,13 @@ int cn_gather(int32_t dtype, void *out, const void *x, const int32_t *index, int
 int cn_scatter_add(int32_t dtype, void *out, const void *src, const int32_t *index, int64_t outer, int64_t n,
                    int64_t m, int64_t inner);
 
+/* One batch's rows of one or two tensors, the indices read from host memory and passed by value in
+   the launch (up to 768 rows per launch, chunked beyond): out0[r, i] = x0[index[r], i] for i < row0,
+   out1[r, i] = x1[index[r], i] for i < row1, both sources holding n rows of 4-byte elements (row1 = 0:
+   one tensor). An index outside [0, n) writes 0 and is reported like cn_gather's. */
+int cn_gather_rows(void *out0, const void *x0, int64_t row0, void *out1, const void *x1, int64_t row1, int64_t n,
+                   const int32_t *index, int64_t count);
+
 /* ---- GEMM ---- */
 
 /* For b < batch: c_b[m, n] = alpha * op(a_b) * op(b_b) + beta * c_b, with a_b = a + b * stride_a,

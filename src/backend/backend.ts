@@ -308,6 +308,20 @@ export interface Primitives<S = unknown> {
   randomFill(out: S, size: number, opts: RandomFill): void;
 }
 
+/**
+ * A device backend's batch assembly, optional and outside `Backend` (the CPU backends gather with
+ * `indexSelect`): the DataLoader uses it when `device.backend` has it.
+ */
+export interface BatchKernels<S = unknown> {
+  /**
+   * One batch's rows of each source: `outs[s][r, ...] = sources[s][index[r], ...]`, each source
+   * holding `n` rows of `rowSizes[s]` 4-byte elements (float32 or int32; at most two sources), the
+   * indices read on the host (a GPU passes them in the launch: no upload, one launch for both).
+   * Without it: an index upload and one `gather` per source.
+   */
+  gatherRows?(outs: S[], sources: S[], rowSizes: number[], n: number, index: Int32Array): void;
+}
+
 /** Kernels a backend may have; each op that uses one has a composite for when it is missing. */
 export interface FusedKernels<S = unknown> {
   /** `y = conv2d(x, w) + bias` (bias may be null). */

@@ -6,7 +6,7 @@
  */
 import { keep, type Tensor, tensor } from "../tensor/mod.ts";
 import { perBatchScope } from "../autograd/batch_scope.ts";
-import type { Device } from "../backend/backend.ts";
+import type { Backend, BatchKernels, Device } from "../backend/backend.ts";
 import { cpu } from "../backend/device.ts";
 import { Generator, globalGenerator } from "../tensor/random.ts";
 import { type Dataset, type ImageDataset, isImageDataset, subset } from "./dataset.ts";
@@ -41,8 +41,9 @@ export interface DataLoaderOptions {
   /**
    * Where batches are built (default the CPU). An image dataset without random transforms, or a
    * `TensorDataset`, is copied once, on the first epoch, to this device (transformed, as float32),
-   * and each batch is gathered from it there (`indexSelect`): on a GPU, only the batch's indices
-   * cross the bus. Random transforms and other datasets build each batch on the host and copy it.
+   * and each batch is gathered from it there (`indexSelect`; on CUDA, images and labels in one
+   * launch with the batch's indices passed in it: nothing crosses the bus). Random transforms and
+   * other datasets build each batch on the host and copy it.
    */
   device?: Device;
 }
@@ -284,10 +285,7 @@ export class DataLoader<I extends LoaderItem = [image: Tensor, label: number]> i
     for (let b = 0; b < this.length; b++) {
       const start = b * this.batchSize;
       const size = Math.min(this.batchSize, order.length - start);
-      const idx = tensor(order.subarray(start, start + size), [size], { dtype: "int32", device: this.device });
-      const batch = tensors.map((t) => t.indexSelect(0, idx));
-      idx.dispose();
-      yield batch as Collated<I>;
+      yield gatherBatch(tensors, order.subarray(start, start + size), this.device) as Collated<I>;
     }
   }
 
@@ -363,6 +361,40 @@ export class DataLoader<I extends LoaderItem = [image: Tensor, label: number]> i
 }
 
 /** The images of `root` at `indices`, copied into a dataset of their own. */
+/**
+ * Rows `rows` of each resident tensor: in one launch, the indices passed in it, where the backend
+ * has `gatherRows` (CUDA: no index upload); otherwise an index tensor and `indexSelect` per tensor.
+ */
+function gatherBatch(tensors: Tensor[], rows: Int32Array, device: Device): Tensor[] {
+  const be = device.backend as Backend & BatchKernels;
+  const n = tensors[0]?.shape[0] ?? 0;
+  const fits = tensors.length <= 2 &&
+    tensors.every((t) => t.shape[0] === n && (t.dtype === "float32" || t.dtype === "int32"));
+  if (be.gatherRows && fits && n > 0) {
+    const rowSizes = tensors.map((t) => t.size / n);
+    const outs = tensors.map((t) =>
+      t._wrap(be.alloc(t.dtype, rows.length * t.size / n), [rows.length, ...t.shape.slice(1)])
+    );
+    try {
+      be.gatherRows(
+        outs.map((t) => t._data("DataLoader")),
+        tensors.map((t) => t._data("DataLoader")),
+        rowSizes,
+        n,
+        rows,
+      );
+    } catch (e) {
+      for (const t of outs) t.dispose();
+      throw e;
+    }
+    return outs;
+  }
+  const idx = tensor(rows, [rows.length], { dtype: "int32", device });
+  const batch = tensors.map((t) => t.indexSelect(0, idx));
+  idx.dispose();
+  return batch;
+}
+
 function gatherImages(root: ImageDataset, indices: Int32Array): ImageDataset {
   const size = imageSize(root);
   const images = new Uint8Array(indices.length * size);

@@ -260,6 +260,20 @@ export const SYMBOLS = {
     ],
     result: "i32",
   },
+  cn_gather_rows: {
+    parameters: [
+      "pointer", // void *out0
+      "pointer", // const void *x0
+      "i64", // int64_t row0
+      "pointer", // void *out1
+      "pointer", // const void *x1
+      "i64", // int64_t row1
+      "i64", // int64_t n
+      "buffer", // const int32_t *index (host memory)
+      "i64", // int64_t count
+    ],
+    result: "i32",
+  },
   cn_scatter_add: {
     parameters: [
       "i32", // int32_t dtype

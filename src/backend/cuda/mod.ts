@@ -13,6 +13,7 @@
  * @module
  */
 import type {
+  BatchKernels,
   Device,
   DeviceMemoryInfo,
   DType,
@@ -101,7 +102,11 @@ export interface CudaStats {
  * device-level calls that are not kernels.
  */
 export interface CudaBackend
-  extends Primitives<CudaStorage>, Required<FusedKernels<CudaStorage>>, Required<FusedPasses<CudaStorage>> {
+  extends
+    Primitives<CudaStorage>,
+    Required<FusedKernels<CudaStorage>>,
+    Required<FusedPasses<CudaStorage>>,
+    Required<BatchKernels<CudaStorage>> {
   /** The library it calls. */
   readonly library: CudaLibrary;
   /** Waits for every queued kernel; reports asynchronous kernel errors. */
@@ -361,6 +366,31 @@ export function createCudaBackend(library: CudaLibrary): CudaBackend {
       const op = wr(out, "gather", g.outer * g.m * g.inner);
       const [outer, n, m, inner] = [g.outer, g.n, g.m, g.inner].map(BigInt);
       check(sym.cn_gather(dtypeCode("gather", x.dtype), op, xp, ip, outer, n, m, inner), "cn_gather");
+    },
+    gatherRows(outs, sources, rowSizes, n, index) {
+      const fn = "gatherRows";
+      if (
+        sources.length < 1 || sources.length > 2 || outs.length !== sources.length || rowSizes.length !== sources.length
+      ) {
+        throw new Error(
+          `${fn}: expected one or two sources with as many outputs and row sizes, got ${sources.length} sources, ` +
+            `${outs.length} outputs, ${rowSizes.length} row sizes`,
+        );
+      }
+      const ptrs: [Deno.PointerValue, Deno.PointerValue, bigint][] = sources.map((x, s) => {
+        if (ELEMENT_BYTES[x.dtype as CudaDType] !== 4) {
+          throw new Error(`${fn}: source ${s} is ${x.dtype}; expected float32 or int32`);
+        }
+        sameDType(fn, `out ${s}`, outs[s], x.dtype);
+        const row = rowSizes[s];
+        if (!Number.isSafeInteger(row) || row < 0 || x.size !== n * row) {
+          throw new Error(`${fn}: source ${s} holds ${x.size} elements; expected ${n} rows of ${row}`);
+        }
+        return [wr(outs[s], fn, index.length * row), rd(x, fn), BigInt(row)];
+      });
+      const [o0, x0, r0] = ptrs[0], [o1, x1, r1] = ptrs[1] ?? [null, null, 0n];
+      const st = sym.cn_gather_rows(o0, x0, r0, o1, x1, r1, BigInt(n), index, BigInt(index.length));
+      check(st, "cn_gather_rows");
     },
     scatterAdd(out, src, index, g) {
       requireDType("scatterAdd", "index", index, "int32");
