@@ -253,3 +253,34 @@ test("compileStep: a step with dropout is not captured (a replay would repeat it
   assertEquals(step.info.eager, 3, JSON.stringify(step.info));
   for (const [x, y] of data) x.dispose(), y.dispose();
 });
+
+test("trainEpoch graph: replays advance the optimizer's step counts as eager steps do (a checkpoint stays right)", async () => {
+  const { trainEpoch } = await import("../src/train/loop.ts");
+  const { Adadelta } = await import("../src/optim/mod.ts");
+  const data = batches().slice(0, 6);
+  const counts = (graph: boolean) => {
+    manualSeed(1);
+    const net = new Net().to(dev());
+    const opt = new Adadelta(net.parameters(), { lr: 1 });
+    const loader = {
+      length: data.length,
+      dataset: { length: data.length * data[0][0].shape[0] },
+      *[Symbol.iterator](): IterableIterator<[Tensor, Tensor]> {
+        for (const [x, y] of data) yield [x.clone(), y.clone()];
+      },
+    };
+    const before = dev().stats().graphLaunches;
+    trainEpoch(net, opt, loader, { graph, log: () => {} });
+    const launches = dev().stats().graphLaunches - before;
+    const steps = Object.values(opt.stateDict().state).map((s) => s.step);
+    noGrad(() => {
+      for (const p of net.parameters()) p.dispose();
+    });
+    return { steps, launches };
+  };
+  const eager = counts(false), graph = counts(true);
+  assertEquals(eager.steps, [6, 6, 6, 6]);
+  assertEquals(graph.steps, eager.steps);
+  assertOk(graph.launches >= 4, `replays ran: ${graph.launches}`);
+  for (const [x, y] of data) x.dispose(), y.dispose();
+});

@@ -139,6 +139,14 @@ export abstract class Optimizer<O extends { lr: number } = { lr: number }> {
   /** Applies one update to every parameter that has a gradient. */
   abstract step(): void;
 
+  /**
+   * Advances every parameter state's step count, as `step()` does: a CUDA graph replay of a training
+   * step runs its kernels but not this host bookkeeping (`train.compileStep`'s `onReplay`). @internal
+   */
+  _countReplayedStep(): void {
+    for (const s of this.state.values()) if (s.step !== undefined) s.step += 1;
+  }
+
   /** What the state of a parameter in `group` holds. */
   protected abstract stateLayout(group: ParamGroup<O>): StateLayout;
 

@@ -37,6 +37,11 @@ export interface CompileStepOptions {
    * (a learning-rate schedule), the graphs are captured again. Default: none.
    */
   key?: () => string | number;
+  /**
+   * Host bookkeeping `fn` does that a replay does not repeat (it runs the kernels only), called after
+   * each replay of an already captured graph: e.g. advancing the optimizer's step counts.
+   */
+  onReplay?: () => void;
   /** Where the one line explaining an eager fallback goes; default `console.warn`. */
   log?: (line: string) => void;
 }
@@ -109,7 +114,7 @@ export function compileStep<A extends Tensor[], R extends Tensor | Tensor[] | vo
   fn: (...inputs: A) => R,
   opts: CompileStepOptions = {},
 ): CompiledStep<A, R> {
-  const allowed = ["graph", "key", "log"];
+  const allowed = ["graph", "key", "onReplay", "log"];
   for (const k of Object.keys(opts)) {
     if (!allowed.includes(k)) {
       throw new Error(`compileStep: unknown option ${JSON.stringify(k)}; expected one of ${allowed.join(", ")}`);
@@ -198,9 +203,11 @@ export function compileStep<A extends Tensor[], R extends Tensor | Tensor[] | vo
       return eager(e.inputs as A, true);
     }
     copyInto(e, inputs);
+    const capturedNow = !e.graph; // fn's host code ran during the capture: no bookkeeping to redo
     if (!e.graph && !capture(e)) return eager(e.inputs as A, info.fallback === undefined);
     backend.library.check(backend.library.symbols.cn_graph_launch(e.graph!), "cn_graph_launch");
     info.replays++;
+    if (!capturedNow) opts.onReplay?.();
     return e.outputs!;
   }) as CompiledStep<A, R>;
   Object.defineProperty(step, "info", { get: () => ({ ...info }) });

@@ -229,7 +229,7 @@ export function trainEpoch(
     loss.backward();
     optimizer.step();
     return [loss, ...hits];
-  }, { graph, key: hyper });
+  }, { graph, key: hyper, onReplay: () => optimizer._countReplayedStep() });
   try {
     for (const [input, target] of loader) {
       if (batchIdx >= batches) {
