@@ -18,6 +18,8 @@
  *   samples/s, so only `--tfjs-cpu-samples`), from scripts/bench_train_tfjs.ts; PyTorch on 1
  *   thread and on all cores (CUDA too when torch sees a GPU), from scripts/bench_train_torch.py
  *   run with `--python` (default: /usr/bin/python3, Debian's python3-torch, when it imports torch).
+ *   On CUDA the twin prints three rows per batch size: eager, torch.cuda.graph capture ("… cuda graph") and the
+ *   seed's per-sample DataLoader path ("… cuda DataLoader").
  *
  * The last column is convnet's samples/s (the CPU device's backend, `--threads` threads, same batch
  * size) divided by the row's. The table is also written as JSON with the machine's description
