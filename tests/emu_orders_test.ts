@@ -125,7 +125,9 @@ function xentCase(n: number, c: number): Case {
     const T = b.put(t);
     b.be.logSoftmaxNllForward(loss, logp, b.put(logits), T, n, c);
     b.be.logSoftmaxNllBackward(dl, logp, T, b.put(dloss), n, c);
-    return [b.get(loss), b.get(logp), b.get(dl)];
+    const loss1 = b.out("float32", 1), logp1 = b.out("float32", n * c), dunit = b.out("float32", n * c);
+    b.be.logSoftmaxNllForwardGrad(loss1, logp1, dunit, b.put(logits), T, n, c); // the unit gradient in the forward
+    return [b.get(loss), b.get(logp), b.get(dl), b.get(loss1), b.get(logp1), b.get(dunit)];
   }];
 }
 

@@ -261,6 +261,10 @@ int cn_max_pool2d_relu_backward(float *dx, const float *dy, const float *y, cons
    kernel error, reported by the next call that waits, naming the index and value. */
 int cn_log_softmax_nll_forward(float *loss, float *logp, const float *logits, const int32_t *targets, int32_t n,
                                int32_t c);
+/* cn_log_softmax_nll_forward and, in the same launch when one block does the batch (n*c up to ~16K),
+   dunit = the gradient for a loss gradient of 1 (cn_log_softmax_nll_backward's bits with dloss = 1). */
+int cn_log_softmax_nll_forward_grad(float *loss, float *logp, float *dunit, const float *logits,
+                                    const int32_t *targets, int32_t n, int32_t c);
 /* dlogits = (exp(logp) - onehot(t)) * dloss[0] / n. */
 int cn_log_softmax_nll_backward(float *dlogits, const float *logp, const int32_t *targets, const float *dloss,
                                 int32_t n, int32_t c);

@@ -37,12 +37,14 @@ __device__ __forceinline__ double warp_sum(double v) {
 /* Rows [blockIdx.x * rows_per_block, ...) of this block; warp w takes rows w, w + 8, ... of them.
    Writes the block's loss sum to partial[blockIdx.x] and its count of kept rows to
    partial[gridDim.x + blockIdx.x], or, when `loss` is not NULL (a single block), the mean over the
-   kept rows to loss[0]. */
+   kept rows to loss[0]; then, when `dunit` is not NULL too, the gradient for a loss gradient of 1
+   (xent_backward_kernel's bits with dloss = 1: the launch and the fill of backward() saved). */
 __global__ void __launch_bounds__(XENT_THREADS)
-    xent_forward_kernel(float *loss, double *partial, float *logp, const float *logits, const int32_t *targets, int n,
-                        int c, int rows_per_block, int32_t *err) {
+    xent_forward_kernel(float *loss, double *partial, float *logp, float *dunit, const float *logits,
+                        const int32_t *targets, int n, int c, int rows_per_block, int32_t *err) {
   __shared__ double warp_loss[XENT_WARPS];
   __shared__ double warp_kept[XENT_WARPS];
+  __shared__ double kept_all;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int64_t r0 = (int64_t)blockIdx.x * rows_per_block;
   const int64_t r1 = min(r0 + rows_per_block, (int64_t)n);
@@ -84,10 +86,27 @@ __global__ void __launch_bounds__(XENT_THREADS)
     for (int w = 0; w < XENT_WARPS; ++w) total += warp_loss[w], rows += warp_kept[w];
     if (loss) {
       loss[0] = (float)(total / rows);
+      kept_all = rows;
     } else {
       partial[blockIdx.x] = total;
       partial[gridDim.x + blockIdx.x] = rows;
     }
+  }
+  if (!dunit || !loss) return; /* uniform across the block */
+  __syncthreads(); /* logp and kept_all are visible to the whole block */
+  const double scale = 1.0 / kept_all;
+  const int64_t total = (int64_t)n * c;
+  for (int64_t t = threadIdx.x; t < total; t += XENT_THREADS) {
+    const int64_t i = t / c;
+    const int j = (int)(t - i * c);
+    const int32_t target = targets[i];
+    if (target == XENT_IGNORE) {
+      dunit[t] = 0.0f;
+      continue;
+    }
+    float g = (float)(exp((double)logp[t]) * scale);
+    if (j == target) g = (float)((double)g - scale);
+    dunit[t] = g;
   }
 }
 
@@ -147,7 +166,7 @@ __global__ void __launch_bounds__(XENT_THREADS)
     }
     __syncthreads();
   }
-  const double scale = (double)dloss[0] / (kept ? kept[0] : kept_here);
+  const double scale = (dloss ? (double)dloss[0] : 1.0) / (kept ? kept[0] : kept_here); /* NULL: 1 */
   for (IDX t = (IDX)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += (IDX)blockDim.x * gridDim.x) {
     const IDX i = t / c;
     const int j = (int)(t - i * c);
@@ -165,8 +184,13 @@ __global__ void __launch_bounds__(XENT_THREADS)
 
 /* ------------------------------------------------------------------ launchers */
 
-extern "C" int cn_log_softmax_nll_forward(float *loss, float *logp, const float *logits, const int32_t *targets,
-                                          int32_t n, int32_t c) {
+static int nll_backward(float *dlogits, const float *logp, const int32_t *targets, const float *dloss, int32_t n,
+                        int32_t c);
+
+/* dunit (may be NULL): receives the gradient for a loss gradient of 1, in the forward's launch when one
+   block does the batch (n*c up to ~16K), else by the backward kernel right after. */
+extern "C" int cn_log_softmax_nll_forward_grad(float *loss, float *logp, float *dunit, const float *logits,
+                                               const int32_t *targets, int32_t n, int32_t c) {
   CN_REQUIRE(n >= 0 && c > 0, "log_softmax_nll_forward: sizes must be n >= 0 and c > 0, got n=%d c=%d", n, c);
   CN_REQUIRE(loss != NULL, "log_softmax_nll_forward: loss is NULL (n=%d, c=%d)", n, c);
   CN_TRY(cn_init());
@@ -183,13 +207,14 @@ extern "C" int cn_log_softmax_nll_forward(float *loss, float *logp, const float 
   }
   int32_t *err = cn_kernel_error_slot();
   if (blocks == 1) {
-    CN_LAUNCH(xent_forward_kernel, 1, XENT_THREADS, loss, (double *)NULL, logp, logits, targets, n, c, (int)rows, err);
+    CN_LAUNCH(xent_forward_kernel, 1, XENT_THREADS, loss, (double *)NULL, logp, dunit, logits, targets, n, c,
+              (int)rows, err);
     return CN_CHECK_LAUNCH("log_softmax_nll_forward");
   }
   double *partial = NULL; /* the blocks' sums, then their kept-row counts */
   CN_TRY(cn_alloc((void **)&partial, 2 * blocks * (int64_t)sizeof(double)));
-  CN_LAUNCH(xent_forward_kernel, (unsigned)blocks, XENT_THREADS, (float *)NULL, partial, logp, logits, targets, n, c,
-            (int)rows, err);
+  CN_LAUNCH(xent_forward_kernel, (unsigned)blocks, XENT_THREADS, (float *)NULL, partial, logp, (float *)NULL, logits,
+            targets, n, c, (int)rows, err);
   int st = CN_CHECK_LAUNCH("log_softmax_nll_forward: rows");
   if (st == CN_OK) {
     CN_LAUNCH(xent_finish_kernel, 1, XENT_THREADS, loss, (const double *)partial, (int)blocks);
@@ -197,15 +222,29 @@ extern "C" int cn_log_softmax_nll_forward(float *loss, float *logp, const float 
   }
   /* Reused only by work queued later on the one stream, which runs after these kernels. */
   const int fs = cn_free(partial);
+  if (st == CN_OK && fs == CN_OK && dunit) return nll_backward(dunit, logp, targets, (const float *)NULL, n, c);
   return st ? st : fs;
+}
+
+extern "C" int cn_log_softmax_nll_forward(float *loss, float *logp, const float *logits, const int32_t *targets,
+                                          int32_t n, int32_t c) {
+  return cn_log_softmax_nll_forward_grad(loss, logp, (float *)NULL, logits, targets, n, c);
 }
 
 extern "C" int cn_log_softmax_nll_backward(float *dlogits, const float *logp, const int32_t *targets,
                                            const float *dloss, int32_t n, int32_t c) {
   CN_REQUIRE(n >= 0 && c > 0, "log_softmax_nll_backward: sizes must be n >= 0 and c > 0, got n=%d c=%d", n, c);
   if (n == 0) return CN_OK;
-  CN_REQUIRE(dlogits && logp && targets && dloss, "log_softmax_nll_backward: %s is NULL (n=%d, c=%d)",
-             !dlogits ? "dlogits" : !logp ? "logp" : !targets ? "targets" : "dloss", n, c);
+  CN_REQUIRE(dloss, "log_softmax_nll_backward: dloss is NULL (n=%d, c=%d)", n, c);
+  return nll_backward(dlogits, logp, targets, dloss, n, c);
+}
+
+/* dloss NULL: a loss gradient of 1. */
+static int nll_backward(float *dlogits, const float *logp, const int32_t *targets, const float *dloss, int32_t n,
+                        int32_t c) {
+  if (n == 0) return CN_OK;
+  CN_REQUIRE(dlogits && logp && targets, "log_softmax_nll_backward: %s is NULL (n=%d, c=%d)",
+             !dlogits ? "dlogits" : !logp ? "logp" : "targets", n, c);
   CN_TRY(cn_init());
   const int64_t total = (int64_t)n * c;
   int32_t *err = cn_kernel_error_slot();

@@ -21,10 +21,11 @@ export function record<T extends TensorBase>(
   backward: (g: TensorBase) => (TensorBase | null)[],
   op: string,
   release?: () => void,
+  unitBackward?: () => (TensorBase | null)[],
 ): T {
   if (isGradEnabled() && out.dtype !== "int32" && out.dtype !== "int64" && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
-    out._node = { op, inputs, backward, release };
+    out._node = { op, inputs, backward, release, unitBackward };
   } else {
     release?.();
   }
@@ -79,7 +80,9 @@ export function runBackward(root: TensorBase, grad?: TensorBase): void {
   const prev = setGradEnabled(false);
   const grads = new Map<TensorBase, TensorBase>();
   try {
-    grads.set(root, grad ? grad._share(root.shape) : seed(root));
+    // An implied 1 for a loss whose forward already computed the gradients for it: no fill.
+    const unit = grad === undefined ? root._node?.unitBackward : undefined;
+    if (!unit) grads.set(root, grad ? grad._share(root.shape) : seed(root));
     if (!root._node) { // backward() on a leaf itself
       const g = grads.get(root)!;
       grads.delete(root);
@@ -90,14 +93,14 @@ export function runBackward(root: TensorBase, grad?: TensorBase): void {
       const node = t._node!;
       const g = grads.get(t);
       grads.delete(t);
-      if (g) {
+      if (g || (t === root && unit)) {
         // Every gradient we store must own its storage, since accumulation adds in place.
         const seenHere = new Set<TensorBase>();
         // A rule that passes `g` through (add, sub's first input) hands it over once, uncopied:
         // nothing else holds it once the rule has run.
         let handedOver = false;
         // tidy: temporaries a rule creates on its way to the gradients are freed at once.
-        const inputGrads = tidy(() => node.backward(g)).map((gi) => {
+        const inputGrads = tidy(() => g ? node.backward(g) : unit!()).map((gi) => {
           if (!gi) return null;
           if (gi === g && !handedOver) {
             handedOver = true;
@@ -108,7 +111,7 @@ export function runBackward(root: TensorBase, grad?: TensorBase): void {
           seenHere.add(own);
           return own;
         });
-        if (!handedOver) g.dispose();
+        if (!handedOver) g?.dispose();
         node.inputs.forEach((input, j) => {
           let gi = inputGrads[j];
           if (!gi) return;

@@ -22,6 +22,12 @@ export interface GradNode {
   readonly backward: (grad: TensorBase) => (TensorBase | null)[];
   /** Frees internal buffers saved for backward (argmax indices, log-probabilities). */
   readonly release?: () => void;
+  /**
+   * The inputs' gradients for an output gradient of 1, computed ahead (a fused loss's forward
+   * kernel): `backward()` on this one-element output with no gradient calls it instead of filling a
+   * 1 and calling `backward` (same values). It hands its tensors over: called at most once.
+   */
+  readonly unitBackward?: () => (TensorBase | null)[];
 }
 
 /**

@@ -309,10 +309,10 @@ export interface Primitives<S = unknown> {
 }
 
 /**
- * A device backend's batch assembly, optional and outside `Backend` (the CPU backends gather with
- * `indexSelect`): the DataLoader uses it when `device.backend` has it.
+ * A device backend's kernels that save launches in a training step, optional and outside `Backend`
+ * (the CPU backends have none): the DataLoader and the ops use one when `device.backend` has it.
  */
-export interface BatchKernels<S = unknown> {
+export interface StepKernels<S = unknown> {
   /**
    * One batch's rows of each source: `outs[s][r, ...] = sources[s][index[r], ...]`, each source
    * holding `n` rows of `rowSizes[s]` 4-byte elements (float32 or int32; at most two sources), the
@@ -320,6 +320,11 @@ export interface BatchKernels<S = unknown> {
    * Without it: an index upload and one `gather` per source.
    */
   gatherRows?(outs: S[], sources: S[], rowSizes: number[], n: number, index: Int32Array): void;
+  /**
+   * `logSoftmaxNllForward`, and `dunit` = `logSoftmaxNllBackward`'s output for `dloss` = 1, bit for
+   * bit (in the forward's launch on a GPU): `backward()` on the loss then needs no fill and no launch.
+   */
+  logSoftmaxNllForwardGrad?(loss: S, logp: S, dunit: S, logits: S, targets: S, n: number, c: number): void;
 }
 
 /** Kernels a backend may have; each op that uses one has a composite for when it is missing. */

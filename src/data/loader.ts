@@ -6,7 +6,7 @@
  */
 import { keep, type Tensor, tensor } from "../tensor/mod.ts";
 import { perBatchScope } from "../autograd/batch_scope.ts";
-import type { Backend, BatchKernels, Device } from "../backend/backend.ts";
+import type { Backend, Device, StepKernels } from "../backend/backend.ts";
 import { cpu } from "../backend/device.ts";
 import { Generator, globalGenerator } from "../tensor/random.ts";
 import { type Dataset, type ImageDataset, isImageDataset, subset } from "./dataset.ts";
@@ -366,7 +366,7 @@ export class DataLoader<I extends LoaderItem = [image: Tensor, label: number]> i
  * has `gatherRows` (CUDA: no index upload); otherwise an index tensor and `indexSelect` per tensor.
  */
 function gatherBatch(tensors: Tensor[], rows: Int32Array, device: Device): Tensor[] {
-  const be = device.backend as Backend & BatchKernels;
+  const be = device.backend as Backend & StepKernels;
   const n = tensors[0]?.shape[0] ?? 0;
   const fits = tensors.length <= 2 &&
     tensors.every((t) => t.shape[0] === n && (t.dtype === "float32" || t.dtype === "int32"));

@@ -8,6 +8,8 @@
  */
 import type { TensorBase } from "../autograd/tensor_base.ts";
 import { record } from "../autograd/graph.ts";
+import { isGradEnabled } from "../autograd/mode.ts";
+import type { Backend, StepKernels } from "../backend/backend.ts";
 import {
   checkClassTargets,
   checkLossOptions,
@@ -98,19 +100,26 @@ export function crossEntropy<T extends TensorBase>(
   });
 }
 
-/** The fused kernels: the loss and log-probabilities forward, one pass backward. */
+/**
+ * The fused kernels: the loss and log-probabilities forward, one pass backward. Where the backend
+ * has `logSoftmaxNllForwardGrad` and a gradient will be wanted, the forward also writes the
+ * gradient for the implied 1 of `loss.backward()` (`unit`), which that backward hands over as is.
+ */
 function fused<T extends TensorBase>(logits: T, targets: TensorBase): T {
   const op = "crossEntropy";
-  const be = logits._backend;
+  const be = logits._backend as Backend & StepKernels;
   const [n, c] = logits.shape;
   const nllBackward = be.logSoftmaxNllBackward!.bind(be);
   const loss = be.alloc(logits.dtype, 1);
   const logp = be.alloc(logits.dtype, n * c);
+  let unit = be.logSoftmaxNllForwardGrad && isGradEnabled() && logits.requiresGrad
+    ? be.alloc(logits.dtype, n * c)
+    : null;
   try {
-    be.logSoftmaxNllForward!(loss, logp, logits._data(op), targets._data(op), n, c);
+    if (unit) be.logSoftmaxNllForwardGrad!(loss, logp, unit, logits._data(op), targets._data(op), n, c);
+    else be.logSoftmaxNllForward!(loss, logp, logits._data(op), targets._data(op), n, c);
   } catch (e) {
-    be.free(loss);
-    be.free(logp);
+    for (const s of unit ? [loss, logp, unit] : [loss, logp]) be.free(s);
     throw e;
   }
   return record(
@@ -122,6 +131,16 @@ function fused<T extends TensorBase>(logits: T, targets: TensorBase): T {
       return [logits._wrap(d, logits.shape)];
     },
     op,
-    () => be.free(logp),
+    () => {
+      be.free(logp);
+      if (unit) be.free(unit);
+    },
+    unit
+      ? () => {
+        const d = logits._wrap(unit!, logits.shape);
+        unit = null; // handed over: the release leaves it to the gradient
+        return [d];
+      }
+      : undefined,
   );
 }

@@ -417,6 +417,18 @@ export const SYMBOLS = {
     ],
     result: "i32",
   },
+  cn_log_softmax_nll_forward_grad: {
+    parameters: [
+      "pointer", // float *loss
+      "pointer", // float *logp
+      "pointer", // float *dunit
+      "pointer", // const float *logits
+      "pointer", // const int32_t *targets
+      "i32", // int32_t n
+      "i32", // int32_t c
+    ],
+    result: "i32",
+  },
   cn_log_softmax_nll_backward: {
     parameters: [
       "pointer", // float *dlogits

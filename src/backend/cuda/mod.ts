@@ -13,7 +13,6 @@
  * @module
  */
 import type {
-  BatchKernels,
   Device,
   DeviceMemoryInfo,
   DType,
@@ -22,6 +21,7 @@ import type {
   GemmOptions,
   Primitives,
   RandomFill,
+  StepKernels,
   StridedCopy,
 } from "../backend.ts";
 import { BINARY_OPS, DISTRIBUTION_CODES, POOL_KIND_CODES, REDUCE_OPS, SCALAR_OPS, UNARY_OPS } from "../_ops_table.ts";
@@ -106,7 +106,7 @@ export interface CudaBackend
     Primitives<CudaStorage>,
     Required<FusedKernels<CudaStorage>>,
     Required<FusedPasses<CudaStorage>>,
-    Required<BatchKernels<CudaStorage>> {
+    Required<StepKernels<CudaStorage>> {
   /** The library it calls. */
   readonly library: CudaLibrary;
   /** Waits for every queued kernel; reports asynchronous kernel errors. */
@@ -518,6 +518,24 @@ export function createCudaBackend(library: CudaLibrary): CudaBackend {
       requireDType(fn, "logp", logp, "float32");
       const st = sym.cn_log_softmax_nll_forward(wr(loss, fn, 1), wr(logp, fn, n * c), xp, tp, n, c);
       check(st, "cn_log_softmax_nll_forward");
+    },
+    logSoftmaxNllForwardGrad(loss, logp, dunit, logits, targets, n, c) {
+      const fn = "crossEntropy";
+      const xp = rd(logits, fn), tp = rd(targets, fn);
+      checkNll(logits, targets, n, c, "logits");
+      for (const [name, s] of [["loss", loss], ["logp", logp], ["dunit", dunit]] as const) {
+        requireDType(fn, name, s, "float32");
+      }
+      const st = sym.cn_log_softmax_nll_forward_grad(
+        wr(loss, fn, 1),
+        wr(logp, fn, n * c),
+        wr(dunit, fn, n * c),
+        xp,
+        tp,
+        n,
+        c,
+      );
+      check(st, "cn_log_softmax_nll_forward_grad");
     },
     logSoftmaxNllBackward(dlogits, logp, targets, dloss, n, c) {
       const fn = "crossEntropy";
