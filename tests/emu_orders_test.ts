@@ -67,7 +67,9 @@ function convCase(name: string, c: Conv2dGeometry): Case {
     b.be.conv2dBackwardInput(dx, DY, W, c);
     b.be.conv2dBackwardWeight(dw, DY, X, c);
     b.be.conv2dBackwardBias(db, DY, c);
-    return [b.get(y), b.get(dx), b.get(dw), b.get(db)];
+    const dw2 = b.out("float32", w.length), db2 = b.out("float32", c.k);
+    b.be.conv2dBackwardWeightBias(dw2, db2, DY, X, c); // one launch where neither sum splits
+    return [b.get(y), b.get(dx), b.get(dw), b.get(db), b.get(dw2), b.get(db2)];
   }];
 }
 

@@ -225,6 +225,9 @@ int cn_conv2d_backward_input(float *dx, const float *dy, const float *w, const c
 int cn_conv2d_backward_weight(float *dw, const float *dy, const float *x, const cn_conv2d_geom *g);
 /* db[k] = sum of dy[:, k, :, :] (overwritten). */
 int cn_conv2d_backward_bias(float *db, const float *dy, const cn_conv2d_geom *g);
+/* Both of the above (the same bits), in one launch when neither splits its reduction (R <= 32 and
+   N*oh*ow <= 16384: the seed's layer), else the two calls. */
+int cn_conv2d_backward_weight_bias(float *dw, float *db, const float *dy, const float *x, const cn_conv2d_geom *g);
 
 /* ---- pooling ---- */
 

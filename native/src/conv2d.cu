@@ -220,11 +220,11 @@ __global__ void __launch_bounds__(128)
    products in registers; then a warp-shuffle + shared-memory reduction writes MC x R partial sums
    to out + split * split_len (out is dw itself when there is one split). */
 template <int MAXR, int MC>
-__global__ void __launch_bounds__(256)
-    conv2d_backward_weight_direct_kernel(float *out, const float *dy, const float *x, Geo g, int per_split,
-                                         int split_len) {
+__device__ __forceinline__ void backward_weight_direct_block(float *out, const float *dy, const float *x, const Geo &g,
+                                                             int per_split, int split_len, int split, int chunk,
+                                                             int group) {
   __shared__ float red[8][MC * MAXR];
-  const int tid = threadIdx.x, split = blockIdx.x, m0 = blockIdx.y * MC, group = blockIdx.z;
+  const int tid = threadIdx.x, m0 = chunk * MC;
   const int mn = imin(MC, g.Kg - m0);
   const int e1 = imin(g.P, split * per_split + per_split);
   int e = split * per_split + tid;
@@ -278,6 +278,13 @@ __global__ void __launch_bounds__(256)
   }
 }
 
+template <int MAXR, int MC>
+__global__ void __launch_bounds__(256)
+    conv2d_backward_weight_direct_kernel(float *out, const float *dy, const float *x, Geo g, int per_split,
+                                         int split_len) {
+  backward_weight_direct_block<MAXR, MC>(out, dy, x, g, per_split, split_len, blockIdx.x, blockIdx.y, blockIdx.z);
+}
+
 /* Backward input, cg <= MAXC: one thread per input pixel (all cg channels of its group), gathering
    every (output channel, tap) whose output position is an integer inside the output. */
 template <int MAXC>
@@ -320,10 +327,10 @@ __global__ void __launch_bounds__(128) conv2d_backward_input_direct_kernel(float
 
 /* Bias gradient: block (k, split) sums dy[:, k, :, :] over its range of the N*oh*ow positions, a
    warp-shuffle + shared-memory reduction, partial sums to out[split * K + k] (db when one split). */
-__global__ void __launch_bounds__(256)
-    conv2d_backward_bias_kernel(float *out, const float *dy, int N, int K, int OHW, int per_split) {
+__device__ __forceinline__ void backward_bias_block(float *out, const float *dy, int N, int K, int OHW, int per_split,
+                                                    int k, int split) {
   __shared__ float red[8];
-  const int tid = threadIdx.x, k = blockIdx.x, split = blockIdx.y;
+  const int tid = threadIdx.x;
   const int e1 = imin(N * OHW, split * per_split + per_split);
   int e = split * per_split + tid;
   int n = e / OHW, p = e - n * OHW;
@@ -341,6 +348,25 @@ __global__ void __launch_bounds__(256)
     s = tid < 8 ? red[tid] : 0.0f;
     s = warp_sum(s);
     if (tid == 0) out[split * K + k] = s;
+  }
+}
+
+__global__ void __launch_bounds__(256)
+    conv2d_backward_bias_kernel(float *out, const float *dy, int N, int K, int OHW, int per_split) {
+  backward_bias_block(out, dy, N, K, OHW, per_split, blockIdx.x, blockIdx.y);
+}
+
+/* Weight and bias gradients in one launch when neither is split (P <= kUnsplitPositions, R <= MAXR):
+   blocks y < chunks are backward_weight_direct_block's (channel chunk y, group z), the next Kg are
+   backward_bias_block's (channel z * Kg + y - chunks): each block computes what it computes in its
+   own kernel, so the bits are the two kernels'. */
+template <int MAXR, int MC>
+__global__ void __launch_bounds__(256)
+    conv2d_backward_weight_bias_kernel(float *dw, float *db, const float *dy, const float *x, Geo g, int chunks) {
+  if ((int)blockIdx.y < chunks) { /* uniform across the block */
+    backward_weight_direct_block<MAXR, MC>(dw, dy, x, g, g.P, g.K * g.R, 0, blockIdx.y, blockIdx.z);
+  } else {
+    backward_bias_block(db, dy, g.N, g.K, g.OHW, g.P, blockIdx.z * g.Kg + ((int)blockIdx.y - chunks), 0);
   }
 }
 
@@ -781,6 +807,31 @@ extern "C" int cn_conv2d_backward_bias(float *db, const float *dy, const cn_conv
   const int st = CN_CHECK_LAUNCH("conv2d_backward_bias: kernel");
   if (!ws) return st;
   return reduce_and_free("conv2d_backward_bias: split reduction", db, ws, (int)splits, g.K, NULL, 1, 1, st);
+}
+
+extern "C" int cn_conv2d_backward_weight_bias(float *dw, float *db, const float *dy, const float *x,
+                                              const cn_conv2d_geom *geom) {
+  Geo g;
+  CN_TRY(make_geo(&g, "conv2d_backward_weight_bias", geom));
+  CN_REQUIRE(dw && db && (g.N == 0 || (dy && x)), "conv2d_backward_weight_bias: %s is NULL",
+             !dw ? "dw" : !db ? "db" : !dy ? "dy" : "x");
+  const int MC = g.R <= 16 ? 4 : 2;
+  const int chunks = cn_tile::cdiv(g.Kg, MC);
+  /* the unsplit cases of both (cn_conv2d_backward_weight's direct kernel with one split, and one
+     split of the bias kernel): one launch; anything else, the two calls */
+  if (g.N == 0 || g.R > 32 || g.P > kUnsplitPositions || chunks + g.Kg > 65535) {
+    CN_TRY(cn_conv2d_backward_weight(dw, dy, x, geom));
+    return cn_conv2d_backward_bias(db, dy, geom);
+  }
+  dim3 grid(1, (unsigned)(chunks + g.Kg), g.G);
+  if (g.R <= 16) {
+    auto kern = conv2d_backward_weight_bias_kernel<16, 4>;
+    CN_LAUNCH(kern, grid, 256, dw, db, dy, x, g, chunks);
+  } else {
+    auto kern = conv2d_backward_weight_bias_kernel<32, 2>;
+    CN_LAUNCH(kern, grid, 256, dw, db, dy, x, g, chunks);
+  }
+  return CN_CHECK_LAUNCH("conv2d_backward_weight_bias");
 }
 
 /* y = maxPool2d(relu(conv2d(x, w) + bias)) with the argmax indices: one launch when R <= 32 (the

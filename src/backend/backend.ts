@@ -325,6 +325,8 @@ export interface StepKernels<S = unknown> {
    * bit (in the forward's launch on a GPU): `backward()` on the loss then needs no fill and no launch.
    */
   logSoftmaxNllForwardGrad?(loss: S, logp: S, dunit: S, logits: S, targets: S, n: number, c: number): void;
+  /** `conv2dBackwardWeight` and `conv2dBackwardBias` together, their bits (one launch on a GPU where neither splits). */
+  conv2dBackwardWeightBias?(dw: S, db: S, dy: S, x: S, g: Conv2dGeometry): void;
 }
 
 /** Kernels a backend may have; each op that uses one has a composite for when it is missing. */

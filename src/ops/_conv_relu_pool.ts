@@ -12,6 +12,7 @@
  */
 import type { TensorBase } from "../autograd/tensor_base.ts";
 import { record } from "../autograd/graph.ts";
+import type { StepKernels } from "../backend/backend.ts";
 import { fusedOrComposite } from "./_fused.ts";
 import { conv2dComposites } from "./_conv_composite.ts";
 import {
@@ -62,12 +63,18 @@ export function conv2dReluMaxPool2d<T extends TensorBase>(
       kernels.conv2dBackwardInput(dx, dconv, weight._data(op), conv);
       grads[0] = x._wrap(dx, x.shape);
     }
-    if (weight.requiresGrad) {
+    const both = (be as StepKernels).conv2dBackwardWeightBias;
+    if (weight.requiresGrad && bias?.requiresGrad && both) { // one launch on CUDA
+      const dw = be.alloc(x.dtype, weight.size), db = be.alloc(x.dtype, conv.k);
+      both.call(be, dw, db, dconv, x._data(op), conv);
+      grads[1] = x._wrap(dw, weight.shape);
+      grads[2] = x._wrap(db, bias.shape);
+    } else if (weight.requiresGrad) {
       const dw = be.alloc(x.dtype, weight.size);
       kernels.conv2dBackwardWeight(dw, dconv, x._data(op), conv);
       grads[1] = x._wrap(dw, weight.shape);
     }
-    if (bias?.requiresGrad) {
+    if (bias?.requiresGrad && !grads[2]) {
       const db = be.alloc(x.dtype, conv.k);
       kernels.conv2dBackwardBias(db, dconv, conv);
       grads[2] = x._wrap(db, bias.shape);

@@ -7,6 +7,7 @@
  */
 import type { TensorBase } from "../autograd/tensor_base.ts";
 import { record } from "../autograd/graph.ts";
+import type { StepKernels } from "../backend/backend.ts";
 import { fusedOrComposite } from "./_fused.ts";
 import { conv2dComposites } from "./_conv_composite.ts";
 import { checkedConv2dGeometry, type Conv2dOptions } from "./_conv_pool_checks.ts";
@@ -46,6 +47,14 @@ export function conv2d<T extends TensorBase>(
       const dx = be.alloc(x.dtype, x.size);
       kernels.conv2dBackwardInput(dx, dy._data(op), weight._data(op), g);
       grads[0] = x._wrap(dx, x.shape);
+    }
+    const both = (be as StepKernels).conv2dBackwardWeightBias;
+    if (weight.requiresGrad && bias?.requiresGrad && both) { // one launch on CUDA
+      const dw = be.alloc(x.dtype, weight.size), db = be.alloc(x.dtype, k);
+      both.call(be, dw, db, dy._data(op), x._data(op), g);
+      grads[1] = x._wrap(dw, weight.shape);
+      grads[2] = x._wrap(db, bias.shape);
+      return grads;
     }
     if (weight.requiresGrad) {
       const dw = be.alloc(x.dtype, weight.size);

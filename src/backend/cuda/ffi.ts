@@ -360,6 +360,16 @@ export const SYMBOLS = {
     ],
     result: "i32",
   },
+  cn_conv2d_backward_weight_bias: {
+    parameters: [
+      "pointer", // float *dw
+      "pointer", // float *db
+      "pointer", // const float *dy
+      "pointer", // const float *x
+      "buffer", // const cn_conv2d_geom *g
+    ],
+    result: "i32",
+  },
 
   // ---- pooling ----
   cn_pool2d_forward: {

@@ -446,6 +446,17 @@ export function createCudaBackend(library: CudaLibrary): CudaBackend {
       const dwp = wr(dw, "conv2d", size.w);
       check(sym.cn_conv2d_backward_weight(dwp, dyp, xp, stage.conv(g)), "cn_conv2d_backward_weight");
     },
+    conv2dBackwardWeightBias(dw, db, dy, x, g) {
+      const dyp = rd(dy, "conv2d"), xp = rd(x, "conv2d");
+      const size = convSizes("conv2d", g), why = "the geometry";
+      for (const [name, s] of [["dw", dw], ["db", db], ["dy", dy], ["x", x]] as const) {
+        requireDType("conv2d", name, s, "float32");
+      }
+      fits("conv2d", "dy", dy, size.y, why);
+      fits("conv2d", "x", x, size.x, why);
+      const dwp = wr(dw, "conv2d", size.w), dbp = wr(db, "conv2d", size.bias);
+      check(sym.cn_conv2d_backward_weight_bias(dwp, dbp, dyp, xp, stage.conv(g)), "cn_conv2d_backward_weight_bias");
+    },
     conv2dBackwardBias(db, dy, g) {
       const dyp = rd(dy, "conv2d");
       const size = convSizes("conv2d", g);
