@@ -111,7 +111,7 @@ static int launch_cfg(float *c, const float *a, const float *b, int m, int n, in
 
 __global__ void __launch_bounds__(DOT_THREADS)
     gemm_dot_kernel(float *c, const float *a, const float *b, int m, int n, int k, int trans_a, int trans_b,
-                    float alpha, float beta) {
+                    float alpha, float beta, const float *bias) {
   __shared__ float warp_part[DOT_THREADS / 32];
   const int row = blockIdx.x / n, col = blockIdx.x - row * n;
   /* element p of row `row` of op(a) and of column `col` of op(b) */
@@ -128,6 +128,7 @@ __global__ void __launch_bounds__(DOT_THREADS)
     for (int w = 0; w < DOT_THREADS / 32; ++w) total += warp_part[w];
     float out = alpha * total;
     if (beta != 0.0f) out += beta * c[blockIdx.x]; /* beta == 0: c may hold NaN garbage, never read it */
+    if (bias) out = __fadd_rn(out, bias[col]);   /* the broadcast add's bits (never contracted into an FMA) */
     c[blockIdx.x] = out;
   }
 }
@@ -143,7 +144,7 @@ static int gemm_launch(float *c, const float *a, const float *b, int m, int n, i
                        float beta, const Batch &bt) {
   const int64_t len = (int64_t)m * n;
   if (bt.groups == 1 && len <= DOT_MAX_OUTPUTS && k >= DOT_MIN_K) {
-    CN_LAUNCH(gemm_dot_kernel, (unsigned)len, DOT_THREADS, c, a, b, m, n, k, ta, tb, alpha, beta);
+    CN_LAUNCH(gemm_dot_kernel, (unsigned)len, DOT_THREADS, c, a, b, m, n, k, ta, tb, alpha, beta, (const float *)NULL);
     return CN_CHECK_LAUNCH("cn_gemm: dot products");
   }
   const int packed = bt.groups == 1 || bt.stride_c == len;
@@ -209,4 +210,31 @@ extern "C" int cn_gemm(float *c, const float *a, const float *b, int32_t m, int3
                        bt));
   }
   return CN_OK;
+}
+
+/* y[i, j] += bias[j]: the broadcast add's bits, after a GEMM that had no dot-product path. */
+__global__ void __launch_bounds__(256) add_bias_rows_kernel(float *y, const float *bias, int n, int64_t total) {
+  for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += (int64_t)blockDim.x * gridDim.x)
+    y[t] = __fadd_rn(y[t], bias[t % n]);
+}
+
+/* A Linear layer's forward: y[m, n] = x[m, k] . w[n, k]^T + bias[n] (bias may be NULL), the bits of
+   cn_gemm followed by the broadcast add. The dot-product path (the seed's Linear: m*n <= 1024, k >=
+   1024) adds the bias in its epilogue: one launch instead of two. */
+extern "C" int cn_linear_forward(float *y, const float *x, const float *w, const float *bias, int32_t m, int32_t n,
+                                 int32_t k) {
+  CN_REQUIRE(m >= 0 && n >= 0 && k >= 0, "cn_linear_forward: sizes must be >= 0, got m=%d n=%d k=%d", m, n, k);
+  if (m == 0 || n == 0) return CN_OK;
+  CN_REQUIRE(y && (k == 0 || (x && w)), "cn_linear_forward: %s is NULL (m=%d, n=%d, k=%d)",
+             !y ? "y" : !x ? "x" : "w", m, n, k);
+  const int64_t len = (int64_t)m * n;
+  if (len <= DOT_MAX_OUTPUTS && k >= DOT_MIN_K && !use_naive()) {
+    CN_TRY(cn_init());
+    CN_LAUNCH(gemm_dot_kernel, (unsigned)len, DOT_THREADS, y, x, w, m, n, k, 0, 1, 1.0f, 0.0f, bias);
+    return CN_CHECK_LAUNCH("cn_linear_forward: dot products");
+  }
+  CN_TRY(cn_gemm(y, x, w, m, n, k, 0, 1, 1.0f, 0.0f, 1, 0, 0, 0));
+  if (!bias) return CN_OK;
+  CN_LAUNCH(add_bias_rows_kernel, cn_blocks(len, 256), 256, y, bias, n, len);
+  return CN_CHECK_LAUNCH("cn_linear_forward: bias");
 }

@@ -325,6 +325,11 @@ export interface StepKernels<S = unknown> {
    * bit (in the forward's launch on a GPU): `backward()` on the loss then needs no fill and no launch.
    */
   logSoftmaxNllForwardGrad?(loss: S, logp: S, dunit: S, logits: S, targets: S, n: number, c: number): void;
+  /**
+   * A Linear layer's forward, `y[rows, out] = x[rows, in] · w[out, in]ᵀ + bias` (bias may be null):
+   * the bits of `gemm` and the broadcast `add` (on a GPU, one launch where the GEMM is dot products).
+   */
+  linearForward?(y: S, x: S, w: S, bias: S | null, rows: number, outFeatures: number, inFeatures: number): void;
   /** `conv2dBackwardWeight` and `conv2dBackwardBias` together, their bits (one launch on a GPU where neither splits). */
   conv2dBackwardWeightBias?(dw: S, db: S, dy: S, x: S, g: Conv2dGeometry): void;
 }

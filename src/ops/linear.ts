@@ -7,7 +7,8 @@ import { fmtShape } from "../backend/shape.ts";
 import { TensorBase } from "../autograd/tensor_base.ts";
 import { record } from "../autograd/graph.ts";
 import { checkFloat, checkRank } from "./_util.ts";
-import { gemmRaw } from "./_kernels.ts";
+import { gemmRaw, sumTo } from "./_kernels.ts";
+import type { Backend, StepKernels } from "../backend/backend.ts";
 import { add } from "./add.ts";
 import { view } from "./view.ts";
 
@@ -44,6 +45,22 @@ export function linear<T extends TensorBase>(x: T, weight: TensorBase, bias: Ten
   }
   const x2 = x.rank === 2 ? x : view(x, [-1, inF]);
   const rows = x2.shape[0];
+  const be = x._backend as Backend & StepKernels;
+  if (bias && be.linearForward) { // the bias in the GEMM's launch (CUDA): the bits of gemm + add
+    const out2 = be.alloc(x.dtype, rows * out);
+    try {
+      be.linearForward(out2, x2._data(op), weight._data(op), bias._data(op), rows, out, inF);
+    } catch (e) {
+      be.free(out2);
+      throw e;
+    }
+    const y2 = record(x2._wrap(out2, [rows, out]), [x2, weight, bias], (g) => [
+      x2.requiresGrad ? gemmRaw(op, g, weight, [rows, inF]) : null,
+      weight.requiresGrad ? gemmRaw(op, g, x2, [out, inF], { transA: true }) : null,
+      bias.requiresGrad ? sumTo(g, [out]) : null, // add's gradient for the broadcast bias
+    ], op);
+    return x.rank === 2 ? y2 : view(y2, [...x.shape.slice(0, -1), out]);
+  }
   let y = record(gemmRaw(op, x2, weight, [rows, out], { transB: true }), [x2, weight], (g) => [
     x2.requiresGrad ? gemmRaw(op, g, weight, [rows, inF]) : null,
     weight.requiresGrad ? gemmRaw(op, g, x2, [out, inF], { transA: true }) : null,

@@ -289,6 +289,18 @@ export const SYMBOLS = {
   },
 
   // ---- GEMM ----
+  cn_linear_forward: {
+    parameters: [
+      "pointer", // float *y
+      "pointer", // const float *x
+      "pointer", // const float *w
+      "pointer", // const float *bias (NULL: none)
+      "i32", // int32_t m
+      "i32", // int32_t n
+      "i32", // int32_t k
+    ],
+    result: "i32",
+  },
   cn_gemm: {
     parameters: [
       "pointer", // float *c

@@ -332,6 +332,19 @@ export function createCudaBackend(library: CudaLibrary): CudaBackend {
     },
 
     // ---- gemm, gather/scatter, random
+    linearForward(y, x, w, bias, rows, outFeatures, inFeatures) {
+      const fn = "linear";
+      for (const [name, s] of [["y", y], ["x", x], ["w", w], ["bias", bias]] as const) {
+        if (s) requireDType(fn, name, s, "float32");
+      }
+      const m = count(fn, "rows", rows, 0x7fffffff), n = count(fn, "outFeatures", outFeatures, 0x7fffffff);
+      const k = count(fn, "inFeatures", inFeatures, 0x7fffffff);
+      fits(fn, "x", x, m * k, "rows × inFeatures");
+      fits(fn, "w", w, n * k, "outFeatures × inFeatures");
+      if (bias) fits(fn, "bias", bias, n, "outFeatures");
+      const xp = rd(x, fn), wp = rd(w, fn), bp = bias ? rd(bias, fn) : null;
+      check(sym.cn_linear_forward(wr(y, fn, m * n), xp, wp, bp, m, n, k), "cn_linear_forward");
+    },
     gemm(c, a, b, o: GemmOptions) {
       const ap = rd(a, "gemm"), bp = rd(b, "gemm");
       for (const [name, s] of [["c", c], ["a", a], ["b", b]] as const) requireDType("gemm", name, s, "float32");
