@@ -1,7 +1,8 @@
 /**
  * linearForward on the CUDA backend (the emulation build here): `x · wᵀ + bias` with the bits of
  * `gemm` then the broadcast `add`, in one launch on the dot-product path (the seed's Linear) and
- * in two elsewhere; through `linear`, values and gradients (bias included) equal the unfused ops.
+ * in two elsewhere; linearBackwardWeightBias: the weight and bias gradients with the bits of `gemm`
+ * and `reduce`, one launch up to 32 rows; through `linear`, values and gradients equal the unfused ops.
  */
 import { assertEquals } from "./_std.ts";
 import { Buffers, dev, Generator, test, uniform } from "./_cuda.ts";
@@ -29,6 +30,29 @@ for (const [m, n, k, launches] of [[10, 10, 3136, 1], [3, 7, 1024, 1], [37, 19, 
       b.be.linearForward(plain, X, W, null, m, n, k);
       assertEquals(bits(b.get(y)), bits(b.get(summed)), "with bias");
       assertEquals(bits(b.get(plain)), bits(b.get(want)), "without bias");
+    } finally {
+      b.free();
+    }
+  });
+}
+
+for (const [rows, out, inF, launches] of [[10, 10, 3136, 1], [32, 7, 5, 1], [1, 1, 1, 1], [33, 10, 20, 2]]) {
+  test(`cuda linearBackwardWeightBias equals gemm + reduce bit for bit: ${rows} rows, ${out}x${inF}`, () => {
+    const g = new Generator(rows * 7 + inF);
+    const dy = uniform(g, rows * out), x = uniform(g, rows * inF);
+    x[0] = NaN;
+    const b = new Buffers();
+    try {
+      const DY = b.put(dy), X = b.put(x);
+      const dw = b.out("float32", out * inF), db = b.out("float32", out);
+      b.be.gemm(dw, DY, X, { m: out, n: inF, k: rows, transA: true, transB: false, alpha: 1, beta: 0 });
+      b.be.reduce("sum", db, DY, 1, rows, out);
+      const dw2 = b.out("float32", out * inF), db2 = b.out("float32", out);
+      const before = dev().stats().launches;
+      b.be.linearBackwardWeightBias(dw2, db2, DY, X, rows, out, inF);
+      assertEquals(dev().stats().launches - before, launches, "launches");
+      assertEquals(bits(b.get(dw2)), bits(b.get(dw)), "dw");
+      assertEquals(bits(b.get(db2)), bits(b.get(db)), "db");
     } finally {
       b.free();
     }

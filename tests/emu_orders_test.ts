@@ -55,7 +55,9 @@ function gemmCase(m: number, n: number, k: number, batch = 1): Case {
     if (batch > 1) return [b.get(out)];
     const y = b.out("float32", m * n); // linearForward: the same GEMM, alpha 1, the bias in its epilogue
     b.be.linearForward(y, b.put(a), b.put(bm), b.put(c.subarray(0, n)), m, n, k);
-    return [b.get(out), b.get(y)];
+    const dw = b.out("float32", n * k), db = b.out("float32", n); // as a's rows were a batch: dy = c
+    b.be.linearBackwardWeightBias(dw, db, b.put(c), b.put(a), m, n, k);
+    return [b.get(out), b.get(y), b.get(dw), b.get(db)];
   }];
 }
 

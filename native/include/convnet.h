@@ -179,6 +179,10 @@ int cn_gather_rows(void *out0, const void *x0, int64_t row0, void *out1, const v
 /* y[m, n] = x[m, k] . w[n, k]^T + bias[n] (bias may be NULL): cn_gemm and the broadcast add, the same
    bits; one launch where cn_gemm takes its dot-product path (m*n <= 1024, k >= 1024). */
 int cn_linear_forward(float *y, const float *x, const float *w, const float *bias, int32_t m, int32_t n, int32_t k);
+/* A Linear layer's weight and bias gradients, dw[out, in] = dy[rows, out]^T . x[rows, in] and db[out] =
+   the column sums of dy: the bits of cn_gemm and cn_reduce, one launch up to 32 rows. */
+int cn_linear_backward_weight_bias(float *dw, float *db, const float *dy, const float *x, int32_t rows, int32_t out,
+                                   int32_t in);
 
 /* For b < batch: c_b[m, n] = alpha * op(a_b) * op(b_b) + beta * c_b, with a_b = a + b * stride_a,
    b_b = b + b * stride_b, c_b = c + b * stride_c (elements); stride_a or stride_b 0 shares one

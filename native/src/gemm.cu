@@ -238,3 +238,51 @@ extern "C" int cn_linear_forward(float *y, const float *x, const float *w, const
   CN_LAUNCH(add_bias_rows_kernel, cn_blocks(len, 256), 256, y, bias, n, len);
   return CN_CHECK_LAUNCH("cn_linear_forward: bias");
 }
+
+/* Up to this many rows (the batch) a Linear layer's weight and bias gradients are one launch. */
+#define LINEAR_BACKWARD_MAX_ROWS 32
+
+/* dw[o, i] = sum_r dy[r, o] x[r, i] (in r order, as the unsplit tiled GEMM accumulates), then db[o] =
+   sum_r dy[r, o] in double, rounded once (cn_reduce's one-thread-per-output order): one thread per
+   output of either. */
+__global__ void __launch_bounds__(256) linear_backward_weight_bias_kernel(float *dw, float *db, const float *dy,
+                                                                          const float *x, int rows, int out, int in) {
+  const int64_t wlen = (int64_t)out * in, total = wlen + out;
+  for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += (int64_t)blockDim.x * gridDim.x) {
+    if (t < wlen) {
+      const int o = (int)(t / in), i = (int)(t - (int64_t)o * in);
+      float acc = 0.0f;
+      for (int r = 0; r < rows; ++r) acc += dy[(int64_t)r * out + o] * x[(int64_t)r * in + i];
+      dw[t] = acc;
+    } else {
+      const int o = (int)(t - wlen);
+      double s = 0.0;
+      for (int r = 0; r < rows; ++r) s += (double)dy[(int64_t)r * out + o];
+      db[o] = (float)s;
+    }
+  }
+}
+
+/* A Linear layer's weight and bias gradients: dw[out, in] = dy^T . x and db[out] = the column sums of
+   dy[rows, out], the bits of cn_gemm (transposed a) and cn_reduce; one launch when the batch is at
+   most LINEAR_BACKWARD_MAX_ROWS rows and the GEMM would not split (the seed's Linear at batch 10). */
+extern "C" int cn_linear_backward_weight_bias(float *dw, float *db, const float *dy, const float *x, int32_t rows,
+                                              int32_t out, int32_t in) {
+  const char *fn = "cn_linear_backward_weight_bias";
+  CN_REQUIRE(rows >= 0 && out >= 0 && in >= 0, "%s: sizes must be >= 0, got rows=%d out=%d in=%d", fn, rows, out,
+             in);
+  if (out == 0) return CN_OK;
+  CN_REQUIRE(dw && db && (rows == 0 || (dy && x)), "%s: %s is NULL (rows=%d, out=%d, in=%d)", fn,
+             !dw ? "dw" : !db ? "db" : !dy ? "dy" : "x", rows, out, in);
+  CN_REQUIRE((int64_t)out * in < INT32_MAX && (int64_t)rows * in < INT32_MAX,
+             "%s: operands must have fewer than 2^31 elements, got rows=%d out=%d in=%d", fn, rows, out, in);
+  const int64_t total = (int64_t)out * in + out;
+  if (rows >= 1 && rows <= LINEAR_BACKWARD_MAX_ROWS && !use_naive() && plan_gemm(out, in, rows, 1, 1).splits == 1 &&
+      !((int64_t)out * in <= DOT_MAX_OUTPUTS && rows >= DOT_MIN_K)) {
+    CN_TRY(cn_init());
+    CN_LAUNCH(linear_backward_weight_bias_kernel, cn_blocks(total, 256), 256, dw, db, dy, x, rows, out, in);
+    return CN_CHECK_LAUNCH(fn);
+  }
+  if (in > 0) CN_TRY(cn_gemm(dw, dy, x, out, in, rows, 1, 0, 1.0f, 0.0f, 1, 0, 0, 0));
+  return cn_reduce(CN_R_SUM, CN_F32, db, dy, 1, rows, out);
+}

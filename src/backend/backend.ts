@@ -330,6 +330,11 @@ export interface StepKernels<S = unknown> {
    * the bits of `gemm` and the broadcast `add` (on a GPU, one launch where the GEMM is dot products).
    */
   linearForward?(y: S, x: S, w: S, bias: S | null, rows: number, outFeatures: number, inFeatures: number): void;
+  /**
+   * A Linear layer's weight and bias gradients, `dw[out, in] = dyᵀ · x` and `db` = the column sums of
+   * `dy[rows, out]`: the bits of `gemm` and `reduce` (on a GPU, one launch for a small batch).
+   */
+  linearBackwardWeightBias?(dw: S, db: S, dy: S, x: S, rows: number, outFeatures: number, inFeatures: number): void;
   /** `conv2dBackwardWeight` and `conv2dBackwardBias` together, their bits (one launch on a GPU where neither splits). */
   conv2dBackwardWeightBias?(dw: S, db: S, dy: S, x: S, g: Conv2dGeometry): void;
 }

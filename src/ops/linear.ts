@@ -54,11 +54,19 @@ export function linear<T extends TensorBase>(x: T, weight: TensorBase, bias: Ten
       be.free(out2);
       throw e;
     }
-    const y2 = record(x2._wrap(out2, [rows, out]), [x2, weight, bias], (g) => [
-      x2.requiresGrad ? gemmRaw(op, g, weight, [rows, inF]) : null,
-      weight.requiresGrad ? gemmRaw(op, g, x2, [out, inF], { transA: true }) : null,
-      bias.requiresGrad ? sumTo(g, [out]) : null, // add's gradient for the broadcast bias
-    ], op);
+    const y2 = record(x2._wrap(out2, [rows, out]), [x2, weight, bias], (g) => {
+      const dx = x2.requiresGrad ? gemmRaw(op, g, weight, [rows, inF]) : null;
+      if (weight.requiresGrad && bias.requiresGrad && be.linearBackwardWeightBias) { // one launch (CUDA)
+        const dw = be.alloc(x.dtype, out * inF), db = be.alloc(x.dtype, out);
+        be.linearBackwardWeightBias(dw, db, g._data(op), x2._data(op), rows, out, inF);
+        return [dx, x2._wrap(dw, [out, inF]), x2._wrap(db, [out])];
+      }
+      return [
+        dx,
+        weight.requiresGrad ? gemmRaw(op, g, x2, [out, inF], { transA: true }) : null,
+        bias.requiresGrad ? sumTo(g, [out]) : null, // add's gradient for the broadcast bias
+      ];
+    }, op);
     return x.rank === 2 ? y2 : view(y2, [...x.shape.slice(0, -1), out]);
   }
   let y = record(gemmRaw(op, x2, weight, [rows, out], { transB: true }), [x2, weight], (g) => [

@@ -301,6 +301,18 @@ export const SYMBOLS = {
     ],
     result: "i32",
   },
+  cn_linear_backward_weight_bias: {
+    parameters: [
+      "pointer", // float *dw
+      "pointer", // float *db
+      "pointer", // const float *dy
+      "pointer", // const float *x
+      "i32", // int32_t rows
+      "i32", // int32_t out
+      "i32", // int32_t in
+    ],
+    result: "i32",
+  },
   cn_gemm: {
     parameters: [
       "pointer", // float *c

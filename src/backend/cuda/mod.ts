@@ -345,6 +345,18 @@ export function createCudaBackend(library: CudaLibrary): CudaBackend {
       const xp = rd(x, fn), wp = rd(w, fn), bp = bias ? rd(bias, fn) : null;
       check(sym.cn_linear_forward(wr(y, fn, m * n), xp, wp, bp, m, n, k), "cn_linear_forward");
     },
+    linearBackwardWeightBias(dw, db, dy, x, rows, outFeatures, inFeatures) {
+      const fn = "linear";
+      for (const [name, s] of [["dw", dw], ["db", db], ["dy", dy], ["x", x]] as const) {
+        requireDType(fn, name, s, "float32");
+      }
+      const m = count(fn, "rows", rows, 0x7fffffff), n = count(fn, "outFeatures", outFeatures, 0x7fffffff);
+      const k = count(fn, "inFeatures", inFeatures, 0x7fffffff);
+      fits(fn, "dy", dy, m * n, "rows × outFeatures");
+      fits(fn, "x", x, m * k, "rows × inFeatures");
+      const dyp = rd(dy, fn), xp = rd(x, fn), dwp = wr(dw, fn, n * k), dbp = wr(db, fn, n);
+      check(sym.cn_linear_backward_weight_bias(dwp, dbp, dyp, xp, m, n, k), "cn_linear_backward_weight_bias");
+    },
     gemm(c, a, b, o: GemmOptions) {
       const ap = rd(a, "gemm"), bp = rd(b, "gemm");
       for (const [name, s] of [["c", c], ["a", a], ["b", b]] as const) requireDType("gemm", name, s, "float32");
