@@ -196,8 +196,10 @@ test("cuda seed step at batch 10: the stream operations, syncs and copies of one
   // them; 15 with the batch's rows of x and y in one launch, the indices passed in it; 13 with the
   // loss's gradient for backward()'s implied 1 written by the cross-entropy forward (no fill, no launch);
   // 12 with the conv weight and bias gradients in one launch; 11 with the Linear bias in its GEMM; 10
-  // with the Linear weight and bias gradients in one launch (issue 12's target).
-  assertOk(counts.streamOps <= 10, `stream operations per step: ${why}`);
+  // with the Linear weight and bias gradients in one launch. Measured: 9 launches (loader gather,
+  // conv+ReLU+pool, Linear, cross-entropy with its gradient, Linear dx, Linear dw+db, pool+ReLU
+  // backward, conv dw+db, Adadelta); issue 12 asks for at most 10.
+  assertOk(counts.streamOps <= 9, `stream operations per step: ${why}`);
   assertEquals(counts.syncs, 0, `no host sync while the loss is not read: ${why}`);
   assertEquals(counts.d2hBytes, 0, `nothing read back: ${why}`);
   assertEquals(counts.d2dBytes, 0, `no gradient clone: ${why}`);
