@@ -33,6 +33,7 @@ import conv2dCu from "./native/src/conv2d.cu" with { type: "text" };
 import copyStridedCu from "./native/src/copy_strided.cu" with { type: "text" };
 import elementwiseCu from "./native/src/elementwise.cu" with { type: "text" };
 import gatherCu from "./native/src/gather.cu" with { type: "text" };
+import gatherRowsCu from "./native/src/gather_rows.cu" with { type: "text" };
 import gemmCu from "./native/src/gemm.cu" with { type: "text" };
 import gemmTileCuh from "./native/src/gemm_tile.cuh" with { type: "text" };
 import opsCuh from "./native/src/ops.cuh" with { type: "text" };
@@ -77,6 +78,7 @@ export const NATIVE_SOURCES: Readonly<Record<string, string>> = Object.freeze({
   "native/src/copy_strided.cu": copyStridedCu,
   "native/src/elementwise.cu": elementwiseCu,
   "native/src/gather.cu": gatherCu,
+  "native/src/gather_rows.cu": gatherRowsCu,
   "native/src/gemm.cu": gemmCu,
   "native/src/gemm_tile.cuh": gemmTileCuh,
   "native/src/ops.cuh": opsCuh,
