@@ -34,9 +34,9 @@ for (const [name, c, most] of CASES) {
       b.be.conv2dBackwardWeight(dw, DY, X, c);
       b.be.conv2dBackwardBias(db, DY, c);
       const dw2 = b.out("float32", wSize), db2 = b.out("float32", c.k);
-      const before = dev().stats().launches;
+      const before = dev().threadStats().launches;
       b.be.conv2dBackwardWeightBias(dw2, db2, DY, X, c);
-      const launches = dev().stats().launches - before;
+      const launches = dev().threadStats().launches - before;
       assertEquals(bits(b.get(dw2)), bits(b.get(dw)), `${name}: dw`);
       assertEquals(bits(b.get(db2)), bits(b.get(db)), `${name}: db`);
       if (most === 1) assertEquals(launches, 1, `${name}: one launch`);

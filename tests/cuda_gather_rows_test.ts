@@ -90,9 +90,9 @@ test("cuda DataLoader: the CPU loader's batches, gathered in one launch each wit
   const onCuda = new DataLoader(ds, { ...opts, device: d }), onCpu = new DataLoader(ds, { ...opts, device: cpu });
   // The first epoch uploads the dataset; the second (another shuffle) is compared.
   for (const l of [onCuda, onCpu]) [...l].forEach(([x, y]) => noGrad(() => [x.dispose(), y.dispose()]));
-  const before = d.stats();
+  const before = d.threadStats();
   const got = [...onCuda], want = [...onCpu];
-  const after = d.stats();
+  const after = d.threadStats();
   assertEquals(after.launches - before.launches, 6, "one launch per batch (6 batches)");
   assertEquals(after.h2dCopies - before.h2dCopies, 0, "no index upload");
   assertEquals(got.length, want.length);

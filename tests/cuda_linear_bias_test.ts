@@ -24,9 +24,9 @@ for (const [m, n, k, launches] of [[10, 10, 3136, 1], [3, 7, 1024, 1], [37, 19, 
       b.be.gemm(want, X, W, { m, n, k, transA: false, transB: true, alpha: 1, beta: 0 });
       b.be.binary("add", summed, want, B, { shape: [m, n], aStrides: [n, 1], bStrides: [0, 1] });
       const y = b.out("float32", m * n), plain = b.out("float32", m * n);
-      const before = dev().stats().launches;
+      const before = dev().threadStats().launches;
       b.be.linearForward(y, X, W, B, m, n, k);
-      assertEquals(dev().stats().launches - before, launches, "launches");
+      assertEquals(dev().threadStats().launches - before, launches, "launches");
       b.be.linearForward(plain, X, W, null, m, n, k);
       assertEquals(bits(b.get(y)), bits(b.get(summed)), "with bias");
       assertEquals(bits(b.get(plain)), bits(b.get(want)), "without bias");
@@ -48,9 +48,9 @@ for (const [rows, out, inF, launches] of [[10, 10, 3136, 1], [32, 7, 5, 1], [1, 
       b.be.gemm(dw, DY, X, { m: out, n: inF, k: rows, transA: true, transB: false, alpha: 1, beta: 0 });
       b.be.reduce("sum", db, DY, 1, rows, out);
       const dw2 = b.out("float32", out * inF), db2 = b.out("float32", out);
-      const before = dev().stats().launches;
+      const before = dev().threadStats().launches;
       b.be.linearBackwardWeightBias(dw2, db2, DY, X, rows, out, inF);
-      assertEquals(dev().stats().launches - before, launches, "launches");
+      assertEquals(dev().threadStats().launches - before, launches, "launches");
       assertEquals(bits(b.get(dw2)), bits(b.get(dw)), "dw");
       assertEquals(bits(b.get(db2)), bits(b.get(db)), "db");
     } finally {

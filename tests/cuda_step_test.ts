@@ -1,7 +1,7 @@
 /**
  * The seed's training step on the CUDA backend (the emulation build here, the card under
  * scripts/gpu_check.sh): the fused conv2d + bias + ReLU + max-pool kernels give the three ops'
- * bits; the native counters (`device.stats()`) bound what one eager step asks of the card (stream
+ * bits; the native counters (`device.threadStats()`) bound what one eager step asks of the card (stream
  * operations, syncs, bytes copied); 20 steps follow the TypeScript backend's losses and weights.
  */
 import { assertEquals, assertOk } from "./_std.ts";
@@ -177,7 +177,7 @@ test("cuda seed step at batch 10: the stream operations, syncs and copies of one
   const d = dev();
   const marks: CudaStats[] = [];
   const onStep = (i: number) => {
-    if (i >= 3) marks.push(d.stats()); // steps 3..7: the optimizer's state and the allocator are warm
+    if (i >= 3) marks.push(d.threadStats()); // steps 3..7: the optimizer's state and the allocator are warm
   };
   const { losses, net } = trainSteps(d, 8, { onStep, lastLossOnly: true });
   const steps = marks.length - 1, first = marks[0], last = marks[steps];
@@ -206,9 +206,9 @@ test("cuda seed step at batch 10: the stream operations, syncs and copies of one
   assertEquals(counts.h2dBytes, 0, `nothing crosses the bus (the batch's indices travel in the launch): ${why}`);
   assertEquals(counts.driverAllocs, 0, `the caching allocator is warm: ${why}`);
   // Reading a loss is one wait (and one 4-byte copy).
-  const before = d.stats();
+  const before = d.threadStats();
   losses[losses.length - 1].item();
-  const after = d.stats();
+  const after = d.threadStats();
   assertEquals(after.syncs - before.syncs, 1, "one wait for a loss read");
   noGrad(() => {
     for (const l of losses) l.dispose();

@@ -24,9 +24,9 @@ for (const [n, c] of [[10, 10], [67, 10], [3, 1000], [2000, 10]]) {
       b.be.logSoftmaxNllForward(loss, logp, X, T, n, c);
       b.be.logSoftmaxNllBackward(dl, logp, T, b.put(Float32Array.of(1)), n, c);
       const loss1 = b.out("float32", 1), logp1 = b.out("float32", n * c), unit = b.out("float32", n * c);
-      const before = dev().stats().launches;
+      const before = dev().threadStats().launches;
       b.be.logSoftmaxNllForwardGrad(loss1, logp1, unit, X, T, n, c);
-      const launches = dev().stats().launches - before;
+      const launches = dev().threadStats().launches - before;
       assertEquals(bits(b.get(loss1)), bits(b.get(loss)), "loss");
       assertEquals(bits(b.get(logp1)), bits(b.get(logp)), "logp");
       assertEquals(bits(b.get(unit)), bits(b.get(dl)), "the unit gradient");
@@ -46,9 +46,9 @@ function grad(upstream?: number): { g: Float32Array; launches: number; fills: nu
     const logits = tensor(v, [12, 10], { device: d, requiresGrad: true });
     const loss = crossEntropy(logits, tensor(t, [12], { dtype: "int32", device: d }));
     const up = upstream === undefined ? undefined : tensor([upstream], [], { device: d });
-    const before = d.stats();
+    const before = d.threadStats();
     loss.backward(up);
-    const after = d.stats();
+    const after = d.threadStats();
     const g = (logits.grad as Tensor).toArray() as Float32Array;
     noGrad(() => logits.grad?.dispose());
     return { g, launches: after.launches - before.launches, fills: after.memsets - before.memsets };

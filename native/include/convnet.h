@@ -59,6 +59,8 @@ int cn_synchronize(void);
    "syncs" (waits for the stream), "h2dCopies", "h2dBytes", "d2hCopies", "d2hBytes", "d2dCopies",
    "d2dBytes", "memsets", "memsetBytes", "driverAllocs", "driverAllocBytes", "driverFrees"}. */
 int cn_stats(char *buf, int32_t buf_len);
+/* cn_stats for the calling thread's own calls only (tests that share the process with others). */
+int cn_thread_stats(char *buf, int32_t buf_len);
 
 /* ---- device memory (a caching allocator: freed blocks are kept for reuse) ---- */
 

@@ -62,11 +62,15 @@ static cudaError_t g_simulated_fault = cudaSuccess;
 /* Event counts and bytes per counter (enum cn_counter), read by cn_stats. */
 static std::atomic<int64_t> g_count[CN_COUNTERS];
 static std::atomic<int64_t> g_count_bytes[CN_COUNTERS];
+/* The same, for the calling thread only (cn_thread_stats: a test among others in one process). */
+static thread_local int64_t t_count[CN_COUNTERS], t_count_bytes[CN_COUNTERS];
 
 void cn_count(int counter, int64_t bytes) {
   if (counter < 0 || counter >= CN_COUNTERS) return;
   g_count[counter].fetch_add(1, std::memory_order_relaxed);
   if (bytes) g_count_bytes[counter].fetch_add(bytes, std::memory_order_relaxed);
+  t_count[counter] += 1;
+  t_count_bytes[counter] += bytes;
 }
 
 int cn_memset(void *ptr, int value, int64_t bytes, const char *what) {
@@ -455,14 +459,26 @@ extern "C" int cn_memcpy_d2d(void *dst, const void *src, int64_t bytes) {
 
 /* ------------------------------------------------------------------ counters */
 
+static int write_stats(char *buf, int32_t buf_len, const long long *n, const long long *b);
+
 extern "C" int cn_stats(char *buf, int32_t buf_len) {
-  CN_REQUIRE(buf != NULL, "stats: buf is NULL (expected a buffer of buf_len bytes)");
-  CN_REQUIRE(buf_len > 0, "stats: buf_len must be > 0, got %d", buf_len);
   long long n[CN_COUNTERS], b[CN_COUNTERS];
   for (int i = 0; i < CN_COUNTERS; i++) {
     n[i] = (long long)g_count[i].load(std::memory_order_relaxed);
     b[i] = (long long)g_count_bytes[i].load(std::memory_order_relaxed);
   }
+  return write_stats(buf, buf_len, n, b);
+}
+
+extern "C" int cn_thread_stats(char *buf, int32_t buf_len) {
+  long long n[CN_COUNTERS], b[CN_COUNTERS];
+  for (int i = 0; i < CN_COUNTERS; i++) n[i] = (long long)t_count[i], b[i] = (long long)t_count_bytes[i];
+  return write_stats(buf, buf_len, n, b);
+}
+
+static int write_stats(char *buf, int32_t buf_len, const long long *n, const long long *b) {
+  CN_REQUIRE(buf != NULL, "stats: buf is NULL (expected a buffer of buf_len bytes)");
+  CN_REQUIRE(buf_len > 0, "stats: buf_len must be > 0, got %d", buf_len);
   char json[512];
   const int len = snprintf(json, sizeof json,
                            "{\"launches\":%lld,\"graphLaunches\":%lld,\"syncs\":%lld,\"h2dCopies\":%lld,"

@@ -52,6 +52,13 @@ export const SYMBOLS = {
     ],
     result: "i32",
   },
+  cn_thread_stats: {
+    parameters: [
+      "buffer", // char *buf: receives the calling thread's counters as JSON
+      "i32", // int32_t buf_len
+    ],
+    result: "i32",
+  },
 
   // ---- device memory ----
   cn_alloc: {

@@ -121,6 +121,8 @@ export interface CudaBackend
   deviceInfo(): CudaDeviceInfo;
   /** The library's counters since it was loaded (`cn_stats()`): see {@linkcode CudaStats}. */
   stats(): CudaStats;
+  /** The same counters for this thread's calls only (`cn_thread_stats()`: not another worker's). */
+  threadStats(): CudaStats;
 }
 
 function numel(shape: readonly number[]): number {
@@ -661,6 +663,11 @@ export function createCudaBackend(library: CudaLibrary): CudaBackend {
       const end = infoBuf.indexOf(0);
       return JSON.parse(new TextDecoder().decode(infoBuf.subarray(0, end))) as CudaStats;
     },
+    threadStats() {
+      check(sym.cn_thread_stats(infoBuf, infoBuf.length), "cn_thread_stats");
+      const end = infoBuf.indexOf(0);
+      return JSON.parse(new TextDecoder().decode(infoBuf.subarray(0, end))) as CudaStats;
+    },
     deviceInfo() {
       check(sym.cn_device_info(infoBuf, infoBuf.length), "cn_device_info");
       const end = infoBuf.indexOf(0);
@@ -699,6 +706,19 @@ export interface CudaDevice extends Device {
    * ```
    */
   stats(): CudaStats;
+  /**
+   * `stats()` for this thread's calls only: what a test measures while other test modules run
+   * in other workers of the same process (`deno test --parallel`).
+   *
+   * @example
+   * ```ts
+   * import { device } from "../device.ts";
+   * import type { CudaDevice } from "./mod.ts";
+   * const cuda = device("cuda") as CudaDevice;
+   * const launches = cuda.threadStats().launches;
+   * ```
+   */
+  threadStats(): CudaStats;
 }
 
 function describe(info: CudaDeviceInfo, lib: CudaLibrary): string {
@@ -735,6 +755,7 @@ export function cudaDevice(lib: CudaLibrary): CudaDevice {
     description: describe(info, lib),
     memory: () => backend.memoryStats(),
     stats: () => backend.stats(),
+    threadStats: () => backend.threadStats(),
   };
 }
 
