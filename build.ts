@@ -28,6 +28,7 @@ import { buildCudaLibrary, buildEmuLibrary, BuildError, findCxx, findNvcc } from
 import opsDef from "./native/ops.def" with { type: "text" };
 import convnetH from "./native/include/convnet.h" with { type: "text" };
 import allocatorCu from "./native/src/allocator.cu" with { type: "text" };
+import captureH from "./native/src/capture.h" with { type: "text" };
 import commonH from "./native/src/common.h" with { type: "text" };
 import conv2dCu from "./native/src/conv2d.cu" with { type: "text" };
 import copyStridedCu from "./native/src/copy_strided.cu" with { type: "text" };
@@ -35,6 +36,7 @@ import elementwiseCu from "./native/src/elementwise.cu" with { type: "text" };
 import gatherCu from "./native/src/gather.cu" with { type: "text" };
 import gatherRowsCu from "./native/src/gather_rows.cu" with { type: "text" };
 import gemmCu from "./native/src/gemm.cu" with { type: "text" };
+import graphCu from "./native/src/graph.cu" with { type: "text" };
 import gemmTileCuh from "./native/src/gemm_tile.cuh" with { type: "text" };
 import opsCuh from "./native/src/ops.cuh" with { type: "text" };
 import optimCu from "./native/src/optim.cu" with { type: "text" };
@@ -49,6 +51,8 @@ import whereCu from "./native/src/where.cu" with { type: "text" };
 import cudaEmuH from "./native/emu/cuda_emu.h" with { type: "text" };
 import emuInternalH from "./native/emu/emu_internal.h" with { type: "text" };
 import fibersCpp from "./native/emu/fibers.cpp" with { type: "text" };
+import graphCpp from "./native/emu/graph.cpp" with { type: "text" };
+import graphH from "./native/emu/graph.h" with { type: "text" };
 import orderCpp from "./native/emu/order.cpp" with { type: "text" };
 import racecheckCpp from "./native/emu/racecheck.cpp" with { type: "text" };
 import reportCpp from "./native/emu/report.cpp" with { type: "text" };
@@ -73,6 +77,7 @@ export const NATIVE_SOURCES: Readonly<Record<string, string>> = Object.freeze({
   "native/ops.def": opsDef,
   "native/include/convnet.h": convnetH,
   "native/src/allocator.cu": allocatorCu,
+  "native/src/capture.h": captureH,
   "native/src/common.h": commonH,
   "native/src/conv2d.cu": conv2dCu,
   "native/src/copy_strided.cu": copyStridedCu,
@@ -80,6 +85,7 @@ export const NATIVE_SOURCES: Readonly<Record<string, string>> = Object.freeze({
   "native/src/gather.cu": gatherCu,
   "native/src/gather_rows.cu": gatherRowsCu,
   "native/src/gemm.cu": gemmCu,
+  "native/src/graph.cu": graphCu,
   "native/src/gemm_tile.cuh": gemmTileCuh,
   "native/src/ops.cuh": opsCuh,
   "native/src/optim.cu": optimCu,
@@ -94,6 +100,8 @@ export const NATIVE_SOURCES: Readonly<Record<string, string>> = Object.freeze({
   "native/emu/cuda_emu.h": cudaEmuH,
   "native/emu/emu_internal.h": emuInternalH,
   "native/emu/fibers.cpp": fibersCpp,
+  "native/emu/graph.cpp": graphCpp,
+  "native/emu/graph.h": graphH,
   "native/emu/order.cpp": orderCpp,
   "native/emu/racecheck.cpp": racecheckCpp,
   "native/emu/report.cpp": reportCpp,
