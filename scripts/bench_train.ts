@@ -413,7 +413,15 @@ if (import.meta.main) {
     else {
       // Batches wrap around these samples (the order does not change the cost of a step).
       const dir = writeIdx(ds, Math.min(ds.length, 20_000));
-      const env: Record<string, string> = o.torchBlas ? { LD_PRELOAD: o.torchBlas } : {};
+      // glibc returns freed blocks of 128 KiB and more to the OS at once; PyTorch allocates each op's output
+      // anew, so every step pays page faults, which on this machine's VM made a step 5-40x slower run to
+      // run (a 10x32x28x28 conv: 0.15 ms or 5-9 ms). Raising the thresholds keeps freed memory in the process,
+      // as jemalloc or tcmalloc would: the fair, fast configuration of the peer.
+      const env: Record<string, string> = {
+        MALLOC_MMAP_THRESHOLD_: String(2 ** 28),
+        MALLOC_TRIM_THRESHOLD_: String(2 ** 28),
+        ...(o.torchBlas ? { LD_PRELOAD: o.torchBlas } : {}),
+      };
       const torch = (args: string[]) =>
         runPeer(o.python, [
           join(here, "bench_train_torch.py"),
