@@ -1,6 +1,9 @@
 #!/usr/bin/python3
 """Generate PyTorch reference fixtures for the convnet test suite.
 
+Over 500 lines: the core groups (ops, net, optim, tensor_ops) and the shared case helpers the nn_* group
+scripts import, in one place.
+
 Run with Debian's PyTorch (CPU) interpreter from the repository root:
 
     /usr/bin/python3 scripts/gen_fixtures.py [--only ops|net|optim|tensor_ops]...

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # gpu_check.sh: the whole check of convnet on a real NVIDIA card, in one offline script.
+# (Over 500 lines: the card machine gets one self-contained script, every step in it.)
 #
 #   bash scripts/gpu_check.sh --data DIR [--deno FILE[.xz]] [--arch sm_XX] [--jobs N] [--skip STEP,...]
 #   bash scripts/gpu_check.sh --dry-run [--data DIR]      (every step that needs no card; passes here)

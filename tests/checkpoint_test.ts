@@ -1,4 +1,5 @@
 /**
+ * Over 500 lines: every piece of a checkpoint and the end-to-end resume, which share fixtures.
  * Checkpoints (src/io/checkpoint.ts, src/io/atomic.ts, the generator state in src/tensor/random.ts,
  * examples/mnist/checkpoint.ts): each piece round trips, a restored run goes on bit-identically with
  * every optimizer and scheduler, writes are atomic and clean up after a killed save, bad files and

@@ -1,4 +1,5 @@
 /**
+ * Over 500 lines: one kernel family per section, all against the same reference and device.
  * The CUDA backend (src/backend/cuda) against the TypeScript reference backend, kernel by kernel,
  * on random inputs of awkward shapes (the kernels the contract had before the primitives of
  * tests/cuda_primitives_test.ts); then training, memory and errors through the whole library.

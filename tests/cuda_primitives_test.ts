@@ -1,4 +1,5 @@
 /**
+ * Over 500 lines: every primitive of the contract, one section each, sharing the device and reference.
  * The CUDA backend's primitives of the new contract against the TypeScript reference backend
  * (tsReferenceBackend): every unary and scalar op of the table, where, reduce min/argmin,
  * copyStrided, batched gemm, gather/scatterAdd, the Philox random fill, reluBackward and int64

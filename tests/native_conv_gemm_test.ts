@@ -1,4 +1,5 @@
 /**
+ * Over 500 lines: the GEMM and convolution variants, each selected by its shapes, in one table-driven file.
  * The native GEMM and convolution kernels (native/src/gemm.cu, conv2d.cu) against the TypeScript
  * reference backend, on the CPU emulation build of the library: awkward sizes (1s, primes, sizes
  * that are not multiples of the tiles), every transpose, stride, padding, dilation, groups,

@@ -1,4 +1,6 @@
 /*
+ * Over 500 lines: one standalone program, so that it builds with nvcc alone and runs on a card as on the
+ * emulator; one short check per emulator feature.
  * emu_selftest.cu: checks the CUDA emulator (native/emu) on small kernels, one PASS/FAIL line each;
  * exits non-zero when any fails. Plain CUDA: the same file builds with nvcc and runs on a card,
  * where it must pass too (the emulator-only checks are skipped there).

@@ -4,7 +4,6 @@
  * @module
  */
 import type { Batch, ParamState, StateLayout } from "./optimizer.ts";
-import type { AdamOptions } from "./adam.ts";
 import { adamComposite } from "./_composite.ts";
 import type { AdamParams } from "../backend/backend.ts";
 
@@ -16,12 +15,15 @@ export function adamLayout(group: { amsgrad: boolean }): StateLayout {
   };
 }
 
+/** The options Adam's update reads (Adam's and AdamW's options have them; no import of adam.ts, no cycle). */
+type AdamHyper = { lr: number; betas: [number, number]; eps: number; amsgrad: boolean };
+
 /**
  * One Adam step of a batch of parameters sharing a step count (`batch.key`), with the L2 penalty
  * `weightDecay` (AdamW passes 0 and decays the parameters itself): the fused kernel where the
  * backend has one, the composite otherwise.
  */
-export function adamUpdate(batch: Batch<AdamOptions>, states: ParamState[], weightDecay: number): void {
+export function adamUpdate(batch: Batch<AdamHyper>, states: ParamState[], weightDecay: number): void {
   const { group: options, params, grads, key: step } = batch;
   for (const s of states) s.step = step;
   const buffer = (name: string) => states.map((s) => s.buffers[name]!);

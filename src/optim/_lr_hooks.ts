@@ -4,14 +4,15 @@
  *
  * @module
  */
-import type { LRScheduler } from "./lr_scheduler.ts";
-
-/** The two private steps SequentialLR drives. */
+/**
+ * The two private steps SequentialLR drives, on an `LRScheduler` (typed `object` here so that this
+ * module imports nothing from lr_scheduler.ts: no import cycle).
+ */
 export interface SequentialHooks {
   /** PyTorch's `_initial_step()`. */
-  initialStep(s: LRScheduler): void;
+  initialStep(s: object): void;
   /** `step(0)`: recompute from epoch 0. */
-  stepFromZero(s: LRScheduler): void;
+  stepFromZero(s: object): void;
 }
 
 let hooks: SequentialHooks | null = null;

@@ -61,7 +61,10 @@ export abstract class LRScheduler {
   #verbose = false;
 
   static {
-    setSequentialHooks({ initialStep: (s) => s.initialStep(), stepFromZero: (s) => s.#advance(0) });
+    setSequentialHooks({
+      initialStep: (s) => (s as LRScheduler).initialStep(),
+      stepFromZero: (s) => (s as LRScheduler).#advance(0),
+    });
   }
 
   /**
