@@ -191,6 +191,10 @@ const SUITE = [
   "tests/silent_errors_test.ts",
   "tests/custom_op_test.ts",
   "tests/cuda_step_test.ts",
+  "tests/cuda_gather_rows_test.ts",
+  "tests/cuda_xent_unit_test.ts",
+  "tests/cuda_conv_weight_bias_test.ts",
+  "tests/cuda_linear_bias_test.ts",
 ];
 
 Deno.test({
