@@ -132,3 +132,16 @@ export function near(
     );
   }
 }
+
+/** Fails with the first mismatches unless the arrays are equal bit for bit (`Object.is`: NaNs equal, 0 ≠ −0). */
+export function assertBitEqual(got: ArrayLike<number>, want: ArrayLike<number>, label: string): void {
+  assertEquals(got.length, want.length, `${label}: length`);
+  const bad: string[] = [];
+  let count = 0;
+  for (let i = 0; i < got.length; i++) {
+    if (!Object.is(got[i], want[i])) {
+      if (++count <= 5) bad.push(`[${i}] got ${got[i]}, want ${want[i]}`);
+    }
+  }
+  if (count > 0) throw new Error(`${label}: ${count} of ${got.length} differ; first: ${bad.join("; ")}`);
+}

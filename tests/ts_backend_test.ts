@@ -7,14 +7,9 @@
  * (the sum of |terms| of each output: robust when terms cancel). Pooling, ReLU and the
  * optimizer must match the float32 reference bit for bit.
  */
-import { assertEquals, assertOk } from "./_std.ts";
-import {
-  type Backend,
-  type Conv2dGeometry,
-  conv2dGeometry,
-  type Pool2dGeometry,
-  type PoolKind,
-} from "../src/backend/backend.ts";
+import { assertBitEqual, assertEquals, assertOk } from "./_std.ts";
+import { geometry } from "./_geometry.ts";
+import type { Backend, Conv2dGeometry, Pool2dGeometry, PoolKind } from "../src/backend/backend.ts";
 import { getNumThreads, setNumThreads, tsBackend, tsReferenceBackend } from "../src/backend/ts/mod.ts";
 import { philoxFill } from "../src/backend/philox.ts";
 
@@ -50,33 +45,6 @@ function assertNear(got: ArrayLike<number>, want: ArrayLike<number>, scale: Arra
     }
   }
   if (count > 0) throw new Error(`${label}: ${count} of ${got.length} differ; first: ${bad.join("; ")}`);
-}
-
-/** Fails with the first mismatches unless the arrays are equal bit for bit (NaNs equal). */
-function assertBitEqual(got: ArrayLike<number>, want: ArrayLike<number>, label: string): void {
-  assertEquals(got.length, want.length, `${label}: length`);
-  const bad: string[] = [];
-  let count = 0;
-  for (let i = 0; i < got.length; i++) {
-    if (!Object.is(got[i], want[i]) && !(Number.isNaN(got[i]) && Number.isNaN(want[i]))) {
-      if (++count <= 5) bad.push(`[${i}] got ${got[i]}, want ${want[i]}`);
-    }
-  }
-  if (count > 0) throw new Error(`${label}: ${count} of ${got.length} differ; first: ${bad.join("; ")}`);
-}
-
-function geometry(
-  n: number,
-  c: number,
-  h: number,
-  w: number,
-  k: number,
-  o: { kh?: number; kw?: number; stride?: [number, number]; pad?: [number, number]; dil?: [number, number] } & {
-    groups?: number;
-  } = {},
-): Conv2dGeometry {
-  const opts = { stride: o.stride, padding: o.pad ?? [1, 1], dilation: o.dil, groups: o.groups } as const;
-  return conv2dGeometry(n, c, h, w, k, o.kh ?? 3, o.kw ?? 3, opts);
 }
 
 const CONV_CASES: [string, Conv2dGeometry][] = [

@@ -3,22 +3,9 @@
  * and training is bit-identical run to run and across thread counts (1, 2 and 3 threads).
  * The kernel-level checks are in ts_backend_test.ts, which imports the backend only.
  */
-import { assertEquals } from "./_std.ts";
+import { assertBitEqual, assertEquals } from "./_std.ts";
 import { data, F, getNumThreads, manualSeed, optim, setNumThreads, Tensor, tidy } from "../mod.ts";
 import { Net } from "../examples/mnist/net.ts";
-
-/** Fails with the first mismatches unless the arrays are equal bit for bit (NaNs equal). */
-function assertBitEqual(got: ArrayLike<number>, want: ArrayLike<number>, label: string): void {
-  assertEquals(got.length, want.length, `${label}: length`);
-  const bad: string[] = [];
-  let count = 0;
-  for (let i = 0; i < got.length; i++) {
-    if (!Object.is(got[i], want[i]) && !(Number.isNaN(got[i]) && Number.isNaN(want[i]))) {
-      if (++count <= 5) bad.push(`[${i}] got ${got[i]}, want ${want[i]}`);
-    }
-  }
-  if (count > 0) throw new Error(`${label}: ${count} of ${got.length} differ; first: ${bad.join("; ")}`);
-}
 
 Deno.test("Tensor.zeros reads zeros after the fast backend recycled a block", () => {
   const n = 1000;

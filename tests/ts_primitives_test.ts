@@ -4,7 +4,7 @@
  * an index-by-index oracle (unravel every output index, no simplification) on awkward shapes:
  * rank 0, sizes 1 and primes, broadcasting on every side, rank 5, offsets, accumulation.
  */
-import { assertEquals, assertThrows } from "./_std.ts";
+import { assertBitEqual, assertEquals, assertThrows } from "./_std.ts";
 import type { Backend, BinaryOp, ReduceOp, ScalarOp, StridedCopy, UnaryOp } from "../src/backend/backend.ts";
 import { BINARY_FNS, BINARY_OPS, COMPARISONS, SCALAR_OPS, UNARY_FNS, UNARY_OPS } from "../src/backend/_ops_table.ts";
 import { tsBackend, tsReferenceBackend, type TsStorage } from "../src/backend/ts/mod.ts";
@@ -22,19 +22,6 @@ function awkward(size: number): Float32Array {
   const specials = [0, -0, 1, 1, -1, Infinity, -Infinity, NaN, 2, 0.5];
   for (let i = 0; i < size; i++) if (r[i] < 0.3) a[i] = specials[Math.floor(r[i] * 33) % specials.length];
   return a;
-}
-
-/** Fails with the first mismatches unless the arrays are equal bit for bit (NaNs equal). */
-function assertBitEqual(got: ArrayLike<number>, want: ArrayLike<number>, label: string): void {
-  assertEquals(got.length, want.length, `${label}: length`);
-  const bad: string[] = [];
-  let count = 0;
-  for (let i = 0; i < got.length; i++) {
-    if (!Object.is(got[i], want[i]) && !(Number.isNaN(got[i]) && Number.isNaN(want[i]))) {
-      if (++count <= 5) bad.push(`[${i}] got ${got[i]}, want ${want[i]}`);
-    }
-  }
-  if (count > 0) throw new Error(`${label}: ${count} of ${got.length} differ; first: ${bad.join("; ")}`);
 }
 
 const size = (shape: readonly number[]) => shape.reduce((p, d) => p * d, 1);

@@ -12,8 +12,9 @@
  * same computation on absolute values (the sum of |terms| of each output): rtol = 2e-5 is about 300
  * float32 roundings of the whole sum, far below what a wrong index or a lost term gives (≈ 1 · scale).
  */
-import { assertEquals, assertOk, dirname, fromFileUrl, join } from "./_std.ts";
-import { type Backend, type Conv2dGeometry, conv2dGeometry } from "../src/backend/backend.ts";
+import { assertBitEqual, assertEquals, assertOk, dirname, fromFileUrl, join } from "./_std.ts";
+import { geometry } from "./_geometry.ts";
+import type { Backend, Conv2dGeometry } from "../src/backend/backend.ts";
 import { getNumThreads, setNumThreads, tsBackend, tsReferenceBackend } from "../src/backend/ts/mod.ts";
 import { wasmBackend, wasmUnavailable } from "../src/backend/wasm/mod.ts";
 import { chooseCpuBackend } from "../src/backend/wasm/select.ts";
@@ -53,33 +54,6 @@ function assertNear(
     }
   }
   if (count > 0) throw new Error(`${label}: ${count} of ${got.length} differ; first: ${bad.join("; ")}`);
-}
-
-/** Fails with the first mismatches unless the arrays are equal bit for bit. */
-function assertBitEqual(got: ArrayLike<number>, want: ArrayLike<number>, label: string): void {
-  assertEquals(got.length, want.length, `${label}: length`);
-  const bad: string[] = [];
-  let count = 0;
-  for (let i = 0; i < got.length; i++) {
-    if (!Object.is(got[i], want[i])) {
-      if (++count <= 5) bad.push(`[${i}] got ${got[i]}, want ${want[i]}`);
-    }
-  }
-  if (count > 0) throw new Error(`${label}: ${count} of ${got.length} differ; first: ${bad.join("; ")}`);
-}
-
-function geometry(
-  n: number,
-  c: number,
-  h: number,
-  w: number,
-  k: number,
-  o: { kh?: number; kw?: number; stride?: [number, number]; pad?: [number, number]; dil?: [number, number] } & {
-    groups?: number;
-  } = {},
-): Conv2dGeometry {
-  const opts = { stride: o.stride, padding: o.pad ?? [1, 1], dilation: o.dil, groups: o.groups } as const;
-  return conv2dGeometry(n, c, h, w, k, o.kh ?? 3, o.kw ?? 3, opts);
 }
 
 const CONV_CASES: [string, Conv2dGeometry][] = [

@@ -1,0 +1,21 @@
+/**
+ * A convolution's geometry in the tests' short form: 3×3 kernels with padding 1 unless told otherwise.
+ *
+ * @module
+ */
+import { type Conv2dGeometry, conv2dGeometry } from "../src/backend/backend.ts";
+
+/** `conv2dGeometry(n, c, h, w, k, kh ?? 3, kw ?? 3, { stride, padding: pad ?? [1, 1], dilation, groups })`. */
+export function geometry(
+  n: number,
+  c: number,
+  h: number,
+  w: number,
+  k: number,
+  o: { kh?: number; kw?: number; stride?: [number, number]; pad?: [number, number]; dil?: [number, number] } & {
+    groups?: number;
+  } = {},
+): Conv2dGeometry {
+  const opts = { stride: o.stride, padding: o.pad ?? [1, 1], dilation: o.dil, groups: o.groups } as const;
+  return conv2dGeometry(n, c, h, w, k, o.kh ?? 3, o.kw ?? 3, opts);
+}
