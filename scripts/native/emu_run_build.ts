@@ -27,6 +27,7 @@ import {
   withLock,
 } from "./make.ts";
 import { findCxx } from "./toolchain.ts";
+import { emuCompileFlags } from "./libraries.ts";
 import type { EmuVariant } from "./emu_run_tools.ts";
 
 export type { BuildOptions, BuildResult } from "./make.ts";
@@ -44,17 +45,7 @@ function cxxOrThrow(): string {
 /** The flags every unit of a variant compiles with (the key of make.ts's flags record). */
 function baseFlags(variant: EmuVariant): string[] {
   return [
-    "-std=c++17",
-    "-O2",
-    "-fPIC",
-    "-fno-strict-aliasing", // kernels read float arrays as float4, as CUDA code does
-    "-fno-gnu-unique", // __shared__ statics of template kernels would make the library impossible to unload
-    "-DCN_EMULATION",
-    `-DCN_BUILD_INFO="convnet native; CPU emulation, ${variant.describe}"`,
-    "-Wall",
-    "-Wno-unknown-pragmas",
-    "-I",
-    join(root, "native", "include"),
+    ...emuCompileFlags(root, `convnet native; CPU emulation, ${variant.describe}`),
     "-I",
     join(root, "native", "src"), // a program's `#include "common.h"`
     ...variant.flags,

@@ -88,19 +88,7 @@ export async function emuSpec(
   const version = await toolVersion(cxx, ["-dumpfullversion"], /^(\d+(?:\.\d+)?)/);
   const info = `convnet native ${packageVersion(dirs.root)}; CPU emulation (g++ ${version})`;
   const objDir = join(dirs.outDir, "emu");
-  const compileFlags = [
-    "-std=c++17",
-    "-O2",
-    "-fPIC",
-    "-fno-strict-aliasing", // kernels read float arrays as float4, as CUDA code does
-    "-fno-gnu-unique", // __shared__ statics of template kernels would make the library impossible to unload
-    "-DCN_EMULATION",
-    `-DCN_BUILD_INFO="${info}"`,
-    "-Wall",
-    "-Wno-unknown-pragmas",
-    "-I",
-    join(dirs.root, "native", "include"),
-  ];
+  const compileFlags = emuCompileFlags(dirs.root, info);
   const spec: LibrarySpec = {
     label: "g++",
     compiler: cxx,
@@ -303,4 +291,29 @@ export async function buildCudaLibrary(
     }
     return result;
   }, dirs.outDir);
+}
+
+/**
+ * The g++ flags every unit of an emulation build compiles with (the library, its sanitizer
+ * variants, `emu:run` programs), with `info` as the library's `cn_build_info`.
+ *
+ * @example
+ * ```ts
+ * const flags = emuCompileFlags(".", "convnet native; CPU emulation");
+ * ```
+ */
+export function emuCompileFlags(root: string, info: string): string[] {
+  return [
+    "-std=c++17",
+    "-O2",
+    "-fPIC",
+    "-fno-strict-aliasing", // kernels read float arrays as float4, as CUDA code does
+    "-fno-gnu-unique", // __shared__ statics of template kernels would make the library impossible to unload
+    "-DCN_EMULATION",
+    `-DCN_BUILD_INFO="${info}"`,
+    "-Wall",
+    "-Wno-unknown-pragmas",
+    "-I",
+    join(root, "native", "include"),
+  ];
 }
