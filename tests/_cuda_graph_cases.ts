@@ -5,13 +5,15 @@
  * work fails with a message naming the call. Run by tests/cuda_graph_test.ts in a process of its own
  * (a capture would refuse other test files' kernels under `deno test --parallel`).
  */
-import { assertEquals, assertOk, assertThrows } from "./_std.ts";
+import { assertEquals, assertOk, assertThrows, near } from "./_std.ts";
 import { dev, test } from "./_cuda.ts";
+import type { Device } from "../src/backend/backend.ts";
+import { tsBackend } from "../src/backend/ts/mod.ts";
 import type { CudaStats } from "../src/backend/cuda/mod.ts";
 import { crossEntropy } from "../src/tensor/functional.ts";
 import { keep, noGrad, type Tensor, tidy } from "../src/tensor/mod.ts";
 import { Generator, manualSeed } from "../src/tensor/random.ts";
-import { Adadelta } from "../src/optim/mod.ts";
+import { Adadelta, Adam, AdamW, type Optimizer, RMSprop, SGD } from "../src/optim/mod.ts";
 import { DataLoader, type ImageDataset } from "../src/data/mod.ts";
 import { compileStep } from "../src/train/compile_step.ts";
 import { Net } from "../examples/mnist/net.ts";
@@ -48,33 +50,55 @@ function batches(): [Tensor, Tensor][] {
 interface Run {
   losses: Float32Array;
   weights: Float32Array[];
+  /** The optimizer's per-parameter step counts (its state dict). */
+  steps: (number | undefined)[];
   info?: ReturnType<typeof compileStep>["info"];
 }
 
-/** `steps` steps of the seed's Net and Adadelta over `data`, eager or compiled; lr 1.0, then 0.7 from step 100. */
-function train(data: [Tensor, Tensor][], steps: number, graph: boolean): Run {
+/** The TypeScript backend, the reference of the CUDA runs. */
+const cpu: Device = { type: "cpu", backend: tsBackend, description: "cpu (TypeScript backend)" };
+
+/** An optimizer over `params`, for {@linkcode train}. */
+type MakeOptimizer = (params: Tensor[]) => Optimizer;
+
+/**
+ * `steps` steps of the seed's Net over `data`, eager or compiled, on `device` (default the CUDA
+ * one); `opt` (default Adadelta, lr 1.0) and `onStep(i, opt)` before step i (default: lr 0.7 from
+ * step 100, as StepLR would set it) — no `key`: the optimizers keep their values in device memory.
+ */
+function train(
+  data: [Tensor, Tensor][],
+  steps: number,
+  graph: boolean,
+  opts: { opt?: MakeOptimizer; onStep?: (i: number, opt: Optimizer) => void; device?: Device } = {},
+): Run {
   manualSeed(1);
-  const net = new Net().to(dev());
-  const opt = new Adadelta(net.parameters(), { lr: 1.0 });
+  const device = opts.device ?? dev();
+  const net = new Net().to(device);
+  const opt = (opts.opt ?? ((ps) => new Adadelta(ps, { lr: 1.0 })))(net.parameters());
+  const onStep = opts.onStep ?? ((i, o) => {
+    if (i === 100) o.paramGroups[0].lr = 0.7;
+  });
   const step = compileStep((x: Tensor, y: Tensor) => {
     opt.zeroGrad();
     const loss = crossEntropy(net.forward(x), y);
     loss.backward();
     opt.step();
     return loss;
-  }, { graph, key: () => opt.paramGroups[0].lr, log: () => {} });
+  }, { graph, log: () => {} });
   const losses: Tensor[] = [];
   for (let i = 0; i < steps; i++) {
-    if (i === 100) opt.paramGroups[0].lr = 0.7;
+    onStep(i, opt);
     const [x, y] = data[i % data.length];
     losses.push(keep(tidy(() => {
-      const loss = step(x, y); // in graph mode the graph's output, overwritten by the next replay
+      const loss = step(x.to(device), y.to(device)); // in graph mode the graph's output, overwritten by the next replay
       return noGrad(() => loss.clone());
     })));
   }
   const run: Run = {
     losses: Float32Array.from(losses.map((l) => l.item())),
     weights: net.parameters().map((p) => p.toArray() as Float32Array),
+    steps: Object.values(opt.stateDict().state).map((st) => st.step as number | undefined),
     info: step.info,
   };
   step.dispose();
@@ -92,23 +116,134 @@ function firstDifference(a: Float32Array, b: Float32Array): string {
   return a.length === b.length ? "" : `lengths ${a.length} and ${b.length}`;
 }
 
-test("compileStep: 200 steps of the seed's Net replayed as graphs give the eager losses and weights bit for bit", () => {
-  const data = batches();
-  const eager = train(data, 200, false), graph = train(data, 200, true);
+/** Asserts `graph` equals `eager` bit for bit: losses, weights and step counts. */
+function assertSameRun(graph: Run, eager: Run, label: string): void {
   const lossDiff = firstDifference(graph.losses, eager.losses);
-  assertEquals(lossDiff, "", `losses differ at ${lossDiff}`);
+  assertEquals(lossDiff, "", `${label}: losses differ at ${lossDiff}`);
   for (let k = 0; k < eager.weights.length; k++) {
     const d = firstDifference(graph.weights[k], eager.weights[k]);
-    assertEquals(d, "", `parameter ${k} differs at ${d}`);
+    assertEquals(d, "", `${label}: parameter ${k} differs at ${d}`);
   }
+  assertEquals(graph.steps, eager.steps, `${label}: step counts`);
+}
+
+test("compileStep: 200 steps of the seed's Net replayed as graphs give the eager losses and weights bit for bit, and the TS backend's within 1e-5", () => {
+  const data = batches();
+  const eager = train(data, 200, false), graph = train(data, 200, true);
+  assertSameRun(graph, eager, "Adadelta");
   assertOk(Number.isFinite(eager.losses[199]) && eager.losses[199] < eager.losses[0], "the loss falls");
-  // Full batches and the 5-sample one get a graph each, before and after the lr change: 4 captures;
-  // eager runs: the first call of each shape, and nothing else.
+  // Full batches and the 5-sample one get a graph each; the lr change at step 100 is a write to the
+  // optimizer's device buffer, not a new capture. Eager runs: the first call of each shape only.
   const info = graph.info!;
   assertEquals(info.fallback, undefined, `no fallback: ${info.fallback}`);
-  assertEquals(info.captures, 4, JSON.stringify(info));
+  assertEquals(info.captures, 2, JSON.stringify(info));
   assertEquals(info.eager, 2, JSON.stringify(info));
   assertEquals(info.replays, 198, JSON.stringify(info));
+  // The same 200 steps on the TypeScript backend.
+  const ts = train(data, 200, false, { device: cpu });
+  near("losses of 200 steps", graph.losses, ts.losses, { rtol: 1e-5 });
+  graph.weights.forEach((w, k) => near(`weights ${k} after 200 steps`, w, ts.weights[k], { atol: 1e-6, rtol: 1e-5 }));
+  for (const [x, y] of data) x.dispose(), y.dispose();
+});
+
+test("compileStep: a learning rate set at every step, Adam and AdamW's step counts: one capture, replays bit for bit", () => {
+  const data = batches().slice(0, 10); // full batches only: one graph
+  const schedule = (i: number, o: Optimizer) => {
+    for (const g of o.paramGroups) g.lr = 1e-3 * (1 + Math.cos(i / 7)); // a new value at every step
+  };
+  const constant = () => {}; // no write after the first: Adam's count is the device's own
+  const cases: [string, MakeOptimizer, typeof schedule][] = [
+    ["Adam", (ps) => new Adam(ps), schedule],
+    ["Adam, constant lr", (ps) => new Adam(ps), constant],
+    ["AdamW amsgrad", (ps) => new AdamW(ps, { weightDecay: 0.05, amsgrad: true }), schedule],
+    ["AdamW, constant lr", (ps) => new AdamW(ps, { weightDecay: 0.05 }), constant],
+    ["Adam weightDecay", (ps) => new Adam(ps, { weightDecay: 1e-3, betas: [0.8, 0.95] }), schedule],
+    ["SGD nesterov", (ps) => new SGD(ps, { lr: 0.01, momentum: 0.9, nesterov: true, weightDecay: 1e-4 }), schedule],
+  ];
+  for (const [label, opt, onStep] of cases) {
+    const eager = train(data, 12, false, { opt, onStep });
+    const graph = train(data, 12, true, { opt, onStep });
+    assertSameRun(graph, eager, label);
+    assertEquals([graph.info!.captures, graph.info!.replays, graph.info!.eager], [1, 11, 1], label);
+    // The device's step count and hyper-parameters are the host's: the TS backend's numbers.
+    const ts = train(data, 12, false, { opt, onStep, device: cpu });
+    near(`${label}: losses`, graph.losses, ts.losses, { rtol: 1e-5 });
+    graph.weights.forEach((w, k) => near(`${label}: weights ${k}`, w, ts.weights[k], { atol: 1e-6, rtol: 1e-5 }));
+  }
+  const adam = train(data, 12, true, { opt: (ps) => new Adam(ps), onStep: schedule });
+  assertEquals(adam.steps, [12, 12, 12, 12], "Adam's step counts advance at each replay");
+  for (const [x, y] of data) x.dispose(), y.dispose();
+});
+
+test("compileStep: the optimizer's device buffer is written only when a value changed (64 bytes), never read back", () => {
+  const d = dev();
+  const data = batches().slice(0, 3);
+  manualSeed(1);
+  const net = new Net().to(d);
+  const opt = new Adam(net.parameters(), { lr: 1e-3 });
+  const step = compileStep((x: Tensor, y: Tensor) => {
+    opt.zeroGrad();
+    const loss = crossEntropy(net.forward(x), y);
+    loss.backward();
+    opt.step();
+    return loss;
+  });
+  for (let i = 0; i < 3; i++) step(...data[i]); // eager, capture + replay, replay
+  const measure = (lrAt: (i: number) => number) => {
+    const before: CudaStats = d.stats();
+    for (let i = 0; i < 4; i++) {
+      opt.paramGroups[0].lr = lrAt(i);
+      step(...data[i % 3]);
+    }
+    const after: CudaStats = d.stats();
+    return { copies: (after.h2dCopies - before.h2dCopies) / 4, bytes: (after.h2dBytes - before.h2dBytes) / 4 };
+  };
+  assertEquals(
+    measure(() => 1e-3),
+    { copies: 0, bytes: 0 },
+    "an unchanged lr: no copy (Adam's count advances on the card)",
+  );
+  assertEquals(measure((i) => 1e-3 / (i + 2)), { copies: 1, bytes: 64 }, "a new lr at every step: one 64-byte copy");
+  assertEquals(step.info.captures, 1, JSON.stringify(step.info));
+  assertEquals(Object.values(opt.stateDict().state).map((st) => st.step), [11, 11, 11, 11]);
+  step.dispose();
+  noGrad(() => {
+    for (const p of net.parameters()) p.dispose();
+  });
+  for (const [x, y] of data) x.dispose(), y.dispose();
+});
+
+test("compileStep: an optimizer of elementwise ops (RMSprop) is captured again when its lr changes; at every step, eager with one line", () => {
+  const data = batches().slice(0, 10);
+  const opt: MakeOptimizer = (ps) => new RMSprop(ps, { lr: 1e-3, momentum: 0.5 });
+  const once = (i: number, o: Optimizer) => {
+    if (i === 6) o.paramGroups[0].lr = 5e-4;
+  };
+  const eager = train(data, 10, false, { opt, onStep: once }), graph = train(data, 10, true, { opt, onStep: once });
+  assertSameRun(graph, eager, "RMSprop");
+  assertEquals([graph.info!.captures, graph.info!.replays, graph.info!.eager], [2, 9, 1], JSON.stringify(graph.info));
+  const lines: string[] = [];
+  manualSeed(1);
+  const net = new Net().to(dev());
+  const rms = new RMSprop(net.parameters(), { lr: 1e-3 });
+  const step = compileStep((x: Tensor, y: Tensor) => {
+    rms.zeroGrad();
+    const loss = crossEntropy(net.forward(x), y);
+    loss.backward();
+    rms.step();
+    return loss;
+  }, { log: (l) => lines.push(l) });
+  for (let i = 0; i < 8; i++) {
+    rms.paramGroups[0].lr = 1e-3 / (i + 1);
+    tidy(() => step(...data[i]));
+  }
+  assertEquals(lines.length, 1, lines.join("\n"));
+  assertOk(lines[0].includes("went stale at 3 calls in a row: RMSprop's [lr, alpha, eps"), lines[0]);
+  assertEquals(step.info.fallback !== undefined, true);
+  step.dispose();
+  noGrad(() => {
+    for (const p of net.parameters()) p.dispose();
+  });
   for (const [x, y] of data) x.dispose(), y.dispose();
 });
 
@@ -214,31 +349,32 @@ test("trainMnist on CUDA: graph replay (the default) and --no-graph give the sam
   assertEquals([graph.graphLaunches, eager.graphLaunches], [2 * 8, 0]);
 });
 
-test("trainEpoch graph: an optimizer with per-step host values (Adam) runs eagerly, with one line saying so", async () => {
+test("trainEpoch graph with Adam: replays, the eager epoch's losses bit for bit", async () => {
   const { trainEpoch } = await import("../src/train/loop.ts");
-  const { Adam } = await import("../src/optim/mod.ts");
-  const data = batches().slice(0, 3);
-  manualSeed(1);
-  const net = new Net().to(dev());
-  const lines: string[] = [];
-  const loader = {
-    length: 3,
-    dataset: { length: 30 },
-    *[Symbol.iterator](): IterableIterator<[Tensor, Tensor]> {
-      for (const [x, y] of data) yield [x.clone(), y.clone()];
-    },
+  const data = batches().slice(0, 6);
+  const run = (graph: boolean) => {
+    manualSeed(1);
+    const net = new Net().to(dev());
+    const lines: string[] = [];
+    const loader = {
+      length: data.length,
+      dataset: { length: data.length * 10 },
+      *[Symbol.iterator](): IterableIterator<[Tensor, Tensor]> {
+        for (const [x, y] of data) yield [x.clone(), y.clone()];
+      },
+    };
+    const before = dev().stats().graphLaunches;
+    const r = trainEpoch(net, new Adam(net.parameters()), loader, { graph, logInterval: 1, log: (l) => lines.push(l) });
+    const launches = dev().stats().graphLaunches - before;
+    noGrad(() => {
+      for (const p of net.parameters()) p.dispose();
+    });
+    return { lines, launches, losses: r.losses };
   };
-  const before = dev().stats().graphLaunches;
-  trainEpoch(net, new Adam(net.parameters()), loader, { graph: true, log: (l) => lines.push(l) });
-  assertEquals(dev().stats().graphLaunches - before, 0);
-  assertEquals(
-    lines.filter((l) => l.includes("no CUDA graph for Adam (only Adadelta and SGD)")).length,
-    1,
-    lines.join("\n"),
-  );
-  noGrad(() => {
-    for (const p of net.parameters()) p.dispose();
-  });
+  const eager = run(false), graph = run(true);
+  assertEquals(graph.lines, eager.lines);
+  assertEquals(graph.losses, eager.losses);
+  assertEquals([graph.launches, eager.launches], [5, 0], "an eager warm-up, then 5 graph launches");
   for (const [x, y] of data) x.dispose(), y.dispose();
 });
 

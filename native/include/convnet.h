@@ -282,19 +282,26 @@ int cn_log_softmax_nll_forward_grad(float *loss, float *logp, float *dunit, cons
 int cn_log_softmax_nll_backward(float *dlogits, const float *logp, const int32_t *targets, const float *dloss,
                                 int32_t n, int32_t c);
 
-/* ---- optimizers: one call updates `count` tensors (pointer tables are host arrays) ---- */
+/* ---- optimizers: one call updates `count` tensors (pointer tables are host arrays) ----
+ *
+ * `hyper` is a device array of CN_OPT_HYPER_DOUBLES doubles holding the hyper-parameters, read by the
+ * kernels when they run (so a captured CUDA graph follows what the host writes there between
+ * replays); its last slot is the kernels' own (keep it 0). */
+#define CN_OPT_HYPER_DOUBLES 8
 
+/* hyper: lr, rho, eps, weight_decay. */
 int cn_adadelta_step(int32_t count, float *const *params, const float *const *grads, float *const *square_avg,
-                     float *const *acc_delta, const int64_t *sizes, float lr, float rho, float eps,
-                     float weight_decay);
-/* momentum_buf may be NULL when momentum == 0; first != 0 on the step that initialises the buffers. */
+                     float *const *acc_delta, const int64_t *sizes, double *hyper);
+/* hyper: lr, momentum, dampening, weight_decay, nesterov (0 or 1). momentum_buf is NULL when momentum
+   is 0 (the kernel then ignores it); first != 0 on the step that initialises the buffers. */
 int cn_sgd_step(int32_t count, float *const *params, const float *const *grads, float *const *momentum_buf,
-                const int64_t *sizes, float lr, float momentum, float dampening, int32_t nesterov,
-                float weight_decay, int32_t first);
-/* max_exp_avg_sq may be NULL unless amsgrad; step counts from 1. */
+                const int64_t *sizes, double *hyper, int32_t first);
+/* hyper: lr, beta1, beta2, eps, weight_decay, steps taken so far (>= 0): the update is step + 1's,
+   and the launch advances hyper[5] by one on the device; then AdamW's decoupled weight decay (the
+   parameter is first scaled by 1 - lr * it; 0 for Adam). max_exp_avg_sq may be NULL unless amsgrad. */
 int cn_adam_step(int32_t count, float *const *params, const float *const *grads, float *const *exp_avg,
-                 float *const *exp_avg_sq, float *const *max_exp_avg_sq, const int64_t *sizes, float lr,
-                 float beta1, float beta2, float eps, float weight_decay, int32_t amsgrad, int32_t step);
+                 float *const *exp_avg_sq, float *const *max_exp_avg_sq, const int64_t *sizes, double *hyper,
+                 int32_t amsgrad);
 
 #ifdef __cplusplus
 }

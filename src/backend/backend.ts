@@ -143,6 +143,16 @@ export interface RandomFill {
   p?: number;
 }
 
+/**
+ * Doubles in an optimizer's device hyper-parameter buffer (int64 storage of this many elements
+ * holding the doubles' bits): Adadelta's lr, rho, eps, weightDecay; SGD's lr, momentum, dampening,
+ * weightDecay, nesterov (0 or 1); Adam's lr, beta1, beta2, eps, weightDecay, the steps taken (which
+ * each Adam launch advances on the device) and AdamW's decoupled weight decay (the parameters first
+ * scaled by `1 − lr·decay`, as AdamW's separate multiply; a slot only the device buffer has: other
+ * backends' callers decay first). The last slot is the kernels' own (0 between launches).
+ */
+export const OPT_HYPER_SLOTS = 8;
+
 /** Hyper-parameters of one Adadelta step (PyTorch's formula). */
 export interface AdadeltaParams {
   /** Learning rate. */
@@ -165,6 +175,12 @@ export interface AdadeltaTensors<S> {
   squareAvgs: S[];
   /** Running averages of squared updates. */
   accDeltas: S[];
+  /**
+   * The hyper-parameters in device memory, where the backend's kernels read them (CUDA; see
+   * OPT_HYPER_SLOTS in backend.ts): the caller has written this step's values there. Absent: the
+   * backend writes the values of `p` to a buffer of its own.
+   */
+  hyper?: S;
   /** Element counts. */
   sizes: number[];
 }
@@ -177,6 +193,12 @@ export interface SgdTensors<S> {
   grads: S[];
   /** Momentum buffers, or null when momentum is 0. */
   momentumBufs: S[] | null;
+  /**
+   * The hyper-parameters in device memory, where the backend's kernels read them (CUDA; see
+   * OPT_HYPER_SLOTS in backend.ts): the caller has written this step's values there. Absent: the
+   * backend writes the values of `p` to a buffer of its own.
+   */
+  hyper?: S;
   /** Element counts. */
   sizes: number[];
 }
@@ -193,6 +215,12 @@ export interface AdamTensors<S> {
   expAvgSqs: S[];
   /** Running maxima of the second moment (AMSGrad), or null. */
   maxExpAvgSqs: S[] | null;
+  /**
+   * The hyper-parameters in device memory, where the backend's kernels read them (CUDA; see
+   * OPT_HYPER_SLOTS in backend.ts): the caller has written this step's values there. Absent: the
+   * backend writes the values of `p` to a buffer of its own.
+   */
+  hyper?: S;
   /** Element counts. */
   sizes: number[];
 }
@@ -313,6 +341,13 @@ export interface Primitives<S = unknown> {
  * (the CPU backends have none): the DataLoader and the ops use one when `device.backend` has it.
  */
 export interface StepKernels<S = unknown> {
+  /**
+   * Overwrites the first `values.length` elements of `out` with host values, in stream order (the
+   * kernels queued before read the old values, those queued after the new). Its presence also says
+   * that the optimizer kernels read `hyper` (OPT_HYPER_SLOTS): the optimizers then keep their
+   * hyper-parameters in device buffers that a captured graph reads at each replay.
+   */
+  upload?(out: S, values: HostArray): void;
   /**
    * One batch's rows of each source: `outs[s][r, ...] = sources[s][index[r], ...]`, each source
    * holding `n` rows of `rowSizes[s]` 4-byte elements (float32 or int32; at most two sources), the

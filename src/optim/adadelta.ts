@@ -3,6 +3,7 @@ import { Optimizer, type ParamGroupInput, type StateLayout } from "./optimizer.t
 import { checkOptionKeys } from "../ops/_util.ts";
 import { adadeltaComposite } from "./_composite.ts";
 import type { Tensor } from "../tensor/mod.ts";
+import { countSteps } from "./_device_hyper.ts";
 
 /** Options of {@linkcode Adadelta}. */
 export interface AdadeltaOptions {
@@ -49,7 +50,7 @@ export class Adadelta extends Optimizer<AdadeltaOptions> {
   step(): void {
     for (const { group: g, params, grads } of this.batches()) {
       const states = params.map((p) => this.stateOf(p, ["square_avg", "acc_delta"]));
-      for (const s of states) s.step! += 1;
+      countSteps(states);
       const squareAvgs = states.map((s) => s.buffers.square_avg!), accDeltas = states.map((s) => s.buffers.acc_delta!);
       const sizes = params.map((p) => p.size);
       const hyper = { lr: g.lr, rho: g.rho, eps: g.eps, weightDecay: g.weightDecay };
@@ -59,6 +60,7 @@ export class Adadelta extends Optimizer<AdadeltaOptions> {
         continue;
       }
       be.adadeltaStep({
+        hyper: this.deviceHyper.storageFor(params, () => [g.lr, g.rho, g.eps, g.weightDecay]),
         params: params.map((p) => p._data("Adadelta")),
         grads: grads.map((t) => t._data("Adadelta")),
         squareAvgs: squareAvgs.map((t) => t._data()),

@@ -3,6 +3,7 @@ import { Optimizer, type ParamGroup, type ParamGroupInput, type StateLayout } fr
 import { checkOptionKeys } from "../ops/_util.ts";
 import { adagradComposite } from "./_composite.ts";
 import type { Tensor } from "../tensor/mod.ts";
+import { countSteps, frozenInGraph } from "./_device_hyper.ts";
 
 /** Options of {@linkcode Adagrad}. */
 export interface AdagradOptions {
@@ -59,7 +60,14 @@ export class Adagrad extends Optimizer<AdagradOptions> {
   step(): void {
     for (const { group: g, params, grads, key: step } of this.batches((p) => (this.state.get(p)?.step ?? 0) + 1)) {
       const states = params.map((p) => this.stateOf(p, ["sum"], { fill: g.initialAccumulatorValue }));
-      for (const s of states) s.step = step;
+      // Elementwise kernels taking the values as arguments: a CUDA graph holds them (and the step,
+      // with a learning-rate decay), so a change captures it again.
+      const taken = () => states[0].step ?? 0;
+      frozenInGraph(
+        "Adagrad's [lr, lrDecay, weightDecay, eps, step]",
+        () => [g.lr, g.lrDecay, g.weightDecay, g.eps, g.lrDecay === 0 ? 0 : taken()],
+      );
+      countSteps(states);
       adagradComposite({ params, grads, sums: states.map((s) => s.buffers.sum!) }, {
         lr: g.lr,
         lrDecay: g.lrDecay,

@@ -59,7 +59,7 @@ export class Adam extends Optimizer<AdamOptions> {
     for (const batch of this.batches((p) => (this.state.get(p)?.step ?? 0) + 1)) {
       const g = batch.group;
       const states = batch.params.map((p) => this.stateOf(p, adamLayout(g).buffers));
-      adamUpdate(batch, states, g.weightDecay);
+      adamUpdate(batch, states, g.weightDecay, 0, this.deviceHyper);
     }
   }
 }

@@ -1,7 +1,6 @@
 import { checkRange } from "./_check.ts";
 import { Optimizer, type ParamGroup, type ParamGroupInput, type StateLayout } from "./optimizer.ts";
 import { checkOptionKeys } from "../ops/_util.ts";
-import { decayParams } from "./_composite.ts";
 import { adamLayout, adamUpdate } from "./_adam_update.ts";
 import type { Tensor } from "../tensor/mod.ts";
 
@@ -61,8 +60,7 @@ export class AdamW extends Optimizer<AdamWOptions> {
     for (const batch of this.batches((p) => (this.state.get(p)?.step ?? 0) + 1)) {
       const g = batch.group;
       const states = batch.params.map((p) => this.stateOf(p, adamLayout(g).buffers));
-      decayParams(batch.params, g.lr, g.weightDecay);
-      adamUpdate(batch, states, 0);
+      adamUpdate(batch, states, 0, g.weightDecay, this.deviceHyper);
     }
   }
 }

@@ -8,6 +8,7 @@ import { checkOptionKeys } from "../ops/_util.ts";
 import { fmtShape } from "../backend/shape.ts";
 import { keep, Tensor } from "../tensor/mod.ts";
 import { peekInitialLr, setInitialLr } from "./_initial_lr.ts";
+import { DeviceHyper } from "./_device_hyper.ts";
 
 /** A parameter group as given to an optimizer: its parameters plus options overriding the defaults. */
 export type ParamGroupInput<O> = { params: Tensor[] } & Partial<O>;
@@ -84,6 +85,8 @@ export abstract class Optimizer<O extends { lr: number } = { lr: number }> {
   readonly paramGroups: ParamGroup<O>[];
   /** Per-parameter state (created on the first step that sees the parameter). */
   protected readonly state: Map<Tensor, ParamState> = new Map();
+  /** The hyper-parameters the CUDA kernels read from device memory, per batch (./_device_hyper.ts). */
+  protected readonly deviceHyper: DeviceHyper = new DeviceHyper();
   readonly #name: string;
   readonly #optionNames: string[];
   readonly #validate: (o: object) => void; // not typed by O, so that Optimizer<SgdOptions> is an Optimizer
@@ -138,14 +141,6 @@ export abstract class Optimizer<O extends { lr: number } = { lr: number }> {
 
   /** Applies one update to every parameter that has a gradient. */
   abstract step(): void;
-
-  /**
-   * Advances every parameter state's step count, as `step()` does: a CUDA graph replay of a training
-   * step runs its kernels but not this host bookkeeping (`train.compileStep`'s `onReplay`). @internal
-   */
-  _countReplayedStep(): void {
-    for (const s of this.state.values()) if (s.step !== undefined) s.step += 1;
-  }
 
   /** What the state of a parameter in `group` holds. */
   protected abstract stateLayout(group: ParamGroup<O>): StateLayout;

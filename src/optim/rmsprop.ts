@@ -3,6 +3,7 @@ import { Optimizer, type ParamGroup, type ParamGroupInput, type StateLayout } fr
 import { checkOptionKeys } from "../ops/_util.ts";
 import { rmspropComposite } from "./_composite.ts";
 import type { Tensor } from "../tensor/mod.ts";
+import { countSteps, frozenInGraph } from "./_device_hyper.ts";
 
 /** Options of {@linkcode RMSprop}. */
 export interface RMSpropOptions {
@@ -58,7 +59,13 @@ export class RMSprop extends Optimizer<RMSpropOptions> {
   step(): void {
     for (const { group: g, params, grads } of this.batches()) {
       const states = params.map((p) => this.stateOf(p, bufferNames(g)));
-      for (const s of states) s.step! += 1;
+      // Elementwise kernels taking the values as arguments: a CUDA graph holds them, so a change
+      // captures it again.
+      frozenInGraph(
+        "RMSprop's [lr, alpha, eps, weightDecay, momentum, centered]",
+        () => [g.lr, g.alpha, g.eps, g.weightDecay, g.momentum, g.centered],
+      );
+      countSteps(states);
       const buffer = (name: string) => states.map((s) => s.buffers[name]!);
       rmspropComposite({
         params,

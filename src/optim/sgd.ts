@@ -3,6 +3,7 @@ import { Optimizer, type ParamGroupInput, type StateLayout } from "./optimizer.t
 import { checkOptionKeys } from "../ops/_util.ts";
 import { sgdComposite } from "./_composite.ts";
 import type { Tensor } from "../tensor/mod.ts";
+import { frozenInGraph } from "./_device_hyper.ts";
 
 /** Options of {@linkcode SGD}. */
 export interface SgdOptions {
@@ -77,11 +78,16 @@ export class SGD extends Optimizer<SgdOptions> {
         first: key === 1,
       };
       const be = params[0]._backend;
+      frozenInGraph("SGD's momentum ≠ 0", () => [g.momentum !== 0]); // which kernel, and whether buffers exist
       if (!be.sgdStep) {
         sgdComposite({ params, grads, momentumBufs: bufs, sizes }, hyper);
         continue;
       }
       be.sgdStep({
+        hyper: this.deviceHyper.storageFor(
+          params,
+          () => [g.lr, g.momentum, g.dampening, g.weightDecay, g.nesterov ? 1 : 0],
+        ),
         params: params.map((p) => p._data("SGD")),
         grads: grads.map((t) => t._data("SGD")),
         momentumBufs: bufs && bufs.map((t) => t._data()),

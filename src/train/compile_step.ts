@@ -12,34 +12,41 @@
  * 3. every later call copies its inputs (device to device) and launches the graph.
  * A capture that runs out of cached blocks is retried once at the next call, after an eager step.
  *
- * What a graph cannot see: host values read by `fn` at capture time are frozen into it (a learning
- * rate passed to a kernel as an argument, a count on the host). Pass `key` a function of them (e.g.
- * the learning rates): when its value changes, the graphs are dropped and captured again. So a value
- * that changes every step (Adam's bias corrections) defeats the graph: use it with optimizers whose
- * kernels take none (Adadelta, SGD). Random ops in `fn` (dropout) draw the same numbers on every
- * replay: their seed and offset are kernel arguments too. Host-side bookkeeping in `fn` (an
- * optimizer's per-parameter `step` count) runs only at capture. Reading a
- * value back (`item()`), making a tensor from host data or waiting inside `fn` fails the capture;
- * the step then runs eagerly, with one line saying why. `fn` always runs inside `tidy`: the tensors
- * it makes and does not return are freed when it returns (`keep` what must outlive it).
+ * What changes between steps lives in device memory, or is redone around each replay: the
+ * optimizers keep their hyper-parameters (the learning rate a scheduler sets, Adam's betas) in device
+ * buffers their kernels read when they run, write them before a launch only when one changed (no
+ * host-to-device copy per step), and let Adam's kernel advance its own step count; their host
+ * bookkeeping (per-parameter `step` counts) runs after each launch. They register this through
+ * replay hooks (../backend/_replay.ts) while `fn` is captured. An optimizer without such kernels
+ * (Adagrad, RMSprop: elementwise ops taking the values as arguments) marks the graph stale when a
+ * value changes, and it is captured again; three recaptures in a row (a value that changes at every
+ * step) turn capture off, with one line saying which value.
+ *
+ * Other host values that `fn` reads at capture time are frozen into the graph: pass `key` a function
+ * of them, and the graphs are captured again when its value changes. Random ops in `fn` (dropout)
+ * draw the same numbers on every replay: their seed and offset are kernel arguments. Reading a value
+ * back (`item()`), making a tensor from host data or waiting inside `fn` fails the capture; the step
+ * then runs eagerly, with one line saying why. `fn` always runs inside `tidy`: the tensors it makes
+ * and does not return are freed when it returns (`keep` what must outlive it).
  *
  * @module
  */
 import { keep, type Tensor, tidy } from "../tensor/mod.ts";
 import type { CudaBackend, CudaStorage } from "../backend/cuda/mod.ts";
+import { recordReplayHooks, type ReplayHooks } from "../backend/_replay.ts";
 
 /** Options of {@linkcode compileStep}. */
 export interface CompileStepOptions {
   /** Capture on CUDA (default `true`); `false` runs every call eagerly (the `--no-graph` switch). */
   graph?: boolean;
   /**
-   * The host values the step's kernels take as arguments, as one string or number: when it changes
-   * (a learning-rate schedule), the graphs are captured again. Default: none.
+   * Host values of your own that `fn` passes to kernels as arguments, as one string or number: when
+   * it changes, the graphs are captured again. Default: none (the optimizers need none: see above).
    */
   key?: () => string | number;
   /**
-   * Host bookkeeping `fn` does that a replay does not repeat (it runs the kernels only), called after
-   * each replay of an already captured graph: e.g. advancing the optimizer's step counts.
+   * Host bookkeeping of your own in `fn` that a replay does not repeat (it runs the kernels only),
+   * called after each replay of an already captured graph. The optimizers' step counts need none.
    */
   onReplay?: () => void;
   /** Where the one line explaining an eager fallback goes; default `console.warn`. */
@@ -74,8 +81,12 @@ interface Entry<R> {
   /** The graph, once captured, and the tensors it writes its results to. */
   graph?: Deno.PointerValue;
   outputs?: R;
+  /** The host work to repeat around each launch (from the optimizers, recorded at capture). */
+  hooks?: ReplayHooks;
   /** Captures that failed for want of a cached block. */
   misses: number;
+  /** Recaptures in a row because the graph went stale (a hook said a frozen value changed). */
+  stale: number;
 }
 
 function signature(inputs: Tensor[]): string {
@@ -104,7 +115,7 @@ function outputTensors(r: unknown): Tensor[] {
  *   loss.backward();
  *   opt.step();
  *   return loss;
- * }, { key: () => opt.paramGroups[0].lr });
+ * });
  * const x = tensor([[1, 2, 3, 4], [4, 3, 2, 1]]), y = tensor([0, 2], undefined, { dtype: "int32" });
  * for (let i = 0; i < 3; i++) step(x, y);
  * step.dispose();
@@ -137,6 +148,7 @@ export function compileStep<A extends Tensor[], R extends Tensor | Tensor[] | vo
     for (const t of outputTensors(e.outputs)) t.dispose();
     e.graph = undefined;
     e.outputs = undefined;
+    e.hooks = undefined;
     if (all) { for (const t of e.inputs) t.dispose(); }
   };
   const copyInto = (e: Entry<R>, inputs: A): void => {
@@ -152,9 +164,10 @@ export function compileStep<A extends Tensor[], R extends Tensor | Tensor[] | vo
     const statics = e.inputs;
     lib.check(lib.symbols.cn_capture_begin(), "cn_capture_begin");
     let outputs: R | undefined;
+    let hooks: ReplayHooks | undefined;
     let failure: unknown;
     try {
-      outputs = tidy(() => fn(...statics as A));
+      [outputs, hooks] = recordReplayHooks(() => tidy(() => fn(...statics as A)));
     } catch (e) {
       failure = e;
     }
@@ -174,7 +187,16 @@ export function compileStep<A extends Tensor[], R extends Tensor | Tensor[] | vo
     info.captures++;
     e.graph = Deno.UnsafePointer.create(handle[0]);
     e.outputs = outputs as R;
+    e.hooks = hooks;
     return true;
+  };
+  /** Runs the entry's before-launch hooks: undefined when all wrote their values, else why the graph is stale. */
+  const stale = (e: Entry<R>): string | undefined => {
+    for (const hook of e.hooks!.before) {
+      const ok = hook();
+      if (ok !== true) return ok;
+    }
+    return undefined;
   };
 
   const step = ((...inputs: A): R => {
@@ -198,14 +220,30 @@ export function compileStep<A extends Tensor[], R extends Tensor | Tensor[] | vo
     let e = entries.get(sig);
     if (!e) {
       // The first call: fixed inputs, and an eager step on them that warms the allocator's cache.
-      e = { inputs: inputs.map((t) => keep(t.detach().clone())), misses: 0 };
+      e = { inputs: inputs.map((t) => keep(t.detach().clone())), misses: 0, stale: 0 };
       entries.set(sig, e);
       return eager(e.inputs as A, true);
     }
     copyInto(e, inputs);
-    const capturedNow = !e.graph; // fn's host code ran during the capture: no bookkeeping to redo
+    let capturedNow = !e.graph; // fn's host code ran during the capture: no bookkeeping to redo
     if (!e.graph && !capture(e)) return eager(e.inputs as A, info.fallback === undefined);
+    const why = stale(e);
+    if (why !== undefined) {
+      release(e, false);
+      if (++e.stale >= 3) {
+        info.fallback = `the captured step went stale at 3 calls in a row: ${why}`;
+        log(`compileStep: running the step eagerly (${info.fallback})`);
+        return eager(e.inputs as A);
+      }
+      if (!capture(e)) return eager(e.inputs as A, info.fallback === undefined);
+      capturedNow = true;
+      const again = stale(e);
+      if (again !== undefined) throw new Error(`compileStep: a graph captured just now is stale: ${again}`);
+    } else if (!capturedNow) {
+      e.stale = 0;
+    }
     backend.library.check(backend.library.symbols.cn_graph_launch(e.graph!), "cn_graph_launch");
+    for (const hook of e.hooks!.after) hook();
     info.replays++;
     if (!capturedNow) opts.onReplay?.();
     return e.outputs!;

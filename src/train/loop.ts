@@ -9,7 +9,7 @@ import type { Device } from "../backend/device.ts";
 import { keep, noGrad, type Tensor, tidy } from "../tensor/mod.ts";
 import { crossEntropy } from "../tensor/functional.ts";
 import type { Module } from "../nn/mod.ts";
-import { Adadelta, type Optimizer, SGD } from "../optim/mod.ts";
+import type { Optimizer } from "../optim/mod.ts";
 import { compileStep } from "./compile_step.ts";
 
 /**
@@ -124,10 +124,11 @@ export interface TrainEpochOptions {
   metrics?: IntervalRecorder;
   /**
    * On CUDA, replay the step (zero the gradients, forward, loss, backward, optimizer step) as a CUDA
-   * graph ({@linkcode compileStep}, captured again whenever a parameter group's hyperparameters
-   * change); default `false`. Same results, bit for bit; the CPU ignores it. Only for `Adadelta`
-   * and `SGD`, whose kernels take no per-step host value (Adam's bias corrections change every
-   * step): others run eagerly, with one line saying so.
+   * graph ({@linkcode compileStep}: captured at the epoch's second batch, then replayed; the last,
+   * smaller batch runs eagerly); default `false`. Same results, bit for bit; the CPU ignores it.
+   * Every optimizer works: Adadelta, SGD, Adam and AdamW read their hyper-parameters (a scheduler's
+   * learning rate, Adam's step count) from device memory; Adagrad and RMSprop recapture when one
+   * changes.
    */
   graph?: boolean;
 }
@@ -211,16 +212,7 @@ export function trainEpoch(
   let lastRead = performance.now();
   const start = lastRead;
   model.train();
-  let graph = opts.graph ?? false;
-  if (graph && !(optimizer instanceof Adadelta || optimizer instanceof SGD)) {
-    log(`trainEpoch: no CUDA graph for ${optimizer.constructor.name} (only Adadelta and SGD): running eagerly`);
-    graph = false;
-  }
-  // The hyperparameters a graph bakes into its kernels' arguments: a change (a schedule) recaptures.
-  const hyper = () =>
-    optimizer.paramGroups.map((g) =>
-      Object.entries(g).filter(([, v]) => typeof v === "number" || typeof v === "boolean").join(",")
-    ).join(";");
+  const graph = opts.graph ?? false;
   const step = compileStep((x: Tensor, y: Tensor): Tensor[] => {
     optimizer.zeroGrad();
     const out = model.forward(x);
@@ -229,7 +221,7 @@ export function trainEpoch(
     loss.backward();
     optimizer.step();
     return [loss, ...hits];
-  }, { graph, key: hyper, onReplay: () => optimizer._countReplayedStep() });
+  }, { graph });
   try {
     for (const [input, target] of loader) {
       if (batchIdx >= batches) {

@@ -60,6 +60,8 @@ export interface StorageOps {
   fromHost(dtype: DType, values: HostArray): CudaStorage;
   /** Copies `size` elements back to a new host array (waits for the device). */
   toHost(dtype: DType, s: CudaStorage, size: number): HostArray;
+  /** Overwrites the first `values.length` elements of `s` with host values, in stream order. */
+  upload(s: CudaStorage, values: HostArray): void;
 }
 
 /** Converts host values to the typed array of `dtype`, or says why they cannot be. */
@@ -159,6 +161,20 @@ export function storageOps(library: CudaLibrary): StorageOps {
         if (st !== 0) throw fail(st, "cn_memcpy_h2d");
       }
       return s;
+    },
+    upload(s, values) {
+      usable(s, "upload");
+      const host = hostArray(s.dtype, values);
+      if (host.length > s.size) {
+        throw new Error(`cuda: upload: ${host.length} values given for a storage of ${s.size} ${s.dtype} elements`);
+      }
+      if (host.length === 0) return;
+      if (s.zero) {
+        if (host.length >= s.size) s.zero = false;
+        else zeroNow(s);
+      }
+      const st = sym.cn_memcpy_h2d(s.ptr, host as BufferSource, BigInt(host.byteLength));
+      if (st !== 0) throw fail(st, "cn_memcpy_h2d");
     },
     toHost(dtype, s, size) {
       dtypeCode("toHost", dtype);

@@ -491,10 +491,7 @@ export const SYMBOLS = {
       "buffer", // float *const *square_avg
       "buffer", // float *const *acc_delta
       "buffer", // const int64_t *sizes
-      "f32", // float lr
-      "f32", // float rho
-      "f32", // float eps
-      "f32", // float weight_decay
+      "pointer", // double *hyper (device: lr, rho, eps, weight_decay)
     ],
     result: "i32",
   },
@@ -505,11 +502,7 @@ export const SYMBOLS = {
       "buffer", // const float *const *grads
       "buffer", // float *const *momentum_buf (NULL when momentum == 0)
       "buffer", // const int64_t *sizes
-      "f32", // float lr
-      "f32", // float momentum
-      "f32", // float dampening
-      "i32", // int32_t nesterov
-      "f32", // float weight_decay
+      "pointer", // double *hyper (device: lr, momentum, dampening, weight_decay, nesterov)
       "i32", // int32_t first
     ],
     result: "i32",
@@ -523,13 +516,8 @@ export const SYMBOLS = {
       "buffer", // float *const *exp_avg_sq
       "buffer", // float *const *max_exp_avg_sq (NULL unless amsgrad)
       "buffer", // const int64_t *sizes
-      "f32", // float lr
-      "f32", // float beta1
-      "f32", // float beta2
-      "f32", // float eps
-      "f32", // float weight_decay
+      "pointer", // double *hyper (device: lr, beta1, beta2, eps, weight_decay, steps taken (advanced), decoupled decay)
       "i32", // int32_t amsgrad
-      "i32", // int32_t step
     ],
     result: "i32",
   },

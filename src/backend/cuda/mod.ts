@@ -24,6 +24,7 @@ import type {
   StepKernels,
   StridedCopy,
 } from "../backend.ts";
+import { OPT_HYPER_SLOTS } from "../backend.ts";
 import { BINARY_OPS, DISTRIBUTION_CODES, POOL_KIND_CODES, REDUCE_OPS, SCALAR_OPS, UNARY_OPS } from "../_ops_table.ts";
 import { type CudaLibrary, openLibrary, STATUS } from "./ffi.ts";
 import { type CudaDType, type CudaStorage, dtypeCode, ELEMENT_BYTES, storageOps } from "./_storage.ts";
@@ -203,6 +204,34 @@ export function createCudaBackend(library: CudaLibrary): CudaBackend {
     if (status !== 0) throw fail(status, fn);
   }
 
+  /**
+   * Calls `launch` with the device pointer of an optimizer's hyper-parameters: `hyper`, which the
+   * caller filled (int64 storage of OPT_HYPER_SLOTS elements holding doubles' bits), or a buffer of
+   * this call's own holding `values`, freed after the launch (stream order keeps it until then).
+   */
+  function withHyper(
+    fn: string,
+    hyper: CudaStorage | undefined,
+    values: number[],
+    launch: (p: Deno.PointerValue) => void,
+  ) {
+    if (hyper) {
+      requireDType(fn, "hyper", hyper, "int64");
+      fits(fn, "hyper", hyper, OPT_HYPER_SLOTS, "the optimizer's hyper-parameters");
+      // Written by the caller (upload) before this launch: its owed zero-fill, if any, is dropped.
+      launch(wr(hyper, fn, OPT_HYPER_SLOTS));
+      return;
+    }
+    const bits = new Float64Array(OPT_HYPER_SLOTS);
+    bits.set(values);
+    const own = store.fromHost("int64", new BigInt64Array(bits.buffer));
+    try {
+      launch(own.ptr);
+    } finally {
+      be.free(own);
+    }
+  }
+
   const be: CudaBackend = {
     name: "cuda",
     library,
@@ -215,6 +244,7 @@ export function createCudaBackend(library: CudaLibrary): CudaBackend {
     },
     fromHost: (dtype, values) => store.fromHost(dtype, values),
     toHost: (dtype, s, size) => store.toHost(dtype, s, size),
+    upload: (s, values) => store.upload(s, values),
     free(s) {
       if (!store.owns(s)) throw new Error(`cuda: free: expected storage allocated by this CUDA backend, got ${s}`);
       if (!s.live) return;
@@ -587,53 +617,32 @@ export function createCudaBackend(library: CudaLibrary): CudaBackend {
       const [ps, gs, sq, acc] = stage.tables("Adadelta", [t.params, t.grads, t.squareAvgs, t.accDeltas], t.sizes, rd);
       const n = t.sizes.length;
       if (n === 0) return;
-      const st = sym.cn_adadelta_step(n, ps, gs, sq, acc, stage.sizes, h.lr, h.rho, h.eps, h.weightDecay);
-      check(st, "cn_adadelta_step");
+      withHyper("Adadelta", t.hyper, [h.lr, h.rho, h.eps, h.weightDecay], (hy) => {
+        check(sym.cn_adadelta_step(n, ps, gs, sq, acc, stage.sizes, hy), "cn_adadelta_step");
+      });
     },
     sgdStep(t, h) {
       const [ps, gs, mb] = stage.tables("SGD", [t.params, t.grads, t.momentumBufs], t.sizes, rd);
       const n = t.sizes.length;
       if (n === 0) return;
-      const nesterov = h.nesterov ? 1 : 0, first = h.first ? 1 : 0;
-      const st = sym.cn_sgd_step(
-        n,
-        ps,
-        gs,
-        mb,
-        stage.sizes,
-        h.lr,
-        h.momentum,
-        h.dampening,
-        nesterov,
-        h.weightDecay,
-        first,
-      );
-      check(st, "cn_sgd_step");
+      if ((h.momentum !== 0) !== (t.momentumBufs !== null)) {
+        throw new Error(`cuda: SGD: momentum ${h.momentum} needs momentum buffers exactly when it is not 0`);
+      }
+      const values = [h.lr, h.momentum, h.dampening, h.weightDecay, h.nesterov ? 1 : 0];
+      withHyper("SGD", t.hyper, values, (hy) => {
+        check(sym.cn_sgd_step(n, ps, gs, mb, stage.sizes, hy, h.first ? 1 : 0), "cn_sgd_step");
+      });
     },
     adamStep(t, h) {
       const lists = [t.params, t.grads, t.expAvgs, t.expAvgSqs, t.maxExpAvgSqs];
       const [ps, gs, m1, m2, mx] = stage.tables("Adam", lists, t.sizes, rd);
       const n = t.sizes.length;
       if (n === 0) return;
-      const { lr, beta1, beta2, eps, weightDecay } = h;
-      const amsgrad = h.amsgrad ? 1 : 0;
-      const st = sym.cn_adam_step(
-        n,
-        ps,
-        gs,
-        m1,
-        m2,
-        mx,
-        stage.sizes,
-        lr,
-        beta1,
-        beta2,
-        eps,
-        weightDecay,
-        amsgrad,
-        h.step,
-      );
-      check(st, "cn_adam_step");
+      if (!Number.isInteger(h.step) || h.step < 1) throw new Error(`cuda: Adam: step counts from 1, got ${h.step}`);
+      const values = [h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, h.step - 1];
+      withHyper("Adam", t.hyper, values, (hy) => {
+        check(sym.cn_adam_step(n, ps, gs, m1, m2, mx, stage.sizes, hy, h.amsgrad ? 1 : 0), "cn_adam_step");
+      });
     },
 
     // ---- device
