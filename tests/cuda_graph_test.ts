@@ -18,6 +18,10 @@ Deno.test({
     }).output();
     const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
     assertOk(out.success, text.slice(-6000));
-    assertOk(/ok \| 8 passed \| 0 failed/.test(text), text.slice(-2000));
+    const cases = (await Deno.readTextFile(`${root}/tests/_cuda_graph_cases.ts`)).match(/^test\(/gm)!.length;
+    assertOk(
+      new RegExp(`ok \\| ${cases} passed \\| 0 failed`).test(text),
+      `${cases} cases expected:\n${text.slice(-2000)}`,
+    );
   },
 });

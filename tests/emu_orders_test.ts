@@ -18,6 +18,7 @@ import { assertEquals, assertOk } from "./_std.ts";
 import { ensureEmuLibrary } from "../scripts/build_native.ts";
 import { Buffers, Generator, ignore as noDevice, ints, onCard, quiet, uniform } from "./_cuda.ts";
 import type { Conv2dGeometry, Pool2dGeometry } from "../src/backend/backend.ts";
+import { OPT_HYPER_SLOTS, RNG_STATE_SLOTS } from "../src/backend/backend.ts";
 import { conv2dGeometry } from "../src/backend/geometry.ts";
 
 const ignore = noDevice || onCard; // a real card has no emulator to reorder
@@ -170,7 +171,27 @@ function optimizerCase(): Case {
         weightDecay: 0.01,
       });
     }
-    return [...sp, ...sm, ...ap, ...am1, ...am2, ...amx, ...dp, ...dsq, ...dacc].map((s) => b.get(s));
+    // Adam with its hyper-parameters in a device buffer: the last block of each launch advances the
+    // step count there, whichever block finishes last.
+    const [hp, hg, hm1, hm2] = up();
+    const values = new Float64Array(OPT_HYPER_SLOTS);
+    values.set([1e-3, 0.9, 0.999, 1e-8, 0, 0, 0.01]);
+    const hyper = be.fromHost("int64", new BigInt64Array(values.buffer));
+    for (let step = 1; step <= 3; step++) {
+      be.adamStep({ hyper, params: hp, grads: hg, expAvgs: hm1, expAvgSqs: hm2, maxExpAvgSqs: null, sizes }, {
+        lr: 1e-3,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weightDecay: 0,
+        amsgrad: false,
+        step,
+      });
+    }
+    const hyperBits = new Int32Array((be.toHost("int64", hyper, OPT_HYPER_SLOTS) as BigInt64Array).buffer);
+    be.free(hyper);
+    const updated = [sp, sm, ap, am1, am2, amx, dp, dsq, dacc, hp, hm1, hm2];
+    return [...updated.flat().map((s) => b.get(s)), hyperBits];
   }];
 }
 
@@ -241,6 +262,15 @@ function philoxCase(): Case {
       b.be.randomFill(out, 5003, { ...fill, seed: 77n, offset: 3 });
       outs.push(b.get(out));
     }
+    // The seed and offset in a device state that each launch's last block advances.
+    const state = b.be.fromHost("int64", BigInt64Array.of(77n, 3n, 0n, 0n));
+    for (const fill of fills) {
+      const out = b.out("float32", 5003);
+      b.be.randomFillState(out, 5003, state, fill);
+      outs.push(b.get(out));
+    }
+    outs.push(new Int32Array((b.be.toHost("int64", state, RNG_STATE_SLOTS) as BigInt64Array).buffer));
+    b.be.free(state);
     return outs;
   }];
 }

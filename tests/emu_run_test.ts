@@ -195,6 +195,7 @@ const SUITE = [
   "tests/cuda_xent_unit_test.ts",
   "tests/cuda_conv_weight_bias_test.ts",
   "tests/cuda_linear_bias_test.ts",
+  "tests/cuda_optim_hyper_test.ts",
 ];
 
 Deno.test({

@@ -214,6 +214,10 @@ enum cn_distribution {
      sin t) (an odd last element takes the cos one). The specification is src/backend/philox.ts. */
 int cn_random_fill(int32_t distribution, float *out, int64_t n, uint64_t seed, uint64_t offset, double p0,
                    double p1);
+/* cn_random_fill with the seed and offset read from the device array state = {seed, offset, 0} when
+   the kernel runs; the launch advances state[1] by ceil(n / 4) on the device (state[2] is the
+   kernel's own: keep it 0). Allowed during a graph capture: each replay draws the next numbers. */
+int cn_random_fill_state(int32_t distribution, float *out, int64_t n, uint64_t *state, double p0, double p1);
 
 /* ---- convolution ---- */
 

@@ -1,8 +1,13 @@
 /*
  * philox.cu: cn_random_fill, counter-based random numbers (Philox4x32-10, Salmon et al. 2011, as
- * Random123 and cuRAND's philox define it). No state lives on the device: element i is a pure
- * function of (seed, offset, i), so every backend computes the same numbers. The recipe is
+ * Random123 and cuRAND's philox define it). Element i is a pure function of (seed, offset, i), so
+ * every backend computes the same numbers. The recipe is
  * src/backend/philox.ts (the TypeScript reference and the specification), summed up in convnet.h.
+ *
+ * cn_random_fill_state takes the seed and offset from a device array instead of its arguments, and
+ * advances the offset there itself (the last block to finish adds the blocks it used), as the host
+ * advances its generator: so a CUDA graph that captured a dropout draws new numbers at each replay,
+ * and consecutive random ops in one stream follow each other without the host writing anything.
  *
  * One thread per 4-word block: one Philox call (10 rounds of 2 32x32->64 multiplies) gives the
  * words of 4 consecutive elements. ~40 integer instructions per 4 floats: an H100 does ~30 T int
@@ -70,11 +75,18 @@ struct NormalD {
   }
 };
 
-/* Block b (elements 4b .. 4b+3) uses counter b + offset. */
+/* Block b (elements 4b .. 4b+3) uses counter b + offset. With `state` (seed, offset, ticket: three
+   uint64), the key and offset come from it, and the last block to finish advances its offset by
+   the blocks of n; every thread read it before its block took a ticket. */
 template <class D>
-__global__ void __launch_bounds__(PHILOX_THREADS)
-    random_fill_kernel(float *out, int64_t n, uint32_t k0, uint32_t k1, uint64_t offset, D dist) {
+__global__ void __launch_bounds__(PHILOX_THREADS) random_fill_kernel(float *out, int64_t n, uint32_t k0, uint32_t k1,
+                                                                     uint64_t offset, D dist, uint64_t *state) {
   const int64_t blocks = (n + 3) >> 2;
+  if (state) {
+    const uint64_t seed = state[0];
+    k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+    offset = state[1];
+  }
   for (int64_t b = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; b < blocks; b += (int64_t)blockDim.x * gridDim.x) {
     const uint64_t q = (uint64_t)b + offset;
     const uint4 w = philox4x32_10(make_uint4((uint32_t)q, (uint32_t)(q >> 32), 0u, 0u), k0, k1);
@@ -95,42 +107,65 @@ __global__ void __launch_bounds__(PHILOX_THREADS)
       }
     }
   }
+  if (state) {
+    __syncthreads(); /* every thread of the block has read state[1] */
+    if (threadIdx.x == 0) {
+      __threadfence();
+      unsigned *ticket = (unsigned *)&state[2];
+      if (atomicAdd(ticket, 1u) == gridDim.x - 1) {
+        state[1] = offset + (uint64_t)blocks;
+        *ticket = 0u;
+      }
+    }
+  }
 }
 
 template <class D>
-static int launch_random(float *out, int64_t n, uint64_t seed, uint64_t offset, D dist, const char *what) {
+static int launch_random(float *out, int64_t n, uint64_t seed, uint64_t offset, D dist, uint64_t *state,
+                         const char *what) {
   auto k = random_fill_kernel<D>;
   CN_LAUNCH(k, cn_blocks((n + 3) / 4, PHILOX_THREADS), PHILOX_THREADS, out, n, (uint32_t)seed, (uint32_t)(seed >> 32),
-            offset, dist);
+            offset, dist, state);
   return CN_CHECK_LAUNCH(what);
 }
 
-extern "C" int cn_random_fill(int32_t distribution, float *out, int64_t n, uint64_t seed, uint64_t offset, double p0,
-                              double p1) {
+/* Both entry points: seed and offset from the arguments, or (state != NULL) from state. */
+static int random_fill(const char *fn, int32_t distribution, float *out, int64_t n, uint64_t seed, uint64_t offset,
+                       uint64_t *state, double p0, double p1) {
   CN_REQUIRE(distribution == CN_UNIFORM || distribution == CN_NORMAL || distribution == CN_BERNOULLI,
-             "cn_random_fill: distribution %d is not CN_UNIFORM (0), CN_NORMAL (1) or CN_BERNOULLI (2)",
-             (int)distribution);
-  CN_REQUIRE(n >= 0, "cn_random_fill: n must be >= 0, got %lld", (long long)n);
+             "%s: distribution %d is not CN_UNIFORM (0), CN_NORMAL (1) or CN_BERNOULLI (2)", fn, (int)distribution);
+  CN_REQUIRE(n >= 0, "%s: n must be >= 0, got %lld", fn, (long long)n);
   if (n == 0) return CN_OK;
-  CN_REQUIRE(out != NULL, "cn_random_fill: out is NULL (n=%lld)", (long long)n);
-  if (cn_capture_id()) { /* seed and offset are arguments: every replay would draw the captured numbers */
+  CN_REQUIRE(out != NULL, "%s: out is NULL (n=%lld)", fn, (long long)n);
+  if (!state && cn_capture_id()) { /* seed and offset are arguments: every replay would draw the captured numbers */
     return cn_capture_refuse("random_fill", "a random op draws new numbers every step, a graph replay would repeat "
-                                            "the captured ones");
+                                            "the captured ones (cn_random_fill_state reads them from the device)");
   }
   CN_TRY(cn_init());
   if (distribution == CN_UNIFORM) {
     UniformD d;
     d.lo = (float)p0;
     d.span = (float)((double)(float)p1 - (double)d.lo); /* in double, rounded once, as philox.ts */
-    return launch_random(out, n, seed, offset, d, "cn_random_fill: uniform");
+    return launch_random(out, n, seed, offset, d, state, fn);
   }
   if (distribution == CN_BERNOULLI) {
     BernoulliD d;
     d.p = (float)p0;
-    return launch_random(out, n, seed, offset, d, "cn_random_fill: bernoulli");
+    return launch_random(out, n, seed, offset, d, state, fn);
   }
   NormalD d;
   d.mean = p0;
   d.std = p1;
-  return launch_random(out, n, seed, offset, d, "cn_random_fill: normal");
+  return launch_random(out, n, seed, offset, d, state, fn);
+}
+
+extern "C" int cn_random_fill(int32_t distribution, float *out, int64_t n, uint64_t seed, uint64_t offset, double p0,
+                              double p1) {
+  return random_fill("cn_random_fill", distribution, out, n, seed, offset, NULL, p0, p1);
+}
+
+extern "C" int cn_random_fill_state(int32_t distribution, float *out, int64_t n, uint64_t *state, double p0,
+                                    double p1) {
+  CN_REQUIRE(state != NULL, "cn_random_fill_state: state is NULL (expected a device array: seed, offset, 0)");
+  return random_fill("cn_random_fill_state", distribution, out, n, 0, 0, state, p0, p1);
 }

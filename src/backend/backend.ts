@@ -144,6 +144,12 @@ export interface RandomFill {
 }
 
 /**
+ * int64 elements of a random generator's device state (StepKernels.randomFillState): the seed's 64
+ * bits, the offset, then the kernel's own slot (0 between launches) and one unused.
+ */
+export const RNG_STATE_SLOTS = 4;
+
+/**
  * Doubles in an optimizer's device hyper-parameter buffer (int64 storage of this many elements
  * holding the doubles' bits): Adadelta's lr, rho, eps, weightDecay; SGD's lr, momentum, dampening,
  * weightDecay, nesterov (0 or 1); Adam's lr, beta1, beta2, eps, weightDecay, the steps taken (which
@@ -348,6 +354,13 @@ export interface StepKernels<S = unknown> {
    * hyper-parameters in device buffers that a captured graph reads at each replay.
    */
   upload?(out: S, values: HostArray): void;
+  /**
+   * `randomFill` with the seed and offset read from `state` (int64 storage of RNG_STATE_SLOTS
+   * elements: seed, offset, 0) when the kernel runs; the launch advances the offset there by
+   * ⌈size / 4⌉, as the generator on the host advances its own. So a captured graph's replays draw
+   * new numbers, and a dropout can be captured. float32 `out` only.
+   */
+  randomFillState?(out: S, size: number, state: S, opts: Omit<RandomFill, "seed" | "offset">): void;
   /**
    * One batch's rows of each source: `outs[s][r, ...] = sources[s][index[r], ...]`, each source
    * holding `n` rows of `rowSizes[s]` 4-byte elements (float32 or int32; at most two sources), the

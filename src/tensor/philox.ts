@@ -4,9 +4,24 @@
  * same on both), nothing is uploaded per call, and the whole state is two numbers (seed and
  * offset) that a checkpoint can save. `manualSeed(s)` also reseeds the global one.
  *
+ * On CUDA a generator also keeps its seed and offset in device memory, where the fill kernels read
+ * them and advance the offset as the host advances its own: written by the host only when the two
+ * disagree (a new seed, a `setState`, draws on another device). Under a CUDA graph capture
+ * (`train.compileStep`) the fill is captured with a pointer to that state, and replay hooks advance
+ * the host's offset after each launch: a dropout in a replayed step draws a new mask at each
+ * replay, the masks the eager steps would draw.
+ *
  * @module
  */
-import type { Device, DType, RandomFill } from "../backend/backend.ts";
+import {
+  type Backend,
+  type Device,
+  type DType,
+  type RandomFill,
+  RNG_STATE_SLOTS,
+  type StepKernels,
+} from "../backend/backend.ts";
+import { addReplayHooks, replayHooksRecording } from "../backend/_replay.ts";
 import { cpu } from "../backend/device.ts";
 import { checkShape, numel } from "../backend/shape.ts";
 import { onManualSeed } from "./random.ts";
@@ -87,12 +102,83 @@ export class PhiloxGenerator {
       throw new Error(`PhiloxGenerator.${distribution}: dtype must be float32 or float64, got ${dtype}`);
     }
     const size = numel(shape);
-    const out = dev.backend.alloc(dtype, size);
-    dev.backend.randomFill(out, size, { distribution, seed: this.seed, offset: this.offset, ...params });
-    this.offset += Math.ceil(size / 4);
+    const be = dev.backend as Backend & StepKernels;
+    const out = be.alloc(dtype, size);
+    const blocks = Math.ceil(size / 4);
+    if (be.randomFillState && dtype === "float32" && size > 0) {
+      const state = this.#deviceState(be);
+      if (replayHooksRecording()) {
+        // Captured: the state is written (if stale) before each launch, the offsets advance after it.
+        addReplayHooks(() => (state.write(this.seed, this.offset), true), () => {
+          this.offset += blocks;
+          state.advanced(blocks);
+        });
+        be.randomFillState(out, size, state.storage, { distribution, ...params });
+      } else {
+        state.write(this.seed, this.offset);
+        be.randomFillState(out, size, state.storage, { distribution, ...params });
+        this.offset += blocks;
+        state.advanced(blocks);
+      }
+      return new Tensor(out, shape, dtype, dev);
+    }
+    be.randomFill(out, size, { distribution, seed: this.seed, offset: this.offset, ...params });
+    this.offset += blocks;
     return new Tensor(out, shape, dtype, dev);
   }
+
+  /** The device state on `be` (one per backend this generator fills on). */
+  #deviceState(be: Backend & StepKernels): DeviceRngState {
+    let st = this.#states.get(be);
+    if (!st) {
+      st = new DeviceRngState(be);
+      this.#states.set(be, st);
+      stateRegistry.register(this, st);
+    }
+    return st;
+  }
+
+  #states = new Map<Backend, DeviceRngState>();
 }
+
+/** A generator's seed and offset in device memory, and the host's copy of what the device holds. */
+class DeviceRngState {
+  readonly storage: unknown;
+  readonly #be: Backend & StepKernels;
+  #seed: bigint | undefined;
+  #offset = -1;
+
+  constructor(be: Backend & StepKernels) {
+    this.#be = be;
+    this.storage = be.alloc("int64", RNG_STATE_SLOTS);
+  }
+
+  /** Writes seed and offset unless the device already holds them. */
+  write(seed: bigint, offset: number): void {
+    if (seed === this.#seed && offset === this.#offset) return;
+    this.#be.upload!(this.storage, BigInt64Array.of(BigInt.asIntN(64, seed), BigInt(offset), 0n, 0n));
+    this.#seed = seed;
+    this.#offset = offset;
+  }
+
+  /** A fill kernel advanced the device's offset by `blocks`. */
+  advanced(blocks: number): void {
+    this.#offset += blocks;
+  }
+
+  free(): void {
+    this.#be.free(this.storage);
+  }
+}
+
+/** Frees a collected generator's device states. */
+const stateRegistry = new FinalizationRegistry<DeviceRngState>((st) => {
+  try {
+    st.free();
+  } catch {
+    // The device was closed: nothing to free.
+  }
+});
 
 function checkSeed(seed: number | bigint): bigint {
   const s = typeof seed === "bigint" ? seed : Number.isSafeInteger(seed) ? BigInt(seed) : -1n;
@@ -102,7 +188,7 @@ function checkSeed(seed: number | bigint): bigint {
   return s;
 }
 
-let global = new PhiloxGenerator(0);
+const global = new PhiloxGenerator(0);
 
 /**
  * The global Philox stream (reseeded by `manualSeed`), used where no generator is passed.
@@ -119,5 +205,6 @@ export function philoxGenerator(): PhiloxGenerator {
 }
 
 onManualSeed((seed) => {
-  global = new PhiloxGenerator(BigInt.asUintN(64, BigInt(seed)));
+  // Reseeded in place, as PyTorch's default generator: a step captured as a graph keeps drawing from it.
+  global.setState({ seed: BigInt.asUintN(64, BigInt(seed)), offset: 0 });
 });

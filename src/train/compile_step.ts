@@ -22,12 +22,15 @@
  * value changes, and it is captured again; three recaptures in a row (a value that changes at every
  * step) turn capture off, with one line saying which value.
  *
+ * Random ops in `fn` (dropout) are captured too: on CUDA a generator keeps its seed and offset in
+ * device memory, the fill kernels read and advance them there, and replay hooks advance the host's
+ * offset, so each replay draws the next numbers, those the eager steps would draw.
+ *
  * Other host values that `fn` reads at capture time are frozen into the graph: pass `key` a function
- * of them, and the graphs are captured again when its value changes. Random ops in `fn` (dropout)
- * draw the same numbers on every replay: their seed and offset are kernel arguments. Reading a value
- * back (`item()`), making a tensor from host data or waiting inside `fn` fails the capture; the step
- * then runs eagerly, with one line saying why. `fn` always runs inside `tidy`: the tensors it makes
- * and does not return are freed when it returns (`keep` what must outlive it).
+ * of them, and the graphs are captured again when its value changes. Reading a value back
+ * (`item()`), making a tensor from host data or waiting inside `fn` fails the capture; the step then
+ * runs eagerly, with one line saying why. `fn` always runs inside `tidy`: the tensors it makes and
+ * does not return are freed when it returns (`keep` what must outlive it).
  *
  * @module
  */

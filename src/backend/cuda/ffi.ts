@@ -353,6 +353,17 @@ export const SYMBOLS = {
     ],
     result: "i32",
   },
+  cn_random_fill_state: {
+    parameters: [
+      "i32", // int32_t distribution (enum cn_distribution)
+      "pointer", // float *out
+      "i64", // int64_t n
+      "pointer", // uint64_t *state (device: seed, offset, 0; the launch advances the offset)
+      "f64", // double p0
+      "f64", // double p1
+    ],
+    result: "i32",
+  },
 
   // ---- convolution ----
   cn_conv2d_forward: {

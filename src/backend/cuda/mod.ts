@@ -24,7 +24,7 @@ import type {
   StepKernels,
   StridedCopy,
 } from "../backend.ts";
-import { OPT_HYPER_SLOTS } from "../backend.ts";
+import { OPT_HYPER_SLOTS, RNG_STATE_SLOTS } from "../backend.ts";
 import { BINARY_OPS, DISTRIBUTION_CODES, POOL_KIND_CODES, REDUCE_OPS, SCALAR_OPS, UNARY_OPS } from "../_ops_table.ts";
 import { type CudaLibrary, openLibrary, STATUS } from "./ffi.ts";
 import { type CudaDType, type CudaStorage, dtypeCode, ELEMENT_BYTES, storageOps } from "./_storage.ts";
@@ -472,6 +472,18 @@ export function createCudaBackend(library: CudaLibrary): CudaBackend {
         sym.cn_random_fill(dist, wr(out, fn, size), BigInt(size), seed, BigInt(opts.offset), p0, p1),
         "cn_random_fill",
       );
+    },
+    randomFillState(out, size, state, opts) {
+      const fn = "randomFill";
+      requireDType(fn, "out", out, "float32");
+      requireDType(fn, "state", state, "int64");
+      fits(fn, "state", state, RNG_STATE_SLOTS, "the generator's seed, offset and ticket");
+      count(fn, "size", size);
+      const [p0, p1] = randomParams({ ...opts, seed: 0n, offset: 0 });
+      const dist = DISTRIBUTION_CODES[opts.distribution];
+      // The state was written by the caller (upload) before this launch: its owed zero-fill is dropped.
+      const sp = wr(state, fn, RNG_STATE_SLOTS);
+      check(sym.cn_random_fill_state(dist, wr(out, fn, size), BigInt(size), sp, p0, p1), "cn_random_fill_state");
     },
 
     // ---- fused kernels
