@@ -175,6 +175,35 @@ test("compileStep: a learning rate set at every step, Adam and AdamW's step coun
   for (const [x, y] of data) x.dispose(), y.dispose();
 });
 
+test("compileStep: an optimizer state loaded between replays (a rollback) is captured again and followed, as eager", () => {
+  const data = batches().slice(0, 10);
+  let snapshot: ReturnType<Optimizer["stateDict"]> | undefined;
+  const rollback = (i: number, o: Optimizer) => {
+    if (i === 4) {
+      const dict = o.stateDict(); // buffers share storage with the optimizer's: copy them
+      snapshot = {
+        param_groups: dict.param_groups,
+        state: Object.fromEntries(
+          Object.entries(dict.state).map(([k, st]) => [
+            k,
+            Object.fromEntries(
+              Object.entries(st).map(([n, v]) => [n, typeof v === "number" || v === null ? v : keep(v.clone())]),
+            ),
+          ]),
+        ),
+      };
+    }
+    if (i === 8) o.loadStateDict(snapshot!);
+  };
+  const opt: MakeOptimizer = (ps) => new Adam(ps, { lr: 2e-3 });
+  const eager = train(data, 11, false, { opt, onStep: rollback });
+  const graph = train(data, 11, true, { opt, onStep: rollback });
+  assertSameRun(graph, eager, "Adam with a rollback");
+  assertEquals(eager.steps, [7, 7, 7, 7], "4 steps, then 3 more from the loaded state");
+  assertEquals([graph.info!.captures, graph.info!.replays], [2, 10], JSON.stringify(graph.info));
+  for (const [x, y] of data) x.dispose(), y.dispose();
+});
+
 test("compileStep: the optimizer's device buffer is written only when a value changed (64 bytes), never read back", () => {
   const d = dev();
   const data = batches().slice(0, 3);

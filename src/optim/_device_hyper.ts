@@ -17,7 +17,6 @@
 import { type Backend, OPT_HYPER_SLOTS, type StepKernels } from "../backend/backend.ts";
 import { addReplayHooks, replayHooksRecording } from "../backend/_replay.ts";
 import type { Tensor } from "../tensor/mod.ts";
-import type { ParamState } from "./optimizer.ts";
 
 /** One batch's device buffer and the host's copy of what it holds. */
 class HyperBuffer {
@@ -88,7 +87,7 @@ export class DeviceHyper {
  * Advances the step counts of `states` by one: now, or, during a capture, after each launch of the
  * graph (the captured code runs once; the graph's launches are the steps).
  */
-export function countSteps(states: ParamState[]): void {
+export function countSteps(states: { step?: number }[]): void {
   const count = () => {
     for (const s of states) s.step = (s.step ?? 0) + 1;
   };

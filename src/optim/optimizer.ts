@@ -8,7 +8,7 @@ import { checkOptionKeys } from "../ops/_util.ts";
 import { fmtShape } from "../backend/shape.ts";
 import { keep, Tensor } from "../tensor/mod.ts";
 import { peekInitialLr, setInitialLr } from "./_initial_lr.ts";
-import { DeviceHyper } from "./_device_hyper.ts";
+import { DeviceHyper, frozenInGraph } from "./_device_hyper.ts";
 
 /** A parameter group as given to an optimizer: its parameters plus options overriding the defaults. */
 export type ParamGroupInput<O> = { params: Tensor[] } & Partial<O>;
@@ -90,6 +90,8 @@ export abstract class Optimizer<O extends { lr: number } = { lr: number }> {
   readonly #name: string;
   readonly #optionNames: string[];
   readonly #validate: (o: object) => void; // not typed by O, so that Optimizer<SgdOptions> is an Optimizer
+  /** State dicts loaded so far: a CUDA graph captured before a load holds the replaced buffers. */
+  #loads = 0;
 
   /** Validates and groups `params`. */
   protected constructor(
@@ -279,6 +281,7 @@ export abstract class Optimizer<O extends { lr: number } = { lr: number }> {
     }
     for (const s of this.state.values()) for (const t of Object.values(s.buffers)) t?.dispose();
     this.state.clear();
+    this.#loads++;
     for (const [p, s] of next) this.state.set(p, s);
     options.forEach((o, gi) => {
       const group = Object.assign(this.paramGroups[gi], o, { params: this.paramGroups[gi].params });
@@ -293,6 +296,8 @@ export abstract class Optimizer<O extends { lr: number } = { lr: number }> {
    */
   protected batches(key: (p: Tensor) => number = () => 0): Batch<O>[] {
     this.#followParameters();
+    // A captured step's kernels point at this state's buffers: a loaded state replaces them.
+    frozenInGraph(`${this.#name}'s state (loadStateDict since the capture)`, () => [this.#loads]);
     const out = new Map<string, Batch<O>>();
     this.paramGroups.forEach((g, gi) => {
       for (const [p, grad, group] of this.withGradsOf(g)) {
