@@ -9,13 +9,12 @@
 import { assertEquals, assertOk, assertThrows, near } from "./_std.ts";
 import { dev, test } from "./_cuda.ts";
 import type { CudaStats } from "../src/backend/cuda/mod.ts";
-import { crossEntropy } from "../src/tensor/functional.ts";
 import { noGrad, type Tensor, tidy } from "../src/tensor/mod.ts";
 import { manualSeed } from "../src/tensor/random.ts";
 import { Adadelta, Adam } from "../src/optim/mod.ts";
 import { compileStep } from "../src/train/compile_step.ts";
 import { Net } from "../examples/mnist/net.ts";
-import { assertSameRun, batches, cpu, synthetic, train } from "./_graph_train.ts";
+import { assertSameRun, batches, cpu, disposeParameters, seedStep, synthetic, train } from "./_graph_train.ts";
 
 test("compileStep: 200 steps of the seed's Net replayed as graphs give the eager losses and weights bit for bit, and the TS backend's within 1e-5", () => {
   const data = batches();
@@ -42,13 +41,7 @@ test("compileStep: a replayed step is one graph launch, its two input copies, no
   manualSeed(1);
   const net = new Net().to(d);
   const opt = new Adadelta(net.parameters(), { lr: 1.0 });
-  const step = compileStep((x: Tensor, y: Tensor) => {
-    opt.zeroGrad();
-    const loss = crossEntropy(net.forward(x), y);
-    loss.backward();
-    opt.step();
-    return loss;
-  });
+  const step = seedStep(net, opt);
   let loss: Tensor | undefined;
   for (let i = 0; i < 3; i++) loss = step(...data[i]); // eager, capture + replay, replay
   const before: CudaStats = d.stats();
@@ -65,9 +58,7 @@ test("compileStep: a replayed step is one graph launch, its two input copies, no
   assertEquals(per("driverAllocs"), 0, why);
   assertOk(Number.isFinite(loss!.item()), "the graph's loss is readable after the step");
   step.dispose();
-  noGrad(() => {
-    for (const p of net.parameters()) p.dispose();
-  });
+  disposeParameters(net);
   for (const [x, y] of data) x.dispose(), y.dispose();
 });
 
@@ -91,9 +82,7 @@ test("compileStep: a step that reads a value back cannot be captured: one line s
   assertOk(step.info.fallback !== undefined && step.info.eager === 3, JSON.stringify(step.info));
   assertEquals(values.length, 3, "the three eager runs read their sums (the capture's read failed)");
   assertEquals(values[2], values[0], "after the failed capture, the same input gives the same sum");
-  noGrad(() => {
-    for (const p of net.parameters()) p.dispose();
-  });
+  disposeParameters(net);
   for (const [x, y] of data) x.dispose(), y.dispose();
 });
 
@@ -155,9 +144,7 @@ test("trainEpoch graph with Adam: replays, the eager epoch's losses bit for bit"
     const before = dev().stats().graphLaunches;
     const r = trainEpoch(net, new Adam(net.parameters()), loader, { graph, logInterval: 1, log: (l) => lines.push(l) });
     const launches = dev().stats().graphLaunches - before;
-    noGrad(() => {
-      for (const p of net.parameters()) p.dispose();
-    });
+    disposeParameters(net);
     return { lines, launches, losses: r.losses };
   };
   const eager = run(false), graph = run(true);
@@ -186,9 +173,7 @@ test("trainEpoch graph: replays advance the optimizer's step counts as eager ste
     trainEpoch(net, opt, loader, { graph, log: () => {} });
     const launches = dev().stats().graphLaunches - before;
     const steps = Object.values(opt.stateDict().state).map((s) => s.step);
-    noGrad(() => {
-      for (const p of net.parameters()) p.dispose();
-    });
+    disposeParameters(net);
     return { steps, launches };
   };
   const eager = counts(false), graph = counts(true);

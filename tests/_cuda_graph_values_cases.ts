@@ -9,13 +9,21 @@ import { assertEquals, assertOk, near } from "./_std.ts";
 import { dev, test } from "./_cuda.ts";
 import type { Device } from "../src/backend/backend.ts";
 import type { CudaStats } from "../src/backend/cuda/mod.ts";
-import { crossEntropy } from "../src/tensor/functional.ts";
 import { keep, noGrad, type Tensor, tidy } from "../src/tensor/mod.ts";
 import { manualSeed } from "../src/tensor/random.ts";
 import { Adadelta, Adam, AdamW, type Optimizer, RMSprop, SGD } from "../src/optim/mod.ts";
 import { compileStep } from "../src/train/compile_step.ts";
 import { Net } from "../examples/mnist/net.ts";
-import { assertSameRun, batches, cpu, firstDifference, type MakeOptimizer, train } from "./_graph_train.ts";
+import {
+  assertSameRun,
+  batches,
+  cpu,
+  disposeParameters,
+  firstDifference,
+  type MakeOptimizer,
+  seedStep,
+  train,
+} from "./_graph_train.ts";
 
 test("compileStep: a learning rate set at every step, Adam and AdamW's step counts: one capture, replays bit for bit", () => {
   const data = batches().slice(0, 10); // full batches only: one graph
@@ -81,13 +89,7 @@ test("compileStep: the optimizer's device buffer is written only when a value ch
   manualSeed(1);
   const net = new Net().to(d);
   const opt = new Adam(net.parameters(), { lr: 1e-3 });
-  const step = compileStep((x: Tensor, y: Tensor) => {
-    opt.zeroGrad();
-    const loss = crossEntropy(net.forward(x), y);
-    loss.backward();
-    opt.step();
-    return loss;
-  });
+  const step = seedStep(net, opt);
   for (let i = 0; i < 3; i++) step(...data[i]); // eager, capture + replay, replay
   const measure = (lrAt: (i: number) => number) => {
     const before: CudaStats = d.stats();
@@ -107,9 +109,7 @@ test("compileStep: the optimizer's device buffer is written only when a value ch
   assertEquals(step.info.captures, 1, JSON.stringify(step.info));
   assertEquals(Object.values(opt.stateDict().state).map((st) => st.step), [11, 11, 11, 11]);
   step.dispose();
-  noGrad(() => {
-    for (const p of net.parameters()) p.dispose();
-  });
+  disposeParameters(net);
   for (const [x, y] of data) x.dispose(), y.dispose();
 });
 
@@ -126,13 +126,7 @@ test("compileStep: an optimizer of elementwise ops (RMSprop) is captured again w
   manualSeed(1);
   const net = new Net().to(dev());
   const rms = new RMSprop(net.parameters(), { lr: 1e-3 });
-  const step = compileStep((x: Tensor, y: Tensor) => {
-    rms.zeroGrad();
-    const loss = crossEntropy(net.forward(x), y);
-    loss.backward();
-    rms.step();
-    return loss;
-  }, { log: (l) => lines.push(l) });
+  const step = seedStep(net, rms, { log: (l) => lines.push(l) });
   for (let i = 0; i < 8; i++) {
     rms.paramGroups[0].lr = 1e-3 / (i + 1);
     tidy(() => step(...data[i]));
@@ -141,9 +135,7 @@ test("compileStep: an optimizer of elementwise ops (RMSprop) is captured again w
   assertOk(lines[0].includes("went stale at 3 calls in a row: RMSprop's [lr, alpha, eps"), lines[0]);
   assertEquals(step.info.fallback !== undefined, true);
   step.dispose();
-  noGrad(() => {
-    for (const p of net.parameters()) p.dispose();
-  });
+  disposeParameters(net);
   for (const [x, y] of data) x.dispose(), y.dispose();
 });
 
@@ -190,20 +182,12 @@ test("compileStep: the seed's Net with a dropout trains the same replayed as eag
     manualSeed(1);
     const net = dropNet(d);
     const opt = new Adadelta(net.parameters(), { lr: 1.0 });
-    const step = compileStep((x: Tensor, y: Tensor) => {
-      opt.zeroGrad();
-      const loss = crossEntropy(net.forward(x), y);
-      loss.backward();
-      opt.step();
-      return loss;
-    }, { graph, log: () => {} });
+    const step = seedStep(net, opt, { graph, log: () => {} });
     const losses = data.map(([x, y]) => tidy(() => step(x.to(d), y.to(d)).item()));
     const info = step.info;
     const weights = net.parameters().map((p) => p.toArray() as Float32Array);
     step.dispose();
-    noGrad(() => {
-      for (const p of net.parameters()) p.dispose();
-    });
+    disposeParameters(net);
     return { losses: Float32Array.from(losses), weights, info };
   };
   const eager = runWith(false), graph = runWith(true), ts = runWith(false, cpu);

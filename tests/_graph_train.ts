@@ -12,7 +12,8 @@ import { keep, noGrad, type Tensor, tidy } from "../src/tensor/mod.ts";
 import { Generator, manualSeed } from "../src/tensor/random.ts";
 import { Adadelta, type Optimizer } from "../src/optim/mod.ts";
 import { DataLoader, type ImageDataset } from "../src/data/mod.ts";
-import { compileStep } from "../src/train/compile_step.ts";
+import { type CompiledStep, compileStep, type CompileStepOptions } from "../src/train/compile_step.ts";
+import type { Module } from "../src/nn/mod.ts";
 import { Net } from "../examples/mnist/net.ts";
 
 /** A synthetic MNIST-shaped dataset: random bytes, labels from a seeded generator. */
@@ -76,13 +77,7 @@ export function train(
   const onStep = opts.onStep ?? ((i, o) => {
     if (i === 100) o.paramGroups[0].lr = 0.7;
   });
-  const step = compileStep((x: Tensor, y: Tensor) => {
-    opt.zeroGrad();
-    const loss = crossEntropy(net.forward(x), y);
-    loss.backward();
-    opt.step();
-    return loss;
-  }, { graph, log: () => {} });
+  const step = seedStep(net, opt, { graph, log: () => {} });
   const losses: Tensor[] = [];
   for (let i = 0; i < steps; i++) {
     onStep(i, opt);
@@ -101,9 +96,31 @@ export function train(
   step.dispose();
   noGrad(() => {
     for (const l of losses) l.dispose();
+  });
+  disposeParameters(net);
+  return run;
+}
+
+/** The seed script's step (zero the gradients, forward, cross-entropy, backward, `opt.step()`), compiled. */
+export function seedStep(
+  net: Module,
+  opt: Optimizer,
+  opts: CompileStepOptions = {},
+): CompiledStep<[Tensor, Tensor], Tensor> {
+  return compileStep((x: Tensor, y: Tensor) => {
+    opt.zeroGrad();
+    const loss = crossEntropy(net.forward(x), y);
+    loss.backward();
+    opt.step();
+    return loss;
+  }, opts);
+}
+
+/** Frees a model's parameters. */
+export function disposeParameters(net: Module): void {
+  noGrad(() => {
     for (const p of net.parameters()) p.dispose();
   });
-  return run;
 }
 
 /** The index and values of the first element whose bits differ, or -1. */

@@ -18,8 +18,9 @@ import { conv2d } from "../src/ops/conv2d.ts";
 import { keep, noGrad, type Tensor, tensor, tidy } from "../src/tensor/mod.ts";
 import { Generator, manualSeed } from "../src/tensor/random.ts";
 import { Adadelta } from "../src/optim/mod.ts";
-import { DataLoader, type ImageDataset } from "../src/data/mod.ts";
+import { DataLoader } from "../src/data/mod.ts";
 import { Net } from "../examples/mnist/net.ts";
+import { synthetic } from "./_graph_train.ts";
 
 /** Fails unless `got` and `want` hold the same bits, listing the first differences. */
 function assertBitEqual(got: Float32Array, want: Float32Array, label: string): void {
@@ -114,20 +115,6 @@ for (const c of CASES) {
       near(`${c.name}: ${k} against the TypeScript backend`, fused[k], want[k], { atol: 1e-4, rtol: 1e-4 });
     }
   });
-}
-
-/** A synthetic MNIST-shaped dataset: random bytes, labels from a seeded generator. */
-function synthetic(count: number): ImageDataset {
-  const g = new Generator(13);
-  const bytes = (n: number, hi: number) => Uint8Array.from({ length: n }, () => g.int(hi));
-  return {
-    name: "synthetic",
-    images: bytes(count * 784, 256),
-    labels: bytes(count, 10),
-    length: count,
-    rows: 28,
-    cols: 28,
-  };
 }
 
 /** The seed's training loop (as scripts/bench_train.ts times it) on `d`, batches gathered there: `steps` steps, the losses left on the device. */
