@@ -20,6 +20,7 @@ import { Buffers, Generator, ignore as noDevice, ints, onCard, quiet, uniform } 
 import type { Conv2dGeometry, Pool2dGeometry } from "../src/backend/backend.ts";
 import { OPT_HYPER_SLOTS, RNG_STATE_SLOTS } from "../src/backend/backend.ts";
 import { conv2dGeometry } from "../src/backend/geometry.ts";
+import { poolGeometry } from "./_geometry.ts";
 
 const ignore = noDevice || onCard; // a real card has no emulator to reorder
 
@@ -42,11 +43,6 @@ type Case = [name: string, run: (b: Buffers) => Out[]];
 
 const g = new Generator(1234);
 const f32 = (n: number, lo = -1, hi = 1) => uniform(g, n, lo, hi);
-
-function pool(n: number, c: number, h: number, w: number, k: number, stride: number, pad: number): Pool2dGeometry {
-  const oh = Math.floor((h + 2 * pad - k) / stride) + 1, ow = Math.floor((w + 2 * pad - k) / stride) + 1;
-  return { n, c, h, w, kh: k, kw: k, oh, ow, strideH: stride, strideW: stride, padH: pad, padW: pad };
-}
 
 function gemmCase(m: number, n: number, k: number, batch = 1): Case {
   const a = f32(m * k * batch), bm = f32(k * n * batch), c = f32(m * n * batch);
@@ -81,7 +77,7 @@ function convCase(name: string, c: Conv2dGeometry): Case {
 
 /** The fused conv2d + bias + ReLU + max-pool forward and its max-pool + ReLU backward (CUDA's FusedPasses). */
 function convReluPoolCase(c: Conv2dGeometry, k: number, stride: number, pad: number): Case {
-  const p = pool(c.n, c.k, c.oh, c.ow, k, stride, pad);
+  const p = poolGeometry(c.n, c.k, c.oh, c.ow, k, stride, pad);
   const x = f32(c.n * c.c * c.h * c.w), w = f32(c.k * c.c * c.kh * c.kw), bias = f32(c.k);
   const dy = f32(p.n * p.c * p.oh * p.ow);
   return [`conv2d + ReLU + max-pool ${c.c}->${c.k}, pool ${k}x${k} stride ${stride} pad ${pad}`, (b) => {
@@ -313,8 +309,8 @@ const CASES: Case[] = [
     "groups 2, stride 2, dilation 2",
     conv2dGeometry(2, 6, 11, 9, 4, 3, 3, { stride: [2, 2], dilation: [2, 2], padding: [1, 1], groups: 2 }),
   ),
-  poolCase(pool(2, 16, 28, 28, 2, 2, 0)),
-  poolCase(pool(2, 3, 7, 9, 3, 2, 1)),
+  poolCase(poolGeometry(2, 16, 28, 28, 2, 2, 0)),
+  poolCase(poolGeometry(2, 3, 7, 9, 3, 2, 1)),
   reduceCase(5, 1000, 1), // rows: a warp per row
   reduceCase(3, 100, 67), // columns: a tile of columns per block, partial sums in shared memory
   reduceCase(3, 37, 67), // short columns: a thread per output

@@ -8,13 +8,13 @@
  * optimizer must match the float32 reference bit for bit.
  */
 import { assertBitEqual, assertEquals, assertOk } from "./_std.ts";
-import { geometry } from "./_geometry.ts";
+import { geometry, poolGeometry } from "./_geometry.ts";
+import { checkConvs as checkConvsOf, checkGemms as checkGemmsOf, type Float32Kernels } from "./_kernel_checks.ts";
 import type { Backend, Conv2dGeometry, Pool2dGeometry, PoolKind } from "../src/backend/backend.ts";
 import { getNumThreads, setNumThreads, tsBackend, tsReferenceBackend } from "../src/backend/ts/mod.ts";
 import { philoxFill } from "../src/backend/philox.ts";
 
 const fast = tsBackend as Required<Backend<Float32Array>>;
-const ref = tsReferenceBackend as Required<Backend<Float64Array>>;
 
 /** A seeded stream of test inputs (Philox: each call continues where the last one stopped). */
 const gen = {
@@ -30,22 +30,7 @@ function randn(size: number): Float32Array {
   return gen.fill(new Float32Array(size), "normal");
 }
 
-const f64 = (a: ArrayLike<number>) => Float64Array.from(a);
 const abs64 = (a: ArrayLike<number>) => Float64Array.from(a, Math.abs);
-
-/** Fails with the first mismatches unless |got − want| ≤ atol + rtol · scale everywhere. */
-function assertNear(got: ArrayLike<number>, want: ArrayLike<number>, scale: ArrayLike<number>, label: string): void {
-  const atol = 1e-6, rtol = 2e-6;
-  assertEquals(got.length, want.length, `${label}: length`);
-  const bad: string[] = [];
-  let count = 0;
-  for (let i = 0; i < got.length; i++) {
-    if (!(Math.abs(got[i] - want[i]) <= atol + rtol * scale[i])) {
-      if (++count <= 5) bad.push(`[${i}] got ${got[i]}, want ${want[i]} (scale ${scale[i]})`);
-    }
-  }
-  if (count > 0) throw new Error(`${label}: ${count} of ${got.length} differ; first: ${bad.join("; ")}`);
-}
 
 const CONV_CASES: [string, Conv2dGeometry][] = [
   ["seed conv1 3×3 p1, 1 → 16, batch 3", geometry(3, 1, 28, 28, 16)],
@@ -60,48 +45,18 @@ const CONV_CASES: [string, Conv2dGeometry][] = [
   ["1×1, 7 → 5", geometry(3, 7, 3, 4, 5, { kh: 1, kw: 1, pad: [0, 0] })],
 ];
 
+/** The TypeScript backend's operands: plain arrays (its storage). */
+const kernels: Float32Kernels = {
+  be: fast,
+  randn,
+  input: (v) => v,
+  out: (size) => fast.alloc("float32", size),
+  atol: 1e-6,
+  rtol: 2e-6,
+};
+
 function checkConvs(label: string): void {
-  for (const [name, g] of CONV_CASES) {
-    const cg = g.c / g.groups;
-    const x = randn(g.n * g.c * g.h * g.w), w = randn(g.k * cg * g.kh * g.kw), bias = randn(g.k);
-    const dy = randn(g.n * g.k * g.oh * g.ow);
-    const ySize = dy.length;
-
-    const y = fast.alloc("float32", ySize);
-    fast.conv2dForward(
-      y,
-      fast.fromHost("float32", x) as Float32Array,
-      fast.fromHost("float32", w) as Float32Array,
-      bias,
-      g,
-    );
-    const want = new Float64Array(ySize), scale = new Float64Array(ySize);
-    ref.conv2dForward(want, f64(x), f64(w), f64(bias), g);
-    ref.conv2dForward(scale, abs64(x), abs64(w), abs64(bias), g);
-    assertNear(y, want, scale, `${label} ${name}: forward`);
-
-    const dx = fast.alloc("float32", x.length);
-    fast.conv2dBackwardInput(dx, dy, w, g);
-    const dxWant = new Float64Array(x.length), dxScale = new Float64Array(x.length);
-    ref.conv2dBackwardInput(dxWant, f64(dy), f64(w), g);
-    ref.conv2dBackwardInput(dxScale, abs64(dy), abs64(w), g);
-    assertNear(dx, dxWant, dxScale, `${label} ${name}: backward input`);
-
-    const dw = fast.alloc("float32", w.length);
-    fast.conv2dBackwardWeight(dw, dy, x, g);
-    const dwWant = new Float64Array(w.length), dwScale = new Float64Array(w.length);
-    ref.conv2dBackwardWeight(dwWant, f64(dy), f64(x), g);
-    ref.conv2dBackwardWeight(dwScale, abs64(dy), abs64(x), g);
-    assertNear(dw, dwWant, dwScale, `${label} ${name}: backward weight`);
-
-    const db = fast.alloc("float32", g.k);
-    fast.conv2dBackwardBias(db, dy, g);
-    const dbWant = new Float64Array(g.k), dbScale = new Float64Array(g.k);
-    ref.conv2dBackwardBias(dbWant, f64(dy), g);
-    ref.conv2dBackwardBias(dbScale, abs64(dy), g);
-    assertNear(db, dbWant, dbScale, `${label} ${name}: backward bias`);
-    for (const t of [y, dx, dw, db]) fast.free(t);
-  }
+  checkConvsOf(kernels, CONV_CASES, label);
 }
 
 const GEMM_SHAPES: [number, number, number][] = [
@@ -116,26 +71,7 @@ const GEMM_SHAPES: [number, number, number][] = [
 ];
 
 function checkGemms(label: string): void {
-  for (const [m, n, k] of GEMM_SHAPES) {
-    for (const [transA, transB] of [[false, false], [false, true], [true, false], [true, true]]) {
-      for (const [alpha, beta] of [[1, 0], [0.5, -2]]) {
-        const a = randn(m * k), b = randn(k * n), c0 = randn(m * n);
-        const o = { m, n, k, transA, transB, alpha, beta };
-        const c = fast.fromHost("float32", c0) as Float32Array;
-        fast.gemm(c, a, b, o);
-        const want = f64(c0), scale = abs64(c0);
-        ref.gemm(want, f64(a), f64(b), o);
-        ref.gemm(scale, abs64(a), abs64(b), { ...o, alpha: Math.abs(alpha), beta: Math.abs(beta) });
-        const tag = `${transA ? "T" : "N"}${transB ? "T" : "N"} alpha ${alpha} beta ${beta}`;
-        assertNear(c, want, scale, `${label} gemm ${m}×${n}×${k} ${tag}`);
-      }
-    }
-  }
-}
-
-function pool(n: number, c: number, h: number, w: number, k: number, s: number, p: number): Pool2dGeometry {
-  const oh = Math.floor((h + 2 * p - k) / s) + 1, ow = Math.floor((w + 2 * p - k) / s) + 1;
-  return { n, c, h, w, kh: k, kw: k, oh, ow, strideH: s, strideW: s, padH: p, padW: p };
+  checkGemmsOf(kernels, GEMM_SHAPES, label);
 }
 
 /** Values with ties, zeros of both signs, infinities and (optionally) NaNs. */
@@ -152,11 +88,11 @@ function awkwardValues(size: number, nans: boolean): Float32Array {
 
 function checkPools(label: string): void {
   const cases: [string, Pool2dGeometry][] = [
-    ["2×2 s2, 28×28 (the seed)", pool(3, 4, 28, 28, 2, 2, 0)],
-    ["2×2 s2, odd 7×5", pool(2, 3, 7, 5, 2, 2, 0)],
-    ["2×2 s2, 2×2", pool(1, 1, 2, 2, 2, 2, 0)],
-    ["3×3 s2 p1", pool(2, 2, 7, 7, 3, 2, 1)],
-    ["2×2 s1", pool(1, 40, 5, 6, 2, 1, 0)],
+    ["2×2 s2, 28×28 (the seed)", poolGeometry(3, 4, 28, 28, 2, 2, 0)],
+    ["2×2 s2, odd 7×5", poolGeometry(2, 3, 7, 5, 2, 2, 0)],
+    ["2×2 s2, 2×2", poolGeometry(1, 1, 2, 2, 2, 2, 0)],
+    ["3×3 s2 p1", poolGeometry(2, 2, 7, 7, 3, 2, 1)],
+    ["2×2 s1", poolGeometry(1, 40, 5, 6, 2, 1, 0)],
   ];
   for (const [name, g] of cases) {
     for (const kind of ["max", "avg", "sum"] as PoolKind[]) {
@@ -285,7 +221,7 @@ function threadedOutputs(): Float32Array[] {
       keep(c);
     }
   }
-  for (const g of [pool(3, 4, 28, 28, 2, 2, 0), pool(2, 2, 7, 7, 3, 2, 1)]) {
+  for (const g of [poolGeometry(3, 4, 28, 28, 2, 2, 0), poolGeometry(2, 2, 7, 7, 3, 2, 1)]) {
     for (const kind of ["max", "avg"] as PoolKind[]) {
       const x = input(g.n * g.c * g.h * g.w), size = g.n * g.c * g.oh * g.ow;
       const y = new Float32Array(size), idx = kind === "max" ? new Int32Array(size) : null;

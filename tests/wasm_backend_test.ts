@@ -12,8 +12,9 @@
  * same computation on absolute values (the sum of |terms| of each output): rtol = 2e-5 is about 300
  * float32 roundings of the whole sum, far below what a wrong index or a lost term gives (≈ 1 · scale).
  */
-import { assertBitEqual, assertEquals, assertOk, dirname, fromFileUrl, join } from "./_std.ts";
-import { geometry } from "./_geometry.ts";
+import { assertBitEqual, assertEquals, assertOk, dirname, fromFileUrl, join, near } from "./_std.ts";
+import { geometry, poolGeometry } from "./_geometry.ts";
+import { checkConvs as checkConvsOf, checkGemms as checkGemmsOf, type Float32Kernels } from "./_kernel_checks.ts";
 import type { Backend, Conv2dGeometry } from "../src/backend/backend.ts";
 import { getNumThreads, setNumThreads, tsBackend, tsReferenceBackend } from "../src/backend/ts/mod.ts";
 import { wasmBackend, wasmUnavailable } from "../src/backend/wasm/mod.ts";
@@ -37,7 +38,7 @@ function randn(size: number, plain = false): Float32Array {
 const f64 = (a: ArrayLike<number>) => Float64Array.from(a);
 const abs64 = (a: ArrayLike<number>) => Float64Array.from(a, Math.abs);
 
-/** Fails with the first mismatches unless |got − want| ≤ atol + rtol · scale everywhere. */
+/** |got − want| ≤ atol + rtol · scale everywhere (tests/_std.ts's `near`). */
 function assertNear(
   got: ArrayLike<number>,
   want: ArrayLike<number>,
@@ -45,15 +46,7 @@ function assertNear(
   label: string,
   { atol, rtol } = { atol: 1e-6, rtol: 2e-5 },
 ): void {
-  assertEquals(got.length, want.length, `${label}: length`);
-  const bad: string[] = [];
-  let count = 0;
-  for (let i = 0; i < got.length; i++) {
-    if (!(Math.abs(got[i] - want[i]) <= atol + rtol * scale[i])) {
-      if (++count <= 5) bad.push(`[${i}] got ${got[i]}, want ${want[i]} (scale ${scale[i]})`);
-    }
-  }
-  if (count > 0) throw new Error(`${label}: ${count} of ${got.length} differ; first: ${bad.join("; ")}`);
+  near(label, got, want, { atol, rtol, scale });
 }
 
 const CONV_CASES: [string, Conv2dGeometry][] = [
@@ -80,47 +73,21 @@ const CONV_CASES: [string, Conv2dGeometry][] = [
   ["3×3 p1, 37 → 67 on 33×33 (direct)", geometry(1, 37, 33, 33, 67)],
 ];
 
-/** The three convolution kernels on every case; `plain` feeds inputs from outside the wasm heap. */
+/** The wasm backend's operands: in its heap, or (`plain`) plain arrays it copies in and out. */
+function kernels(plain: boolean): Float32Kernels {
+  return {
+    be: wasm,
+    randn: (size) => randn(size, true),
+    input: (v) => plain ? v : wasm.fromHost("float32", v),
+    out: (size) => plain ? new Float32Array(size) : wasm.alloc("float32", size),
+    atol: 1e-6,
+    rtol: 2e-5,
+  };
+}
+
+/** The convolution kernels on every case; `plain` feeds inputs from outside the wasm heap. */
 function checkConvs(label: string, plain = false): void {
-  for (const [name, g] of CONV_CASES) {
-    const cg = g.c / g.groups;
-    const x = randn(g.n * g.c * g.h * g.w, plain), w = randn(g.k * cg * g.kh * g.kw, plain);
-    const bias = randn(g.k, plain), dy = randn(g.n * g.k * g.oh * g.ow, plain);
-    const y = plain ? new Float32Array(dy.length) : wasm.alloc("float32", dy.length);
-    wasm.conv2dForward(y, x, w, bias, g);
-    const want = new Float64Array(y.length), scale = new Float64Array(y.length);
-    ref.conv2dForward(want, f64(x), f64(w), f64(bias), g);
-    ref.conv2dForward(scale, abs64(x), abs64(w), abs64(bias), g);
-    assertNear(y, want, scale, `${label} ${name}: forward`);
-    wasm.conv2dForward(y, x, w, null, g);
-    ref.conv2dForward(want, f64(x), f64(w), null, g);
-    ref.conv2dForward(scale, abs64(x), abs64(w), null, g);
-    assertNear(y, want, scale, `${label} ${name}: forward without bias`);
-
-    const dx = wasm.alloc("float32", x.length);
-    dx.fill(7); // must be overwritten everywhere
-    wasm.conv2dBackwardInput(dx, dy, w, g);
-    const dxWant = new Float64Array(x.length), dxScale = new Float64Array(x.length);
-    ref.conv2dBackwardInput(dxWant, f64(dy), f64(w), g);
-    ref.conv2dBackwardInput(dxScale, abs64(dy), abs64(w), g);
-    assertNear(dx, dxWant, dxScale, `${label} ${name}: backward input`);
-
-    const dw = wasm.alloc("float32", w.length);
-    dw.fill(7);
-    wasm.conv2dBackwardWeight(dw, dy, x, g);
-    const dwWant = new Float64Array(w.length), dwScale = new Float64Array(w.length);
-    ref.conv2dBackwardWeight(dwWant, f64(dy), f64(x), g);
-    ref.conv2dBackwardWeight(dwScale, abs64(dy), abs64(x), g);
-    assertNear(dw, dwWant, dwScale, `${label} ${name}: backward weight`);
-
-    const db = wasm.alloc("float32", g.k);
-    wasm.conv2dBackwardBias(db, dy, g);
-    const dbWant = new Float64Array(g.k), dbScale = new Float64Array(g.k);
-    ref.conv2dBackwardBias(dbWant, f64(dy), g);
-    ref.conv2dBackwardBias(dbScale, abs64(dy), g);
-    assertNear(db, dbWant, dbScale, `${label} ${name}: backward bias`);
-    for (const t of [y, dx, dw, db, x, w, bias, dy]) wasm.free(t);
-  }
+  checkConvsOf(kernels(plain), CONV_CASES, label);
 }
 
 const GEMM_SHAPES: [number, number, number][] = [
@@ -135,37 +102,7 @@ const GEMM_SHAPES: [number, number, number][] = [
 ];
 
 function checkGemms(label: string, plain = false): void {
-  for (const [m, n, k] of GEMM_SHAPES) {
-    for (const [transA, transB] of [[false, false], [false, true], [true, false], [true, true]]) {
-      for (const [alpha, beta] of [[1, 0], [0.5, -2]]) {
-        const a = randn(m * k, plain), b = randn(k * n, plain), c0 = randn(m * n, true);
-        const o = { m, n, k, transA, transB, alpha, beta };
-        const c = plain ? c0.slice() : wasm.fromHost("float32", c0);
-        wasm.gemm(c, a, b, o);
-        const want = f64(c0), scale = abs64(c0);
-        ref.gemm(want, f64(a), f64(b), o);
-        ref.gemm(scale, abs64(a), abs64(b), { ...o, alpha: Math.abs(alpha), beta: Math.abs(beta) });
-        const tag = `${transA ? "T" : "N"}${transB ? "T" : "N"} alpha ${alpha} beta ${beta}`;
-        assertNear(c, want, scale, `${label} gemm ${m}×${n}×${k} ${tag}`);
-        for (const t of [a, b, c]) wasm.free(t);
-      }
-    }
-  }
-  // A batch of 3 with strides (the matrices 2 elements apart beyond their size).
-  const [m, n, k] = [9, 11, 13], batch = 3;
-  const o = { m, n, k, transA: false, transB: true, alpha: 1, beta: 0, batch };
-  const strides = { strideA: m * k + 2, strideB: k * n + 2, strideC: m * n + 2 };
-  const a = randn(batch * strides.strideA, plain), b = randn(batch * strides.strideB, plain);
-  const c = wasm.alloc("float32", batch * strides.strideC), want = new Float64Array(c.length);
-  const scale = new Float64Array(c.length);
-  wasm.gemm(c, a, b, { ...o, ...strides });
-  ref.gemm(want, f64(a), f64(b), { ...o, ...strides });
-  ref.gemm(scale, abs64(a), abs64(b), { ...o, ...strides });
-  for (let t = 0; t < batch; t++) { // the gaps between matrices are never written: compare the matrices
-    const at = (s: ArrayLike<number> & { subarray?: unknown }, i: number) =>
-      Array.from({ length: m * n }, (_, j) => s[i * strides.strideC + j]);
-    assertNear(at(c, t), at(want, t), at(scale, t), `${label} batched gemm, matrix ${t}`);
-  }
+  checkGemmsOf(kernels(plain), GEMM_SHAPES, label);
 }
 
 /** The fused conv + ReLU + 2×2 max pooling equals the three wasm kernels run one by one, bit for bit. */
@@ -203,11 +140,6 @@ function checkConvReluPool(label: string, plain = false): void {
     assertBitEqual(y, yWant, `${label} ${name}: fused values`);
     assertBitEqual(idx, idxWant, `${label} ${name}: fused indices`);
   }
-}
-
-function poolGeometry(n: number, c: number, h: number, w: number, k: number, stride: number, pad: number) {
-  const oh = Math.floor((h + 2 * pad - k) / stride) + 1, ow = Math.floor((w + 2 * pad - k) / stride) + 1;
-  return { n, c, h, w, kh: k, kw: k, oh, ow, strideH: stride, strideW: stride, padH: pad, padW: pad };
 }
 
 /**
