@@ -106,6 +106,20 @@ static __device__ __forceinline__ void gather_taps(float (&t)[MAXR], const float
 
 /* ---------------- direct kernels (small R or small cg) ---------------- */
 
+/* The MC output channels' weights (zero past Kg and R) and biases of the block's group, into shared
+   memory (both direct forward kernels: the fused one must read the same values in the same layout). */
+template <int MAXR, int MC>
+__device__ __forceinline__ void stage_weights(float (&ws)[MC][MAXR], float (&bs)[MC], const float *w,
+                                              const float *bias, const Geo &g, int group, int m0) {
+  const int tid = threadIdx.x;
+  for (int i = tid; i < MC * MAXR; i += blockDim.x) {
+    const int m = i / MAXR, r = i % MAXR;
+    ws[m][r] = (m0 + m < g.Kg && r < g.R) ? __ldg(w + (group * g.Kg + m0 + m) * g.R + r) : 0.0f;
+  }
+  if (tid < MC) bs[tid] = (bias && m0 + tid < g.Kg) ? __ldg(bias + group * g.Kg + m0 + tid) : 0.0f;
+  __syncthreads();
+}
+
 /* Forward, R <= MAXR: one thread per output pixel of one group, MC output channels per block row
    (grid: x = pixels / 128, y = kg / MC, z = groups). Weights of the MC channels in shared memory,
    read as broadcast float4s; the taps in registers. */
@@ -115,12 +129,7 @@ __global__ void __launch_bounds__(128)
   __shared__ __align__(16) float ws[MC][MAXR];
   __shared__ float bs[MC];
   const int tid = threadIdx.x, group = blockIdx.z, m0 = blockIdx.y * MC;
-  for (int i = tid; i < MC * MAXR; i += blockDim.x) {
-    const int m = i / MAXR, r = i % MAXR;
-    ws[m][r] = (m0 + m < g.Kg && r < g.R) ? __ldg(w + (group * g.Kg + m0 + m) * g.R + r) : 0.0f;
-  }
-  if (tid < MC) bs[tid] = (bias && m0 + tid < g.Kg) ? __ldg(bias + group * g.Kg + m0 + tid) : 0.0f;
-  __syncthreads();
+  stage_weights<MAXR, MC>(ws, bs, w, bias, g, group, m0);
 
   const int p = blockIdx.x * blockDim.x + tid;
   if (p >= g.P) return;
@@ -164,12 +173,7 @@ __global__ void __launch_bounds__(128)
   __shared__ __align__(16) float ws[MC][MAXR];
   __shared__ float bs[MC];
   const int tid = threadIdx.x, group = blockIdx.z, m0 = blockIdx.y * MC;
-  for (int i = tid; i < MC * MAXR; i += blockDim.x) {
-    const int m = i / MAXR, r = i % MAXR;
-    ws[m][r] = (m0 + m < g.Kg && r < g.R) ? __ldg(w + (group * g.Kg + m0 + m) * g.R + r) : 0.0f;
-  }
-  if (tid < MC) bs[tid] = (bias && m0 + tid < g.Kg) ? __ldg(bias + group * g.Kg + m0 + tid) : 0.0f;
-  __syncthreads();
+  stage_weights<MAXR, MC>(ws, bs, w, bias, g, group, m0);
 
   const int plane = pw.OH * pw.OW, p = blockIdx.x * blockDim.x + tid;
   if (p >= g.N * plane) return;

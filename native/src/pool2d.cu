@@ -64,6 +64,19 @@ __global__ void __launch_bounds__(POOL_THREADS)
   }
 }
 
+/* The windows (rows o0..o1, columns q0..q1 of the output) covering input pixel (ih, iw):
+   o * sh - ph <= ih < o * sh - ph + kh, and the same across. */
+struct Covering {
+  int o0, o1, q0, q1;
+};
+__device__ __forceinline__ Covering covering(int ih, int iw, const PoolGeom &g) {
+  const int nh = ih + g.ph - g.kh + 1, nw = iw + g.pw - g.kw + 1;
+  Covering c;
+  c.o0 = nh <= 0 ? 0 : (nh + g.sh - 1) / g.sh, c.o1 = min((ih + g.ph) / g.sh, g.oh - 1);
+  c.q0 = nw <= 0 ? 0 : (nw + g.sw - 1) / g.sw, c.q1 = min((iw + g.pw) / g.sw, g.ow - 1);
+  return c;
+}
+
 /* At least 5 blocks per SM (48 registers at most): with no register target CUDA 11.8's ptxas spilled
    the loop index across the average's double-division slow path (a call) on sm_90, at 40 registers;
    with this one neither 11.8 nor 13.0 spills (44 to 48 registers). Same loads, in the same order. */
@@ -75,10 +88,8 @@ __global__ void __launch_bounds__(POOL_THREADS, 5)
     const IDX p = t / plane_x;
     const int r = (int)(t - p * plane_x);
     const int ih = r / g.w, iw = r - ih * g.w;
-    /* Windows covering ih: o * sh - ph <= ih < o * sh - ph + kh. */
-    const int nh = ih + g.ph - g.kh + 1, nw = iw + g.pw - g.kw + 1;
-    const int o0 = nh <= 0 ? 0 : (nh + g.sh - 1) / g.sh, o1 = min((ih + g.ph) / g.sh, g.oh - 1);
-    const int q0 = nw <= 0 ? 0 : (nw + g.sw - 1) / g.sw, q1 = min((iw + g.pw) / g.sw, g.ow - 1);
+    const Covering cv = covering(ih, iw, g);
+    const int o0 = cv.o0, o1 = cv.o1, q0 = cv.q0, q1 = cv.q1;
     const float *dyp = dy + p * plane_y;
     float acc = 0.0f;
     if (kind == CN_POOL_MAX) {
@@ -116,9 +127,8 @@ __global__ void __launch_bounds__(POOL_THREADS)
     const IDX p = t / plane_x;
     const int r = (int)(t - p * plane_x);
     const int ih = r / g.w, iw = r - ih * g.w;
-    const int nh = ih + g.ph - g.kh + 1, nw = iw + g.pw - g.kw + 1;
-    const int o0 = nh <= 0 ? 0 : (nh + g.sh - 1) / g.sh, o1 = min((ih + g.ph) / g.sh, g.oh - 1);
-    const int q0 = nw <= 0 ? 0 : (nw + g.sw - 1) / g.sw, q1 = min((iw + g.pw) / g.sw, g.ow - 1);
+    const Covering cv = covering(ih, iw, g);
+    const int o0 = cv.o0, o1 = cv.o1, q0 = cv.q0, q1 = cv.q1;
     const float *dyp = dy + p * plane_y, *yp = y + p * plane_y;
     const int32_t *ip = indices + p * plane_y;
     float acc = 0.0f;

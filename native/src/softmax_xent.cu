@@ -28,6 +28,16 @@ __device__ __forceinline__ void record_target_error(int32_t *slot, int64_t row, 
   cn_record_kernel_error(slot, CN_KE_TARGET_RANGE, row, t, c);
 }
 
+/* The gradient at logit j (log-probability *logp) of a row with `target`: (softmax - onehot) * scale,
+   0 on an ignored row. The backward kernel and the forward's fused unit gradient both use it: the
+   same bits by construction. */
+__device__ __forceinline__ float xent_grad(const float *logp, int j, int32_t target, double scale) {
+  if (target == XENT_IGNORE) return 0.0f; /* *logp is not read */
+  float g = (float)(exp((double)*logp) * scale);
+  if (j == target) g = (float)((double)g - scale);
+  return g;
+}
+
 __device__ __forceinline__ double warp_sum(double v) {
 #pragma unroll
   for (int off = 16; off > 0; off >>= 1) v += __shfl_down_sync(0xffffffffu, v, off);
@@ -99,14 +109,7 @@ __global__ void __launch_bounds__(XENT_THREADS)
   for (int64_t t = threadIdx.x; t < total; t += XENT_THREADS) {
     const int64_t i = t / c;
     const int j = (int)(t - i * c);
-    const int32_t target = targets[i];
-    if (target == XENT_IGNORE) {
-      dunit[t] = 0.0f;
-      continue;
-    }
-    float g = (float)(exp((double)logp[t]) * scale);
-    if (j == target) g = (float)((double)g - scale);
-    dunit[t] = g;
+    dunit[t] = xent_grad(logp + t, j, targets[i], scale);
   }
 }
 
@@ -171,14 +174,8 @@ __global__ void __launch_bounds__(XENT_THREADS)
     const IDX i = t / c;
     const int j = (int)(t - i * c);
     const int32_t target = targets[i];
-    if (target == XENT_IGNORE) {
-      dlogits[t] = 0.0f;
-      continue;
-    }
-    float g = (float)(exp((double)logp[t]) * scale);
-    if (j == target) g = (float)((double)g - scale);
-    if (j == 0 && !(target >= 0 && target < c)) record_target_error(err, i, target, c);
-    dlogits[t] = g;
+    if (j == 0 && target != XENT_IGNORE && !(target >= 0 && target < c)) record_target_error(err, i, target, c);
+    dlogits[t] = xent_grad(logp + t, j, target, scale);
   }
 }
 
