@@ -132,19 +132,26 @@ __global__ void __launch_bounds__(XENT_THREADS) xent_finish_kernel(float *loss, 
 /* Up to this many rows the backward's blocks count the kept rows themselves (xent_backward_kernel). */
 #define XENT_INLINE_COUNT 16384
 
-/* One block: kept[0] = the rows whose target is not XENT_IGNORE (the backward's denominator). */
-__global__ void __launch_bounds__(XENT_THREADS) xent_count_kernel(int32_t *kept, const int32_t *targets, int n) {
-  __shared__ double part[XENT_WARPS];
+/* The rows of `targets` that are not XENT_IGNORE, counted by the whole block in a fixed order (the
+   warps' sums in `part`, shared); the count is returned to thread 0 only. */
+__device__ __forceinline__ double block_kept_rows(const int32_t *targets, int n, double *part) {
   double k = 0.0;
   for (int i = threadIdx.x; i < n; i += XENT_THREADS) k += targets[i] != XENT_IGNORE ? 1.0 : 0.0;
   k = warp_sum(k);
   if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = k;
   __syncthreads();
+  double rows = 0.0;
   if (threadIdx.x == 0) {
-    double rows = 0.0;
     for (int w = 0; w < XENT_WARPS; ++w) rows += part[w];
-    kept[0] = (int32_t)rows;
   }
+  return rows;
+}
+
+/* One block: kept[0] = the rows whose target is not XENT_IGNORE (the backward's denominator). */
+__global__ void __launch_bounds__(XENT_THREADS) xent_count_kernel(int32_t *kept, const int32_t *targets, int n) {
+  __shared__ double part[XENT_WARPS];
+  const double rows = block_kept_rows(targets, n, part);
+  if (threadIdx.x == 0) kept[0] = (int32_t)rows;
 }
 
 /* dlogits = (exp(logp) - onehot(t)) * dloss[0] / kept, rounded as TS rounds it (the product, then the
@@ -157,16 +164,8 @@ __global__ void __launch_bounds__(XENT_THREADS)
   __shared__ double part[XENT_WARPS];
   __shared__ int32_t kept_here;
   if (!kept) { /* uniform: every thread of the block takes this branch or none */
-    double k = 0.0;
-    for (int i = threadIdx.x; i < n; i += XENT_THREADS) k += targets[i] != XENT_IGNORE ? 1.0 : 0.0;
-    k = warp_sum(k);
-    if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = k;
-    __syncthreads();
-    if (threadIdx.x == 0) {
-      double rows = 0.0;
-      for (int w = 0; w < XENT_WARPS; ++w) rows += part[w];
-      kept_here = (int32_t)rows;
-    }
+    const double rows = block_kept_rows(targets, n, part);
+    if (threadIdx.x == 0) kept_here = (int32_t)rows;
     __syncthreads();
   }
   const double scale = (dloss ? (double)dloss[0] : 1.0) / (kept ? kept[0] : kept_here); /* NULL: 1 */
