@@ -297,7 +297,7 @@ export abstract class Optimizer<O extends { lr: number } = { lr: number }> {
   protected batches(key: (p: Tensor) => number = () => 0): Batch<O>[] {
     this.#followParameters();
     // A captured step's kernels point at this state's buffers: a loaded state replaces them.
-    frozenInGraph(`${this.#name}'s state (loadStateDict since the capture)`, () => [this.#loads]);
+    frozenInGraph("the optimizer's state (loaded by loadStateDict since the capture)", () => [this.#loads]);
     const out = new Map<string, Batch<O>>();
     this.paramGroups.forEach((g, gi) => {
       for (const [p, grad, group] of this.withGradsOf(g)) {
