@@ -162,16 +162,21 @@ const streamOps = (s: CudaStats) => s.launches + s.graphLaunches + s.h2dCopies +
 
 test("cuda seed step at batch 10: the stream operations, syncs and copies of one eager step", () => {
   const d = dev();
-  const marks: CudaStats[] = [];
+  // Steps 3..7: the optimizer's state and the allocator are warm. After each, its counters and the
+  // names of its launches (this thread's last 16).
+  const marks: { stats: CudaStats; names: string[] }[] = [];
   const onStep = (i: number) => {
-    if (i >= 3) marks.push(d.threadStats()); // steps 3..7: the optimizer's state and the allocator are warm
+    if (i >= 3) marks.push({ stats: d.threadStats(), names: d.threadLaunches() });
   };
   const { losses, net } = trainSteps(d, 8, { onStep, lastLossOnly: true });
-  const steps = marks.length - 1, first = marks[0], last = marks[steps];
-  const per = (k: keyof CudaStats) => (last[k] - first[k]) / steps;
+  const steps = marks.slice(1).map(({ stats, names }, j) => {
+    const ops = streamOps(stats) - streamOps(marks[j].stats);
+    return { ops, launches: stats.launches - marks[j].stats.launches, names };
+  });
+  const listed = steps.map((s) => `${s.ops} stream operations: ${s.names.slice(-s.launches).join(", ")}`).join("; ");
+  const first = marks[0].stats, last = marks[marks.length - 1].stats;
+  const per = (k: keyof CudaStats) => (last[k] - first[k]) / steps.length;
   const counts = {
-    streamOps: (streamOps(last) - streamOps(first)) / steps,
-    launches: per("launches"),
     syncs: per("syncs"),
     h2dBytes: per("h2dBytes"),
     d2hBytes: per("d2hBytes"),
@@ -183,10 +188,26 @@ test("cuda seed step at batch 10: the stream operations, syncs and copies of one
   // them; 15 with the batch's rows of x and y in one launch, the indices passed in it; 13 with the
   // loss's gradient for backward()'s implied 1 written by the cross-entropy forward (no fill, no launch);
   // 12 with the conv weight and bias gradients in one launch; 11 with the Linear bias in its GEMM; 10
-  // with the Linear weight and bias gradients in one launch. Measured: 9 launches (loader gather,
-  // conv+ReLU+pool, Linear, cross-entropy with its gradient, Linear dx, Linear dw+db, pool+ReLU
-  // backward, conv dw+db, Adadelta); issue 12 asks for at most 10.
-  assertOk(counts.streamOps <= 9, `stream operations per step: ${why}`);
+  // with the Linear weight and bias gradients in one launch. Measured: these 9 launches and nothing
+  // else, the step's whole queue; issue 12 asks for at most 10.
+  const want = [
+    "cn_gather_rows",
+    "conv2d_relu_maxpool2d_forward",
+    "cn_linear_forward",
+    "log_softmax_nll_forward",
+    "cn_gemm",
+    "cn_linear_backward_weight_bias",
+    "max_pool2d_relu_backward",
+    "conv2d_backward_weight_bias",
+    "adadelta_step",
+  ];
+  const kernels = (s: (typeof steps)[number]) => s.names.slice(-s.launches).map((n) => n.replace(/:.*/, ""));
+  const typical = steps.filter((s) => s.ops === want.length && kernels(s).join() === want.join());
+  assertOk(typical.length >= steps.length - 1, `the step's queue, step by step: ${listed}`);
+  // One step of five may queue one launch more (seen once in CI, under deno test --parallel, not here):
+  // still within issue 12's bound, and named in the log so that it can be traced.
+  for (const s of steps) assertOk(s.ops <= 10, `at most 10 stream operations per step: ${listed}`);
+  if (typical.length < steps.length) console.warn(`an eager step queued more than the 9 launches: ${listed}`);
   assertEquals(counts.syncs, 0, `no host sync while the loss is not read: ${why}`);
   assertEquals(counts.d2hBytes, 0, `nothing read back: ${why}`);
   assertEquals(counts.d2dBytes, 0, `no gradient clone: ${why}`);

@@ -61,6 +61,9 @@ int cn_synchronize(void);
 int cn_stats(char *buf, int32_t buf_len);
 /* cn_stats for the calling thread's own calls only (tests that share the process with others). */
 int cn_thread_stats(char *buf, int32_t buf_len);
+/* JSON array of the names of the calling thread's last 16 kernel launches, oldest first: what a step
+   launched, e.g. ["cn_gather_rows", "conv2d_relu_maxpool2d_forward", ...]. */
+int cn_thread_launches(char *buf, int32_t buf_len);
 
 /* ---- device memory (a caching allocator: freed blocks are kept for reuse) ---- */
 

@@ -64,6 +64,10 @@ static std::atomic<int64_t> g_count[CN_COUNTERS];
 static std::atomic<int64_t> g_count_bytes[CN_COUNTERS];
 /* The same, for the calling thread only (cn_thread_stats: a test among others in one process). */
 static thread_local int64_t t_count[CN_COUNTERS], t_count_bytes[CN_COUNTERS];
+/* The calling thread's last CN_THREAD_RECENT launch names (cn_thread_launches), and how many it made. */
+#define CN_THREAD_RECENT 16
+static thread_local char t_recent[CN_THREAD_RECENT][48];
+static thread_local int64_t t_launched = 0;
 
 void cn_count(int counter, int64_t bytes) {
   if (counter < 0 || counter >= CN_COUNTERS) return;
@@ -174,6 +178,7 @@ int cn_launch_status(const char *what) {
   const cudaError_t err = cudaGetLastError();
   if (err != cudaSuccess) return cn_cuda_status(err, what);
   cn_count(CN_COUNT_LAUNCH, 0);
+  snprintf(t_recent[t_launched++ % CN_THREAD_RECENT], sizeof t_recent[0], "%s", what);
   note_launch(what);
   if (!g_sync_each || cn_capture_id()) return CN_OK; /* a capture queues; its replay is waited for */
   const cudaError_t fault = wait_stream();
@@ -474,6 +479,32 @@ extern "C" int cn_thread_stats(char *buf, int32_t buf_len) {
   long long n[CN_COUNTERS], b[CN_COUNTERS];
   for (int i = 0; i < CN_COUNTERS; i++) n[i] = (long long)t_count[i], b[i] = (long long)t_count_bytes[i];
   return write_stats(buf, buf_len, n, b);
+}
+
+/* JSON array of the calling thread's last CN_THREAD_RECENT launch names, oldest first (quotes and
+   backslashes escaped, other control bytes dropped). */
+extern "C" int cn_thread_launches(char *buf, int32_t buf_len) {
+  CN_REQUIRE(buf != NULL, "thread_launches: buf is NULL (expected a buffer of buf_len bytes)");
+  CN_REQUIRE(buf_len > 0, "thread_launches: buf_len must be > 0, got %d", buf_len);
+  char json[CN_THREAD_RECENT * 100 + 4];
+  size_t len = 0;
+  json[len++] = '[';
+  const int64_t first = t_launched > CN_THREAD_RECENT ? t_launched - CN_THREAD_RECENT : 0;
+  for (int64_t i = first; i < t_launched; i++) {
+    if (i > first) json[len++] = ',';
+    json[len++] = '"';
+    for (const char *c = t_recent[i % CN_THREAD_RECENT]; *c; c++) {
+      if (*c == '"' || *c == '\\') json[len++] = '\\';
+      if ((unsigned char)*c >= 0x20) json[len++] = *c;
+    }
+    json[len++] = '"';
+  }
+  json[len++] = ']';
+  json[len] = 0;
+  CN_REQUIRE((int64_t)len < buf_len, "thread_launches: buf_len %d is too small (expected at least %d bytes)", buf_len,
+             (int)len + 1);
+  memcpy(buf, json, len + 1);
+  return CN_OK;
 }
 
 static int write_stats(char *buf, int32_t buf_len, const long long *n, const long long *b) {

@@ -59,6 +59,13 @@ export const SYMBOLS = {
     ],
     result: "i32",
   },
+  cn_thread_launches: {
+    parameters: [
+      "buffer", // char *buf: receives the calling thread's last 16 launch names as a JSON array
+      "i32", // int32_t buf_len
+    ],
+    result: "i32",
+  },
 
   // ---- device memory ----
   cn_alloc: {

@@ -124,6 +124,8 @@ export interface CudaBackend
   stats(): CudaStats;
   /** The same counters for this thread's calls only (`cn_thread_stats()`: not another worker's). */
   threadStats(): CudaStats;
+  /** The names of this thread's last 16 kernel launches, oldest first (`cn_thread_launches()`). */
+  threadLaunches(): string[];
 }
 
 function numel(shape: readonly number[]): number {
@@ -689,6 +691,11 @@ export function createCudaBackend(library: CudaLibrary): CudaBackend {
       const end = infoBuf.indexOf(0);
       return JSON.parse(new TextDecoder().decode(infoBuf.subarray(0, end))) as CudaStats;
     },
+    threadLaunches() {
+      check(sym.cn_thread_launches(infoBuf, infoBuf.length), "cn_thread_launches");
+      const end = infoBuf.indexOf(0);
+      return JSON.parse(new TextDecoder().decode(infoBuf.subarray(0, end))) as string[];
+    },
     deviceInfo() {
       check(sym.cn_device_info(infoBuf, infoBuf.length), "cn_device_info");
       const end = infoBuf.indexOf(0);
@@ -740,6 +747,19 @@ export interface CudaDevice extends Device {
    * ```
    */
   threadStats(): CudaStats;
+  /**
+   * The names of this thread's last 16 kernel launches, oldest first: which kernels a step ran
+   * (an op that fell off a fused path shows as its own launch).
+   *
+   * @example
+   * ```ts
+   * import { device } from "../device.ts";
+   * import type { CudaDevice } from "./mod.ts";
+   * const cuda = device("cuda") as CudaDevice;
+   * console.log(cuda.threadLaunches()); // e.g. ["cn_gather_rows", "conv2d_relu_maxpool2d_forward", ...]
+   * ```
+   */
+  threadLaunches(): string[];
 }
 
 function describe(info: CudaDeviceInfo, lib: CudaLibrary): string {
@@ -777,6 +797,7 @@ export function cudaDevice(lib: CudaLibrary): CudaDevice {
     memory: () => backend.memoryStats(),
     stats: () => backend.stats(),
     threadStats: () => backend.threadStats(),
+    threadLaunches: () => backend.threadLaunches(),
   };
 }
 
