@@ -32,19 +32,8 @@ function fakeNvcc(dir: string, version: string, codes?: string[]): string {
   return path;
 }
 
-/** Runs `fn` with the environment changed as given (undefined removes a variable), then restores it. */
-async function withEnv(vars: Record<string, string | undefined>, fn: () => unknown): Promise<void> {
-  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, Deno.env.get(k)]));
-  const set = (v: Record<string, string | undefined>) => {
-    for (const [k, x] of Object.entries(v)) x === undefined ? Deno.env.delete(k) : Deno.env.set(k, x);
-  };
-  set(vars);
-  try {
-    await fn();
-  } finally {
-    set(saved);
-  }
-}
+/** An environment of the test's own (the process's is shared with the test files running beside it). */
+const envOf = (vars: Record<string, string | undefined>) => (name: string) => vars[name];
 
 Deno.test("findNvcc: $NVCC, then $CUDA_HOME/bin/nvcc, then PATH, then /usr/local/cuda", async () => {
   const tmp = await Deno.makeTempDir();
@@ -53,13 +42,11 @@ Deno.test("findNvcc: $NVCC, then $CUDA_HOME/bin/nvcc, then PATH, then /usr/local
     const home = fakeNvcc(join(tmp, "home", "bin"), "12.2");
     const explicit = fakeNvcc(join(tmp, "explicit"), "11.8");
     const path = join(tmp, "path");
-    await withEnv(
-      { NVCC: explicit, CUDA_HOME: join(tmp, "home"), PATH: path },
-      () => assertEquals(findNvcc(), explicit),
-    );
-    await withEnv({ NVCC: undefined, CUDA_HOME: join(tmp, "home"), PATH: path }, () => assertEquals(findNvcc(), home));
+    assertEquals(findNvcc(envOf({ NVCC: explicit, CUDA_HOME: join(tmp, "home"), PATH: path })), explicit);
+    assertEquals(findNvcc(envOf({ NVCC: "nvcc", CUDA_HOME: join(tmp, "home"), PATH: path })), onPath, "$NVCC a name");
+    assertEquals(findNvcc(envOf({ CUDA_HOME: join(tmp, "home"), PATH: path })), home);
     // a toolkit on PATH (installed to match the driver) wins over the system's /usr/local/cuda
-    await withEnv({ NVCC: undefined, CUDA_HOME: undefined, PATH: path }, () => assertEquals(findNvcc(), onPath));
+    assertEquals(findNvcc(envOf({ PATH: path })), onPath);
     const system = (() => {
       try {
         return Deno.statSync("/usr/local/cuda/bin/nvcc").isFile ? "/usr/local/cuda/bin/nvcc" : null;
@@ -67,7 +54,7 @@ Deno.test("findNvcc: $NVCC, then $CUDA_HOME/bin/nvcc, then PATH, then /usr/local
         return null;
       }
     })();
-    await withEnv({ NVCC: undefined, CUDA_HOME: undefined, PATH: tmp }, () => assertEquals(findNvcc(), system));
+    assertEquals(findNvcc(envOf({ PATH: tmp })), system);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
@@ -110,24 +97,21 @@ Deno.test("buildCudaLibrary: a toolkit older than 11.8 is skipped, an --arch it 
   try {
     const lines: string[] = [];
     const log = (l: string) => lines.push(l);
-    await withEnv({ NVCC: fakeNvcc(join(tmp, "old"), "11.4", ["sm_80", "sm_86"]) }, async () => {
-      assertEquals(await buildCudaLibrary({ outDir: join(tmp, "out"), log }), null);
-    });
+    const old = fakeNvcc(join(tmp, "old"), "11.4", ["sm_80", "sm_86"]);
+    assertEquals(await buildCudaLibrary({ outDir: join(tmp, "out"), log, nvcc: old }), null);
     assertOk(lines.some((l) => l.includes("nvcc 11.4") && l.includes("older than CUDA 11.8")), lines.join("\n"));
-    await withEnv({ NVCC: fakeNvcc(join(tmp, "new"), "12.4", ["sm_80", "sm_86", "sm_89", "sm_90"]) }, async () => {
-      await assertRejects(
-        () => buildCudaLibrary({ outDir: join(tmp, "out"), log, arch: "sm_70" }),
-        "nvcc 12.4",
-        "cannot compile for sm_70; it targets sm_80 sm_86 sm_89 sm_90 (from nvcc --list-gpu-code)",
-      );
-    });
-    await withEnv({ NVCC: fakeNvcc(join(tmp, "few"), "12.4", ["sm_86", "sm_90"]) }, async () => {
-      await assertRejects(
-        () => buildCudaLibrary({ outDir: join(tmp, "out"), log }),
-        "cannot compile for sm_80, sm_89",
-        "use --arch with one of those",
-      );
-    });
+    const recent = fakeNvcc(join(tmp, "new"), "12.4", ["sm_80", "sm_86", "sm_89", "sm_90"]);
+    await assertRejects(
+      () => buildCudaLibrary({ outDir: join(tmp, "out"), log, arch: "sm_70", nvcc: recent }),
+      "nvcc 12.4",
+      "cannot compile for sm_70; it targets sm_80 sm_86 sm_89 sm_90 (from nvcc --list-gpu-code)",
+    );
+    const few = fakeNvcc(join(tmp, "few"), "12.4", ["sm_86", "sm_90"]);
+    await assertRejects(
+      () => buildCudaLibrary({ outDir: join(tmp, "out"), log, nvcc: few }),
+      "cannot compile for sm_80, sm_89",
+      "use --arch with one of those",
+    );
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
@@ -196,20 +180,18 @@ echo "ptxas info    : Used 64 registers"
     );
     Deno.chmodSync(nvcc, 0o755);
     const lines: string[] = [];
-    const opts = { outDir: join(tmp, "out"), arch: "sm_90", log: (l: string) => lines.push(l) };
-    await withEnv({ NVCC: nvcc }, async () => {
-      await assertRejects(
-        () => buildCudaLibrary(opts),
-        "ptxas reports register spills in 1 kernel build(s)",
-        /native\/src\/gemm\.cu: (tile\(\)|_Z4tilev) \(sm_90\): 16 bytes spill stores, 16 bytes spill loads/,
-        "libconvnet_cuda.so was removed; --allow-spills keeps such a build",
-      );
-      let exists = true;
-      await Deno.stat(join(tmp, "out", "libconvnet_cuda.so")).catch(() => (exists = false));
-      assertEquals(exists, false, "the spilling library was left in place");
-      const kept = await buildCudaLibrary({ ...opts, allowSpills: true });
-      assertOk(kept !== null && (await Deno.stat(kept.path)).isFile, "--allow-spills did not keep the library");
-    });
+    const opts = { outDir: join(tmp, "out"), arch: "sm_90", log: (l: string) => lines.push(l), nvcc };
+    await assertRejects(
+      () => buildCudaLibrary(opts),
+      "ptxas reports register spills in 1 kernel build(s)",
+      /native\/src\/gemm\.cu: (tile\(\)|_Z4tilev) \(sm_90\): 16 bytes spill stores, 16 bytes spill loads/,
+      "libconvnet_cuda.so was removed; --allow-spills keeps such a build",
+    );
+    let exists = true;
+    await Deno.stat(join(tmp, "out", "libconvnet_cuda.so")).catch(() => (exists = false));
+    assertEquals(exists, false, "the spilling library was left in place");
+    const kept = await buildCudaLibrary({ ...opts, allowSpills: true });
+    assertOk(kept !== null && (await Deno.stat(kept.path)).isFile, "--allow-spills did not keep the library");
     assertOk(lines.some((l) => l.startsWith("warning: ptxas reports register spills")), lines.join("\n"));
     assertOk(
       lines.some((l) => l.includes("CUDA 12.4 (needs driver >= 525.60.13); sm_90; -lineinfo")),

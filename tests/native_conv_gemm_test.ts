@@ -31,6 +31,7 @@ const SYMBOLS = {
   cn_alloc: { parameters: ["buffer", "i64"], result: "i32" }, // void **ptr, int64_t bytes
   cn_free: { parameters: ["pointer"], result: "i32" }, // void *ptr
   cn_memory_stats: { parameters: ["buffer"], result: "i32" }, // int64_t *stats (4)
+  cn_thread_launches: { parameters: ["buffer", "i32"], result: "i32" }, // char *buf, int32_t buf_len
   cn_set_memory_limit: { parameters: ["i64"], result: "i32" }, // int64_t bytes
   cn_memcpy_h2d: { parameters: ["pointer", "buffer", "i64"], result: "i32" }, // void *dst, const void *src, bytes
   cn_memcpy_d2h: { parameters: ["buffer", "pointer", "i64"], result: "i32" }, // void *dst, const void *src, bytes
@@ -88,6 +89,12 @@ class Dev {
   }
   check(status: number, what: string): void {
     if (status !== 0) throw new Error(`${what}: status ${status}: ${this.lastError()}`);
+  }
+  /** The JSON array of this thread's last 16 launch names. */
+  launches(): string {
+    const buf = new Uint8Array(4096);
+    this.check(this.lib.symbols.cn_thread_launches(buf, buf.length), "cn_thread_launches");
+    return new TextDecoder().decode(buf.subarray(0, buf.indexOf(0)));
   }
   lastError(): string {
     return Deno.UnsafePointerView.getCString(this.lib.symbols.cn_last_error()!);
@@ -233,21 +240,44 @@ Deno.test({
   },
 });
 
+/** This process runs with CONVNET_GEMM=naive (the child that the test below starts). */
+const naiveProcess = (() => {
+  try {
+    return Deno.env.get("CONVNET_GEMM") === "naive";
+  } catch {
+    return false;
+  }
+})();
+const NAIVE_TEST = "cn_gemm with CONVNET_GEMM=naive runs the reference kernel, with the same results";
+
+/**
+ * The library reads CONVNET_GEMM once, and the environment is the process's, shared with the test
+ * files beside this one (deno test --parallel): setting it here would turn their GEMMs naive too. So
+ * the check runs in a child process started with it set.
+ */
 Deno.test({
-  name: "cn_gemm with CONVNET_GEMM=naive runs the reference kernel, with the same results",
+  name: NAIVE_TEST,
   ignore,
   async fn() {
+    if (!naiveProcess) {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["test", "-A", "--no-check", "--filter", NAIVE_TEST, import.meta.filename!],
+        env: { CONVNET_GEMM: "naive" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+      assertOk(out.success && /1 passed/.test(text), `the child process with CONVNET_GEMM=naive failed:\n${text}`);
+      return;
+    }
     await withLib((dev) => {
-      const before = Deno.env.get("CONVNET_GEMM");
-      Deno.env.set("CONVNET_GEMM", "naive");
-      try {
-        const errors: string[] = [];
-        for (let t = 0; t < 4; t++) errors.push(...checkGemm(dev, 37, 19, 23, (t & 1) === 1, (t & 2) === 2, 2, -1));
-        assertEquals(errors, []);
-      } finally {
-        if (before === undefined) Deno.env.delete("CONVNET_GEMM");
-        else Deno.env.set("CONVNET_GEMM", before);
-      }
+      const errors: string[] = [];
+      for (let t = 0; t < 4; t++) errors.push(...checkGemm(dev, 37, 19, 23, (t & 1) === 1, (t & 2) === 2, 2, -1));
+      errors.push(...checkBatch(dev, { m: 7, n: 13, k: 5, batch: 3, strides: [0, 65, 100] }, true, false, 2, -1));
+      // ... and it was the naive kernel that ran (a batch of 3: 1 launch).
+      const names: string[] = JSON.parse(dev.launches());
+      assertEquals(names.slice(-5), Array(5).fill("cn_gemm: naive kernel"));
+      assertEquals(errors, []);
     });
   },
 });
@@ -312,7 +342,7 @@ const BATCH_CASES: BatchCase[] = [
 ];
 
 Deno.test({
-  name: "cn_gemm batched matches the reference (shared a or b, gaps in c, split-K, no workspace, naive kernel)",
+  name: "cn_gemm batched matches the reference (shared a or b, gaps in c, split-K, no workspace)",
   ignore,
   async fn() {
     await withLib((dev) => {
@@ -327,14 +357,6 @@ Deno.test({
       dev.tight = true;
       errors.push(...checkBatch(dev, { m: 10, n: 20, k: 3136, batch: 3 }, false, true, 1, 0.5));
       dev.tight = false;
-      const before = Deno.env.get("CONVNET_GEMM");
-      Deno.env.set("CONVNET_GEMM", "naive");
-      try {
-        errors.push(...checkBatch(dev, { m: 7, n: 13, k: 5, batch: 3, strides: [0, 65, 100] }, true, false, 2, -1));
-      } finally {
-        if (before === undefined) Deno.env.delete("CONVNET_GEMM");
-        else Deno.env.set("CONVNET_GEMM", before);
-      }
       assertEquals(errors, []);
     });
   },

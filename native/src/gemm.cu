@@ -10,7 +10,8 @@
  * thread, double-buffered shared memory, split-K for long thin products); its napkin math is there.
  * gemm_naive_kernel (one output per thread, every operand read from global memory / L1) is kept as
  * the baseline the tiled kernel is checked and benchmarked against: set CONVNET_GEMM=naive in the
- * environment to make cn_gemm use it (read at each call, so a benchmark can flip it).
+ * environment to make cn_gemm use it (read once, at the first GEMM: a setenv later, by any thread
+ * of the process, changes nothing and cannot race the read).
  *
  * Seed network (Linear 3136 -> 10 at batch 256): forward m=256 n=10 k=3136 is 16 MFLOP on 4 small
  * tiles, so it is split 16 ways (64 blocks); the weight gradient m=10 n=3136 k=256 is 49 tiles;
@@ -134,8 +135,11 @@ __global__ void __launch_bounds__(DOT_THREADS)
 }
 
 static int use_naive(void) {
-  const char *v = getenv("CONVNET_GEMM");
-  return v && strcmp(v, "naive") == 0;
+  static const int naive = [] {
+    const char *v = getenv("CONVNET_GEMM");
+    return v && strcmp(v, "naive") == 0 ? 1 : 0;
+  }();
+  return naive;
 }
 
 /* One launch (plus the split-K reduction) for bt.groups <= 65535 matrices. Split-K needs the c

@@ -189,7 +189,8 @@ export function ptxasLog(obj: string): string {
 
 /**
  * Builds `native/build/libconvnet_cuda.so` with nvcc; null (after saying so) when nvcc is missing.
- * `arch` ("sm_90") builds for that architecture only.
+ * `arch` ("sm_90") builds for that architecture only; `nvcc` is the compiler to run (default:
+ * `findNvcc()`).
  *
  * @example
  * ```ts
@@ -198,11 +199,11 @@ export function ptxasLog(obj: string): string {
  * ```
  */
 export async function buildCudaLibrary(
-  opts: BuildOptions & { arch?: string; allowSpills?: boolean } = {},
+  opts: BuildOptions & { arch?: string; allowSpills?: boolean; nvcc?: string } = {},
 ): Promise<BuildResult | null> {
   const log = opts.log ?? console.log;
   const dirs = { root: opts.root ?? root, outDir: opts.outDir ?? buildDir };
-  const nvcc = findNvcc();
+  const nvcc = opts.nvcc ?? findNvcc();
   if (!nvcc) {
     log("nvcc not found: skipping the CUDA library; the TypeScript backend will be used");
     return null;

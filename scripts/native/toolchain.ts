@@ -16,18 +16,29 @@ export function isFile(path: string): boolean {
   }
 }
 
+/** Reads an environment variable: `Deno.env.get`, or a table of a test's own (never the process's). */
+export type EnvReader = (name: string) => string | undefined;
+
+const processEnv: EnvReader = (name) => Deno.env.get(name);
+
 /**
  * Finds an executable: $envVar (a path, or a name looked up on PATH), then the candidates, then `name` on PATH.
+ * `env` reads the variables (default: the process's).
  *
  * @example
  * ```ts
  * const filt = findTool("c++filt", "CXXFILT");
  * ```
  */
-export function findTool(name: string, envVar: string, extra: (string | undefined)[] = []): string | null {
+export function findTool(
+  name: string,
+  envVar: string,
+  extra: (string | undefined)[] = [],
+  env: EnvReader = processEnv,
+): string | null {
   const onPath = (n: string) =>
-    (Deno.env.get("PATH") ?? "").split(":").filter(Boolean).map((d) => join(d, n)).find(isFile) ?? null;
-  const fromEnv = Deno.env.get(envVar);
+    (env("PATH") ?? "").split(":").filter(Boolean).map((d) => join(d, n)).find(isFile) ?? null;
+  const fromEnv = env(envVar);
   if (fromEnv) {
     const found = fromEnv.includes("/") ? (isFile(fromEnv) ? fromEnv : null) : onPath(fromEnv);
     if (found) return found;
@@ -39,16 +50,17 @@ export function findTool(name: string, envVar: string, extra: (string | undefine
 /**
  * Finds nvcc: $NVCC (a path or a name on PATH), $CUDA_HOME/bin/nvcc, nvcc on PATH, then
  * /usr/local/cuda/bin/nvcc. The explicit choices come first, and a toolkit on PATH (one installed
- * to match the driver) before the system's default install.
+ * to match the driver) before the system's default install. `env` reads the variables (default:
+ * the process's).
  *
  * @example
  * ```ts
  * console.log(findNvcc() ?? "no CUDA toolkit here");
  * ```
  */
-export function findNvcc(): string | null {
-  const home = Deno.env.get("CUDA_HOME");
-  const explicit = findTool("nvcc", "NVCC", [home && join(home, "bin", "nvcc")]);
+export function findNvcc(env: EnvReader = processEnv): string | null {
+  const home = env("CUDA_HOME");
+  const explicit = findTool("nvcc", "NVCC", [home && join(home, "bin", "nvcc")], env);
   return explicit ?? (isFile("/usr/local/cuda/bin/nvcc") ? "/usr/local/cuda/bin/nvcc" : null);
 }
 
