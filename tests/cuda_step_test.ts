@@ -4,7 +4,7 @@
  * bits; the native counters (`device.threadStats()`) bound what one eager step asks of the card (stream
  * operations, syncs, bytes copied); 20 steps follow the TypeScript backend's losses and weights.
  */
-import { assertEquals, assertOk } from "./_std.ts";
+import { assertEquals } from "./_std.ts";
 import { dev, near, ref, test } from "./_cuda.ts";
 import type { Device } from "../src/backend/backend.ts";
 import { tsBackend } from "../src/backend/ts/mod.ts";
