@@ -90,11 +90,11 @@ class Dev {
   check(status: number, what: string): void {
     if (status !== 0) throw new Error(`${what}: status ${status}: ${this.lastError()}`);
   }
-  /** The JSON array of this thread's last 16 launch names. */
-  launches(): string {
+  /** The names of this thread's last 16 launches, oldest first. */
+  launches(): string[] {
     const buf = new Uint8Array(4096);
     this.check(this.lib.symbols.cn_thread_launches(buf, buf.length), "cn_thread_launches");
-    return new TextDecoder().decode(buf.subarray(0, buf.indexOf(0)));
+    return JSON.parse(new TextDecoder().decode(buf.subarray(0, buf.indexOf(0))));
   }
   lastError(): string {
     return Deno.UnsafePointerView.getCString(this.lib.symbols.cn_last_error()!);
@@ -275,8 +275,7 @@ Deno.test({
       for (let t = 0; t < 4; t++) errors.push(...checkGemm(dev, 37, 19, 23, (t & 1) === 1, (t & 2) === 2, 2, -1));
       errors.push(...checkBatch(dev, { m: 7, n: 13, k: 5, batch: 3, strides: [0, 65, 100] }, true, false, 2, -1));
       // ... and it was the naive kernel that ran (a batch of 3: 1 launch).
-      const names: string[] = JSON.parse(dev.launches());
-      assertEquals(names.slice(-5), Array(5).fill("cn_gemm: naive kernel"));
+      assertEquals(dev.launches().slice(-5), Array(5).fill("cn_gemm: naive kernel"));
       assertEquals(errors, []);
     });
   },

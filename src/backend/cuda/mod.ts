@@ -234,6 +234,18 @@ export function createCudaBackend(library: CudaLibrary): CudaBackend {
     }
   }
 
+  /** Calls `fn` (one of the library's calls that write JSON text into a buffer) and parses the text. */
+  function readJson(fn: "cn_stats" | "cn_thread_stats" | "cn_thread_launches" | "cn_device_info"): unknown {
+    check(sym[fn](infoBuf, infoBuf.length), fn);
+    const end = infoBuf.indexOf(0);
+    const text = new TextDecoder().decode(infoBuf.subarray(0, end < 0 ? infoBuf.length : end));
+    try {
+      return JSON.parse(text);
+    } catch (e) {
+      throw new Error(`cuda: ${fn} returned text that is not JSON: ${JSON.stringify(text)}`, { cause: e });
+    }
+  }
+
   const be: CudaBackend = {
     name: "cuda",
     library,
@@ -681,31 +693,10 @@ export function createCudaBackend(library: CudaLibrary): CudaBackend {
       }
       check(sym.cn_set_memory_limit(BigInt(bytes)), "cn_set_memory_limit");
     },
-    stats() {
-      check(sym.cn_stats(infoBuf, infoBuf.length), "cn_stats");
-      const end = infoBuf.indexOf(0);
-      return JSON.parse(new TextDecoder().decode(infoBuf.subarray(0, end))) as CudaStats;
-    },
-    threadStats() {
-      check(sym.cn_thread_stats(infoBuf, infoBuf.length), "cn_thread_stats");
-      const end = infoBuf.indexOf(0);
-      return JSON.parse(new TextDecoder().decode(infoBuf.subarray(0, end))) as CudaStats;
-    },
-    threadLaunches() {
-      check(sym.cn_thread_launches(infoBuf, infoBuf.length), "cn_thread_launches");
-      const end = infoBuf.indexOf(0);
-      return JSON.parse(new TextDecoder().decode(infoBuf.subarray(0, end))) as string[];
-    },
-    deviceInfo() {
-      check(sym.cn_device_info(infoBuf, infoBuf.length), "cn_device_info");
-      const end = infoBuf.indexOf(0);
-      const text = new TextDecoder().decode(infoBuf.subarray(0, end < 0 ? infoBuf.length : end));
-      try {
-        return JSON.parse(text) as CudaDeviceInfo;
-      } catch (e) {
-        throw new Error(`cuda: cn_device_info returned text that is not JSON: ${JSON.stringify(text)}`, { cause: e });
-      }
-    },
+    stats: () => readJson("cn_stats") as CudaStats,
+    threadStats: () => readJson("cn_thread_stats") as CudaStats,
+    threadLaunches: () => readJson("cn_thread_launches") as string[],
+    deviceInfo: () => readJson("cn_device_info") as CudaDeviceInfo,
   };
   return be;
 }
