@@ -47,7 +47,7 @@ int cn_cuda_status(cudaError_t err, const char *what);
 int cn_launch_status(const char *what);
 #define CN_CHECK_LAUNCH(what) cn_launch_status(what)
 
-/* The counters cn_stats reports (runtime.cu): every kernel launch (counted by CN_CHECK_LAUNCH), graph
+/* The counters cn_stats reports (counters.cu): every kernel launch (counted by CN_CHECK_LAUNCH), graph
    launch, wait for the stream, copy by direction with its bytes, memset, and driver allocation. */
 enum cn_counter {
   CN_COUNT_LAUNCH = 0,
@@ -61,8 +61,12 @@ enum cn_counter {
   CN_COUNT_DRIVER_FREE,
   CN_COUNTERS
 };
-/* Adds one event of `counter` carrying `bytes` (0 where bytes mean nothing). Thread-safe. */
+/* Adds one event of `counter` carrying `bytes` (0 where bytes mean nothing). Thread-safe (counters.cu). */
 void cn_count(int counter, int64_t bytes);
+/* Remembers `what` as the calling thread's latest launch (cn_thread_launches; counters.cu). */
+void cn_note_thread_launch(const char *what);
+/* Writes s as a quoted JSON string into out (cap bytes, truncated to fit; runtime.cu). */
+void cn_json_string(char *out, size_t cap, const char *s);
 /* cudaMemsetAsync on the library's stream, counted; the status names `what` on failure. */
 int cn_memset(void *ptr, int value, int64_t bytes, const char *what);
 

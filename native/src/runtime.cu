@@ -59,24 +59,6 @@ static cudaError_t g_simulated_fault = cudaSuccess;
 #endif
 /* ------------------------------------------------------------------ helpers of common.h */
 
-/* Event counts and bytes per counter (enum cn_counter), read by cn_stats. */
-static std::atomic<int64_t> g_count[CN_COUNTERS];
-static std::atomic<int64_t> g_count_bytes[CN_COUNTERS];
-/* The same, for the calling thread only (cn_thread_stats: a test among others in one process). */
-static thread_local int64_t t_count[CN_COUNTERS], t_count_bytes[CN_COUNTERS];
-/* The calling thread's last CN_THREAD_RECENT launch names (cn_thread_launches), and how many it made. */
-#define CN_THREAD_RECENT 16
-static thread_local char t_recent[CN_THREAD_RECENT][48];
-static thread_local int64_t t_launched = 0;
-
-void cn_count(int counter, int64_t bytes) {
-  if (counter < 0 || counter >= CN_COUNTERS) return;
-  g_count[counter].fetch_add(1, std::memory_order_relaxed);
-  if (bytes) g_count_bytes[counter].fetch_add(bytes, std::memory_order_relaxed);
-  t_count[counter] += 1;
-  t_count_bytes[counter] += bytes;
-}
-
 int cn_memset(void *ptr, int value, int64_t bytes, const char *what) {
   cn_count(CN_COUNT_MEMSET, bytes);
   return cn_cuda_status(cudaMemsetAsync(ptr, value, (size_t)bytes, cn_stream()), what);
@@ -178,7 +160,7 @@ int cn_launch_status(const char *what) {
   const cudaError_t err = cudaGetLastError();
   if (err != cudaSuccess) return cn_cuda_status(err, what);
   cn_count(CN_COUNT_LAUNCH, 0);
-  snprintf(t_recent[t_launched++ % CN_THREAD_RECENT], sizeof t_recent[0], "%s", what);
+  cn_note_thread_launch(what);
   note_launch(what);
   if (!g_sync_each || cn_capture_id()) return CN_OK; /* a capture queues; its replay is waited for */
   const cudaError_t fault = wait_stream();
@@ -350,8 +332,8 @@ extern "C" int cn_init(void) {
   return CN_OK;
 }
 
-/* Appends s to the JSON being built in buf as a quoted string. */
-static void json_string(char *out, size_t cap, const char *s) {
+/* Writes s as a quoted JSON string into out (cap bytes, truncated to fit; common.h). */
+void cn_json_string(char *out, size_t cap, const char *s) {
   size_t j = 0;
   if (j + 1 < cap) out[j++] = '"';
   for (; *s && j + 7 < cap; s++) {
@@ -387,7 +369,7 @@ extern "C" int cn_device_info(char *buf, int32_t buf_len) {
   CN_TRY(cn_cuda_status(cudaDeviceGetAttribute(&bus_bits, cudaDevAttrGlobalMemoryBusWidth, 0),
                         "device_info: memory bus width"));
   char name[600];
-  json_string(name, sizeof name, p.name);
+  cn_json_string(name, sizeof name, p.name);
   char json[1024];
   const int len = snprintf(json, sizeof json,
                            "{\"name\":%s,\"cc\":\"%d.%d\",\"sms\":%d,\"memory\":%llu,"
@@ -460,67 +442,4 @@ extern "C" int cn_memcpy_d2d(void *dst, const void *src, int64_t bytes) {
   cn_count(CN_COUNT_D2D, bytes);
   return cn_cuda_status(cudaMemcpyAsync(dst, src, (size_t)bytes, cudaMemcpyDeviceToDevice, g_stream),
                         "memcpy_d2d");
-}
-
-/* ------------------------------------------------------------------ counters */
-
-static int write_stats(char *buf, int32_t buf_len, const long long *n, const long long *b);
-
-extern "C" int cn_stats(char *buf, int32_t buf_len) {
-  long long n[CN_COUNTERS], b[CN_COUNTERS];
-  for (int i = 0; i < CN_COUNTERS; i++) {
-    n[i] = (long long)g_count[i].load(std::memory_order_relaxed);
-    b[i] = (long long)g_count_bytes[i].load(std::memory_order_relaxed);
-  }
-  return write_stats(buf, buf_len, n, b);
-}
-
-extern "C" int cn_thread_stats(char *buf, int32_t buf_len) {
-  long long n[CN_COUNTERS], b[CN_COUNTERS];
-  for (int i = 0; i < CN_COUNTERS; i++) n[i] = (long long)t_count[i], b[i] = (long long)t_count_bytes[i];
-  return write_stats(buf, buf_len, n, b);
-}
-
-/* JSON array of the calling thread's last CN_THREAD_RECENT launch names, oldest first (quotes and
-   backslashes escaped, other control bytes dropped). */
-extern "C" int cn_thread_launches(char *buf, int32_t buf_len) {
-  CN_REQUIRE(buf != NULL, "thread_launches: buf is NULL (expected a buffer of buf_len bytes)");
-  CN_REQUIRE(buf_len > 0, "thread_launches: buf_len must be > 0, got %d", buf_len);
-  char json[CN_THREAD_RECENT * 100 + 4];
-  size_t len = 0;
-  json[len++] = '[';
-  const int64_t first = t_launched > CN_THREAD_RECENT ? t_launched - CN_THREAD_RECENT : 0;
-  for (int64_t i = first; i < t_launched; i++) {
-    if (i > first) json[len++] = ',';
-    json[len++] = '"';
-    for (const char *c = t_recent[i % CN_THREAD_RECENT]; *c; c++) {
-      if (*c == '"' || *c == '\\') json[len++] = '\\';
-      if ((unsigned char)*c >= 0x20) json[len++] = *c;
-    }
-    json[len++] = '"';
-  }
-  json[len++] = ']';
-  json[len] = 0;
-  CN_REQUIRE((int64_t)len < buf_len, "thread_launches: buf_len %d is too small (expected at least %d bytes)", buf_len,
-             (int)len + 1);
-  memcpy(buf, json, len + 1);
-  return CN_OK;
-}
-
-static int write_stats(char *buf, int32_t buf_len, const long long *n, const long long *b) {
-  CN_REQUIRE(buf != NULL, "stats: buf is NULL (expected a buffer of buf_len bytes)");
-  CN_REQUIRE(buf_len > 0, "stats: buf_len must be > 0, got %d", buf_len);
-  char json[512];
-  const int len = snprintf(json, sizeof json,
-                           "{\"launches\":%lld,\"graphLaunches\":%lld,\"syncs\":%lld,\"h2dCopies\":%lld,"
-                           "\"h2dBytes\":%lld,\"d2hCopies\":%lld,\"d2hBytes\":%lld,\"d2dCopies\":%lld,"
-                           "\"d2dBytes\":%lld,\"memsets\":%lld,\"memsetBytes\":%lld,\"driverAllocs\":%lld,"
-                           "\"driverAllocBytes\":%lld,\"driverFrees\":%lld}",
-                           n[CN_COUNT_LAUNCH], n[CN_COUNT_GRAPH_LAUNCH], n[CN_COUNT_SYNC], n[CN_COUNT_H2D],
-                           b[CN_COUNT_H2D], n[CN_COUNT_D2H], b[CN_COUNT_D2H], n[CN_COUNT_D2D], b[CN_COUNT_D2D],
-                           n[CN_COUNT_MEMSET], b[CN_COUNT_MEMSET], n[CN_COUNT_DRIVER_ALLOC],
-                           b[CN_COUNT_DRIVER_ALLOC], n[CN_COUNT_DRIVER_FREE]);
-  CN_REQUIRE(len < buf_len, "stats: buf_len %d is too small (expected at least %d bytes)", buf_len, len + 1);
-  memcpy(buf, json, (size_t)len + 1);
-  return CN_OK;
 }
