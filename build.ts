@@ -31,6 +31,7 @@ import allocatorCu from "./native/src/allocator.cu" with { type: "text" };
 import captureH from "./native/src/capture.h" with { type: "text" };
 import commonH from "./native/src/common.h" with { type: "text" };
 import conv2dCu from "./native/src/conv2d.cu" with { type: "text" };
+import countersCu from "./native/src/counters.cu" with { type: "text" };
 import copyStridedCu from "./native/src/copy_strided.cu" with { type: "text" };
 import elementwiseCu from "./native/src/elementwise.cu" with { type: "text" };
 import gatherCu from "./native/src/gather.cu" with { type: "text" };
@@ -80,6 +81,7 @@ export const NATIVE_SOURCES: Readonly<Record<string, string>> = Object.freeze({
   "native/src/capture.h": captureH,
   "native/src/common.h": commonH,
   "native/src/conv2d.cu": conv2dCu,
+  "native/src/counters.cu": countersCu,
   "native/src/copy_strided.cu": copyStridedCu,
   "native/src/elementwise.cu": elementwiseCu,
   "native/src/gather.cu": gatherCu,
