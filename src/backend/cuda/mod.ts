@@ -1,7 +1,7 @@
 /**
+ * Over 500 lines: one short wrapper per contract method, kept together as the contract is.
  * The CUDA backend: every primitive and fused kernel of the {@linkcode Backend} contract as a thin
- * call into the native library (native/include/convnet.h) through Deno FFI (over 500 lines: one
- * short wrapper per contract method, kept together as the contract is). No math happens here:
+ * call into the native library (native/include/convnet.h) through Deno FFI. No math happens here:
  * each method turns its arguments into the C call's (device pointers, codes from the generated ops
  * table src/backend/_ops_table.ts, shapes and strides as int64 tables, geometry as Int32Arrays,
  * pointer tables: ./_staging.ts) and checks the status. Storage, its deferred zero-fill and the
