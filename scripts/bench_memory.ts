@@ -11,7 +11,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { data, memory, nn, noGrad, optim, type Tensor, tidy } from "../mod.ts";
+import { data, memory, nn, noGrad, optim, tidy } from "../mod.ts";
+import { Net } from "../examples/mnist/net.ts";
 
 interface Row {
   variant: string;
@@ -23,17 +24,6 @@ interface Row {
 }
 
 const HELP = "usage: deno run -A scripts/bench_memory.ts [--epochs N] [--limit N] [--json PATH]";
-
-class Net extends nn.Module {
-  conv1 = new nn.Conv2d(1, 16, { kernelSize: 3, stride: 1, padding: 1 });
-  relu = new nn.ReLU();
-  maxpool = new nn.MaxPool2d({ kernelSize: 2, stride: 2 });
-  fc = new nn.Linear(16 * 14 * 14, 10);
-  forward(x: Tensor): Tensor {
-    x = this.maxpool.forward(this.relu.forward(this.conv1.forward(x)));
-    return this.fc.forward(x.view([x.shape[0], -1]));
-  }
-}
 
 /** The README's loop (training, then evaluation), with or without `tidy` around each step. */
 async function child(useTidy: boolean, epochs: number, limit: number | undefined): Promise<Row> {

@@ -7,6 +7,7 @@
 import { type Device, F, manualSeed, nn, optim, Tensor, tensor } from "../mod.ts";
 import { devices } from "./_op_cases.ts";
 import { assertClose, assertEquals, dirname, fromFileUrl, join } from "./_std.ts";
+import { Net } from "../examples/mnist/net.ts";
 
 const fixtures = join(dirname(fromFileUrl(import.meta.url)), "fixtures");
 
@@ -119,18 +120,6 @@ Deno.test("optim.StepLR decays the learning rate as PyTorch's StepLR does", () =
   });
   assertEquals(got, last_lrs);
 });
-
-/** The seed article's network, with PyTorch's attribute names. */
-class Net extends nn.Module {
-  conv1 = new nn.Conv2d(1, 16, { kernelSize: 3, stride: 1, padding: 1 });
-  relu = new nn.ReLU();
-  maxpool = new nn.MaxPool2d({ kernelSize: 2, stride: 2 });
-  fc = new nn.Linear(16 * 14 * 14, 10);
-  forward(x: Tensor): Tensor {
-    x = this.maxpool.forward(this.relu.forward(this.conv1.forward(x)));
-    return this.fc.forward(x.view([x.shape[0], -1]));
-  }
-}
 
 interface NetFixture {
   seed: number;
